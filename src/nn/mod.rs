@@ -1,0 +1,106 @@
+//! The numeric core: small dense layers with explicit backward passes on `ndarray` (f32),
+//! optimisers and learning-rate schedules, with PyTorch's and Keras's semantics where the
+//! authors' code uses them (protocol.md section 2).
+//!
+//! Why our own: the heads are small MLPs; a hand-written forward/backward is the fastest
+//! option measured on these machines and builds in seconds.
+//!
+//! Conventions:
+//! - A batch is a [`Matrix`] of shape (rows, features).
+//! - [`Module::forward`] in [`Mode::Train`] pushes what the backward pass needs onto a
+//!   per-layer stack; [`Module::backward`] pops the most recent one. A layer may therefore be
+//!   forwarded several times before the backward passes (PReNet's shared branch runs on the
+//!   left and the right halves of a pair batch); backward calls then come in reverse order
+//!   and parameter gradients accumulate. [`Mode::Eval`] caches nothing.
+//! - Parameter gradients accumulate until [`Module::zero_grad`].
+//! - Parameters are visited in a fixed order ([`Module::visit_params`]); optimisers keep
+//!   their state in that order.
+
+pub mod activation;
+pub mod batchnorm;
+pub mod init;
+pub mod layernorm;
+pub mod linear;
+pub mod optim;
+pub mod schedule;
+pub mod sequential;
+
+// Re-exports (uncomment as the layers land):
+// pub use activation::Activation;
+// pub use batchnorm::{BatchNorm1d, BnConvention};
+// pub use layernorm::LayerNorm;
+// pub use linear::{Init, Linear};
+// pub use optim::{Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention};
+// pub use schedule::LrSchedule;
+// pub use sequential::{Layer, Sequential};
+
+use ndarray::Array2;
+
+/// A batch of rows, or a weight matrix.
+pub type Matrix = Array2<f32>;
+
+/// Training mode uses batch statistics in normalisation layers (and back-propagates through
+/// them); evaluation mode uses running statistics and caches nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// A parameter as an optimiser sees it: its values and its accumulated gradient, flattened.
+pub struct ParamMut<'a> {
+    /// Name as in a PyTorch state dict (`weight`, `bias`).
+    pub name: &'static str,
+    pub value: &'a mut [f32],
+    pub grad: &'a mut [f32],
+}
+
+/// A named tensor of a layer's state (parameters and buffers such as running statistics),
+/// used for saving and loading models.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    pub name: String,
+    pub shape: Vec<usize>,
+    pub data: Vec<f32>,
+}
+
+/// Error raised when loading a state that does not fit the layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("missing tensor `{0}`")]
+    Missing(String),
+    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
+    Shape {
+        name: String,
+        expected: Vec<usize>,
+        found: Vec<usize>,
+    },
+    #[error("tensor `{0}` contains a non-finite value")]
+    NonFinite(String),
+}
+
+/// A differentiable layer (or a stack of them).
+pub trait Module {
+    /// Forward pass. In [`Mode::Train`] caches what [`Module::backward`] needs.
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix;
+
+    /// Backward pass for the most recent cached forward: accumulates parameter gradients and
+    /// returns dL/d(input) when `need_input_grad` (the first layer of a net does not need it,
+    /// which saves the largest matrix product of the step).
+    fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix>;
+
+    /// Visits trainable parameters in a fixed order.
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
+
+    /// Sets all accumulated parameter gradients to zero.
+    fn zero_grad(&mut self);
+
+    /// Drops cached forward passes (after an aborted step).
+    fn clear_cache(&mut self);
+
+    /// Parameters and buffers, names prefixed by `prefix` (e.g. `"2."` gives `"2.weight"`).
+    fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>);
+
+    /// Loads what [`Module::state`] wrote.
+    fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError>;
+}
