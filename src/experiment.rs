@@ -1,1 +1,235 @@
-//! (placeholder: being written)
+//! One evaluation run as `anoonly eval` does it: split a labeled dataset with the chosen
+//! protocol and seed, fit on the train split, score the test split, compute the metrics,
+//! and time the fit and the scoring. Also the mean/sd summary over seeds and the demo.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::methods::{FitError, FitParams, ScoreError};
+use crate::metrics::{evaluate, MetricError, Metrics};
+use crate::protocol::{split, Protocol, ProtocolError, Setting, SplitParams};
+use crate::train::EpochReport;
+
+/// What one evaluation needs besides the data and the seed.
+#[derive(Clone, Debug)]
+pub struct EvalConfig {
+    pub fit: FitParams,
+    pub split: SplitParams,
+}
+
+/// One finished evaluation (one dataset, one variant, one seed). Metrics are fractions.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalRecord {
+    pub dataset: String,
+    pub method: String,
+    pub anoonly: bool,
+    pub lambda_n: f32,
+    pub setting: &'static str,
+    pub protocol: &'static str,
+    pub gamma_la: f64,
+    pub seed: u64,
+    pub aucroc: f64,
+    pub aucpr: f64,
+    pub aucpr_normal: f64,
+    pub aucpr_normal_official: f64,
+    pub fit_seconds: f64,
+    pub score_seconds: f64,
+    pub n_train: usize,
+    pub n_labeled: usize,
+    pub n_unlabeled_anomalies: usize,
+    pub n_test: usize,
+    pub n_test_anomalies: usize,
+    /// Training batches that had no loss (AnoOnly, no labeled anomaly in the batch).
+    pub empty_batches: usize,
+}
+
+/// Why an evaluation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("{dataset}: split: {source}")]
+    Protocol {
+        dataset: String,
+        source: ProtocolError,
+    },
+    #[error("{dataset}: fit: {source}")]
+    Fit { dataset: String, source: FitError },
+    #[error("{dataset}: score: {source}")]
+    Score {
+        dataset: String,
+        source: ScoreError,
+    },
+    #[error("{dataset}: metrics: {source}")]
+    Metric {
+        dataset: String,
+        source: MetricError,
+    },
+}
+
+/// Name of a protocol as the CLI and the JSON output spell it.
+pub fn protocol_name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Adbench => "adbench",
+        Protocol::LeakageFree => "leakage-free",
+    }
+}
+
+/// Name of a setting as the CLI and the JSON output spell it.
+pub fn setting_name(s: Setting) -> &'static str {
+    match s {
+        Setting::Clean => "clean",
+        Setting::Noisy => "noisy",
+    }
+}
+
+/// Runs one evaluation with `seed` as the data seed and the model seed.
+pub fn evaluate_once(
+    ds: &Dataset,
+    cfg: &EvalConfig,
+    seed: u64,
+    observer: &mut dyn FnMut(&EpochReport),
+) -> Result<EvalRecord, EvalError> {
+    let name = || ds.name.clone();
+    let sp = split(ds.x.view(), ds.y.view(), &cfg.split, seed).map_err(|source| {
+        EvalError::Protocol {
+            dataset: name(),
+            source,
+        }
+    })?;
+    let fit_params = cfg.fit.clone().seed(seed);
+    let t0 = Instant::now();
+    let model = fit_params
+        .fit_observed(sp.x_train.view(), sp.y_train.view(), observer)
+        .map_err(|source| EvalError::Fit {
+            dataset: name(),
+            source,
+        })?;
+    let fit_seconds = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let scores = model
+        .decision_function(sp.x_test.view())
+        .map_err(|source| EvalError::Score {
+            dataset: name(),
+            source,
+        })?;
+    let score_seconds = t1.elapsed().as_secs_f64();
+    let y_test = sp.y_test.to_vec();
+    let m: Metrics = evaluate(&y_test, scores.as_slice().unwrap_or(&scores.to_vec()))
+        .map_err(|source| EvalError::Metric {
+            dataset: name(),
+            source,
+        })?;
+    Ok(EvalRecord {
+        dataset: ds.name.clone(),
+        method: fit_params.method.kind().to_string(),
+        anoonly: fit_params.train.anoonly,
+        lambda_n: fit_params.train.lambda_n(),
+        setting: setting_name(cfg.split.setting),
+        protocol: protocol_name(cfg.split.protocol),
+        gamma_la: cfg.split.gamma_la,
+        seed,
+        aucroc: m.aucroc,
+        aucpr: m.aucpr,
+        aucpr_normal: m.aucpr_normal,
+        aucpr_normal_official: m.aucpr_normal_official,
+        fit_seconds,
+        score_seconds,
+        n_train: sp.y_train.len(),
+        n_labeled: sp.n_labeled,
+        n_unlabeled_anomalies: sp.n_unlabeled_anomalies,
+        n_test: y_test.len(),
+        n_test_anomalies: y_test.iter().filter(|&&v| v == 1).count(),
+        empty_batches: model.report.empty_batches,
+    })
+}
+
+/// Mean and sample standard deviation (n − 1; 0 for a single value).
+#[derive(Clone, Copy, Debug, Serialize, PartialEq)]
+pub struct MeanSd {
+    pub mean: f64,
+    pub sd: f64,
+}
+
+impl MeanSd {
+    pub fn of(values: &[f64]) -> MeanSd {
+        let n = values.len();
+        if n == 0 {
+            return MeanSd {
+                mean: f64::NAN,
+                sd: f64::NAN,
+            };
+        }
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let sd = if n > 1 {
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
+        } else {
+            0.0
+        };
+        MeanSd { mean, sd }
+    }
+}
+
+/// Mean and sd over seeds of every metric of a group of records.
+#[derive(Clone, Debug, Serialize)]
+pub struct Summary {
+    pub runs: usize,
+    pub aucroc: MeanSd,
+    pub aucpr: MeanSd,
+    pub aucpr_normal: MeanSd,
+    pub aucpr_normal_official: MeanSd,
+    pub fit_seconds: MeanSd,
+}
+
+pub fn summarize(records: &[EvalRecord]) -> Summary {
+    let col = |f: fn(&EvalRecord) -> f64| -> MeanSd {
+        MeanSd::of(&records.iter().map(f).collect::<Vec<_>>())
+    };
+    Summary {
+        runs: records.len(),
+        aucroc: col(|r| r.aucroc),
+        aucpr: col(|r| r.aucpr),
+        aucpr_normal: col(|r| r.aucpr_normal),
+        aucpr_normal_official: col(|r| r.aucpr_normal_official),
+        fit_seconds: col(|r| r.fit_seconds),
+    }
+}
+
+/// `12.3 ± 0.4` in percent.
+pub fn pct(m: MeanSd) -> String {
+    format!("{:.1} ± {:.1}", 100.0 * m.mean, 100.0 * m.sd)
+}
+
+/// One line of text for a finished record (the non-JSON output of `eval`).
+pub fn record_line(r: &EvalRecord) -> String {
+    format!(
+        "{} {}{} seed {}: AUCROC {:.1}  AUCPR {:.1}  AUCPR-normal {:.1} (official sign {:.1})  fit {:.2}s  score {:.3}s  train {} ({} labeled) test {} ({} anomalies)",
+        r.dataset,
+        r.method,
+        if r.anoonly { "+AnoOnly" } else { "" },
+        r.seed,
+        100.0 * r.aucroc,
+        100.0 * r.aucpr,
+        100.0 * r.aucpr_normal,
+        100.0 * r.aucpr_normal_official,
+        r.fit_seconds,
+        r.score_seconds,
+        r.n_train,
+        r.n_labeled,
+        r.n_test,
+        r.n_test_anomalies,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_sd_by_hand() {
+        let m = MeanSd::of(&[1.0, 2.0, 3.0]);
+        assert!((m.mean - 2.0).abs() < 1e-12);
+        assert!((m.sd - 1.0).abs() < 1e-12);
+        assert_eq!(MeanSd::of(&[5.0]).sd, 0.0);
+    }
+}

@@ -23,6 +23,7 @@ pub mod methods;
 pub mod metrics;
 pub mod model_file;
 pub mod nn;
+pub mod output;
 pub mod protocol;
 pub mod rng;
 pub mod train;

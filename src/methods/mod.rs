@@ -1,1 +1,351 @@
-//! (placeholder: being written)
+//! SSAD methods behind one interface, in linfa's shape with PyOD's vocabulary:
+//! a [`FitParams`] (method hyperparameters + [`TrainParams`]) is validated before any work,
+//! [`FitParams::fit`] returns a fitted [`Model`], whose [`Model::decision_function`] gives
+//! higher scores to more anomalous rows and [`Model::predict`] thresholds them at a
+//! contamination rate. Labels: 1 = known anomaly, 0 = unlabeled.
+//!
+//! One file per method; each declares its network, its `L_N` and `L_A`, its sampler and
+//! its scoring. The training loop and the AnoOnly switch live in [`crate::train`].
+
+pub mod deepsad;
+
+use std::fmt;
+use std::str::FromStr;
+
+use ndarray::{Array1, ArrayView1, ArrayView2};
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{Module, NamedTensor, Sequential};
+use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
+
+pub use deepsad::DeepSadParams;
+
+/// The methods this crate implements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MethodKind {
+    DeepSad,
+}
+
+impl MethodKind {
+    pub const ALL: &'static [MethodKind] = &[MethodKind::DeepSad];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodKind::DeepSad => "deepsad",
+        }
+    }
+}
+
+impl fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for MethodKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        MethodKind::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<_> = MethodKind::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown method `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// A method and its hyperparameters.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum MethodParams {
+    DeepSad(DeepSadParams),
+}
+
+impl MethodParams {
+    /// The authors' defaults for `kind`.
+    pub fn defaults(kind: MethodKind) -> Self {
+        match kind {
+            MethodKind::DeepSad => MethodParams::DeepSad(DeepSadParams::default()),
+        }
+    }
+
+    pub fn kind(&self) -> MethodKind {
+        match self {
+            MethodParams::DeepSad(_) => MethodKind::DeepSad,
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ParamError> {
+        match self {
+            MethodParams::DeepSad(p) => p.validate(),
+        }
+    }
+}
+
+/// Everything a fit needs besides the data.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FitParams {
+    pub method: MethodParams,
+    pub train: TrainParams,
+}
+
+/// Why a fit was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum FitError {
+    #[error(transparent)]
+    Param(#[from] ParamError),
+    #[error("training data: x has {x_rows} rows but y has {y_rows} labels")]
+    LengthMismatch { x_rows: usize, y_rows: usize },
+    #[error("training data has no rows or no features")]
+    Empty,
+    #[error("training data: label {value} at row {row} (labels must be 1 = known anomaly, 0 = unlabeled)")]
+    BadLabel { row: usize, value: u8 },
+    #[error("training data has no labeled anomaly (label 1): {method} needs at least one")]
+    NoLabeledAnomaly { method: MethodKind },
+    #[error("training data: non-finite value at row {row}, column {col}")]
+    NonFinite { row: usize, col: usize },
+    #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
+    Diverged,
+}
+
+/// Why scoring was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScoreError {
+    #[error("the model was trained on {expected} features, the data has {found}")]
+    FeatureCount { expected: usize, found: usize },
+    #[error("non-finite value at row {row}, column {col}")]
+    NonFinite { row: usize, col: usize },
+    #[error("contamination {0} must lie in (0, 0.5]")]
+    Contamination(f64),
+}
+
+/// The fitted state of one method.
+#[derive(Clone, Debug)]
+pub enum Fitted {
+    DeepSad(deepsad::FittedDeepSad),
+}
+
+/// A fitted model: its parameters, input width, fitted state and training scores (kept
+/// for PyOD-style thresholds at a contamination rate).
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub params: FitParams,
+    pub n_features: usize,
+    pub fitted: Fitted,
+    /// Decision scores of the training rows.
+    pub train_scores: Array1<f32>,
+    /// Training summary (not saved in model files).
+    pub report: TrainReport,
+}
+
+fn first_non_finite(x: ArrayView2<f32>) -> Option<(usize, usize)> {
+    x.indexed_iter()
+        .find(|(_, v)| !v.is_finite())
+        .map(|(ij, _)| ij)
+}
+
+impl FitParams {
+    /// The authors' defaults for `kind`, vanilla (no AnoOnly), seed 0.
+    pub fn new(kind: MethodKind) -> Self {
+        FitParams {
+            method: MethodParams::defaults(kind),
+            train: TrainParams::default(),
+        }
+    }
+
+    /// Sets the AnoOnly switch.
+    pub fn anoonly(mut self, on: bool) -> Self {
+        self.train.anoonly = on;
+        self
+    }
+
+    /// Sets the seed.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.train.seed = seed;
+        self
+    }
+
+    pub fn validate(&self) -> Result<(), ParamError> {
+        self.method.validate()?;
+        self.train.validate()
+    }
+
+    /// Trains on `x` with labels `y` (1 = known anomaly, 0 = unlabeled).
+    pub fn fit(&self, x: ArrayView2<f32>, y: ArrayView1<u8>) -> Result<Model, FitError> {
+        self.fit_observed(x, y, &mut |_| {})
+    }
+
+    /// [`FitParams::fit`] with a per-epoch observer (progress display).
+    pub fn fit_observed(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: &mut dyn FnMut(&EpochReport),
+    ) -> Result<Model, FitError> {
+        self.validate()?;
+        if x.nrows() != y.len() {
+            return Err(FitError::LengthMismatch {
+                x_rows: x.nrows(),
+                y_rows: y.len(),
+            });
+        }
+        if x.nrows() == 0 || x.ncols() == 0 {
+            return Err(FitError::Empty);
+        }
+        if let Some((row, &value)) = y.iter().enumerate().find(|(_, &v)| v > 1) {
+            return Err(FitError::BadLabel { row, value });
+        }
+        if !y.iter().any(|&v| v == 1) {
+            return Err(FitError::NoLabeledAnomaly {
+                method: self.method.kind(),
+            });
+        }
+        if let Some((row, col)) = first_non_finite(x) {
+            return Err(FitError::NonFinite { row, col });
+        }
+        let (fitted, report) = match &self.method {
+            MethodParams::DeepSad(p) => {
+                let (f, r) = deepsad::fit(p, &self.train, x, y, observer);
+                (Fitted::DeepSad(f), r)
+            }
+        };
+        let mut model = Model {
+            params: self.clone(),
+            n_features: x.ncols(),
+            fitted,
+            train_scores: Array1::zeros(0),
+            report,
+        };
+        let train_scores = model.raw_scores(x);
+        if train_scores.iter().any(|s| !s.is_finite()) {
+            return Err(FitError::Diverged);
+        }
+        model.train_scores = train_scores;
+        Ok(model)
+    }
+}
+
+impl Model {
+    fn raw_scores(&self, x: ArrayView2<f32>) -> Array1<f32> {
+        match &self.fitted {
+            Fitted::DeepSad(f) => f.decision_function(x),
+        }
+    }
+
+    /// Anomaly scores: higher = more anomalous.
+    pub fn decision_function(&self, x: ArrayView2<f32>) -> Result<Array1<f32>, ScoreError> {
+        if x.ncols() != self.n_features {
+            return Err(ScoreError::FeatureCount {
+                expected: self.n_features,
+                found: x.ncols(),
+            });
+        }
+        if let Some((row, col)) = first_non_finite(x) {
+            return Err(ScoreError::NonFinite { row, col });
+        }
+        Ok(self.raw_scores(x))
+    }
+
+    /// The score above which a row is called an anomaly: the `1 − contamination` quantile
+    /// of the training scores (PyOD's `threshold_`, linear interpolation like
+    /// `numpy.percentile`).
+    pub fn threshold(&self, contamination: f64) -> Result<f32, ScoreError> {
+        if !(contamination > 0.0 && contamination <= 0.5) {
+            return Err(ScoreError::Contamination(contamination));
+        }
+        let mut s: Vec<f32> = self.train_scores.to_vec();
+        s.sort_by(f32::total_cmp);
+        if s.is_empty() {
+            return Ok(f32::INFINITY);
+        }
+        let pos = (1.0 - contamination) * (s.len() - 1) as f64;
+        let lo = pos.floor() as usize;
+        let hi = pos.ceil() as usize;
+        let frac = (pos - lo as f64) as f32;
+        Ok(s[lo] + (s[hi] - s[lo]) * frac)
+    }
+
+    /// 1 where the score exceeds [`Model::threshold`], else 0 (PyOD's `predict`).
+    pub fn predict(&self, x: ArrayView2<f32>, contamination: f64) -> Result<Array1<u8>, ScoreError> {
+        let t = self.threshold(contamination)?;
+        Ok(self.decision_function(x)?.mapv(|s| u8::from(s > t)))
+    }
+
+    /// The method.
+    pub fn kind(&self) -> MethodKind {
+        self.params.method.kind()
+    }
+
+    /// Tensors of the fitted state (for model files).
+    pub(crate) fn tensors(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        match &self.fitted {
+            Fitted::DeepSad(f) => {
+                f.net.state("net.", &mut out);
+                out.push(vector("c", &f.c));
+            }
+        }
+        out.push(vector("train_scores", &self.train_scores));
+        out
+    }
+
+    /// Rebuilds a model from its parameters and saved tensors.
+    pub(crate) fn from_tensors(
+        params: FitParams,
+        n_features: usize,
+        tensors: &[NamedTensor],
+    ) -> Result<Model, crate::nn::StateError> {
+        let train_scores = find_vector(tensors, "train_scores", None)?;
+        let fitted = match &params.method {
+            MethodParams::DeepSad(p) => {
+                let norm = crate::train::head_norm(&params.train, crate::train::NormKind::BnNoAffine);
+                let mut net: Sequential =
+                    p.network(n_features, norm, &mut crate::rng::component_rng(0, "load"));
+                net.load_state("net.", tensors)?;
+                let c = find_vector(tensors, "c", Some(p.rep_dim))?;
+                Fitted::DeepSad(deepsad::FittedDeepSad { net, c })
+            }
+        };
+        Ok(Model {
+            params,
+            n_features,
+            fitted,
+            train_scores,
+            report: TrainReport::default(),
+        })
+    }
+}
+
+fn vector(name: &str, v: &Array1<f32>) -> NamedTensor {
+    NamedTensor {
+        name: name.to_string(),
+        shape: vec![v.len()],
+        data: v.to_vec(),
+    }
+}
+
+fn find_vector(
+    tensors: &[NamedTensor],
+    name: &str,
+    len: Option<usize>,
+) -> Result<Array1<f32>, crate::nn::StateError> {
+    let t = tensors
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| crate::nn::StateError::Missing(name.to_string()))?;
+    let ok = t.shape.len() == 1 && len.map_or(true, |l| t.shape[0] == l) && t.data.len() == t.shape[0];
+    if !ok {
+        return Err(crate::nn::StateError::Shape {
+            name: name.to_string(),
+            expected: vec![len.unwrap_or(t.data.len())],
+            found: t.shape.clone(),
+        });
+    }
+    if t.data.iter().any(|v| !v.is_finite()) {
+        return Err(crate::nn::StateError::NonFinite(name.to_string()));
+    }
+    Ok(Array1::from(t.data.clone()))
+}

@@ -1,1 +1,287 @@
-//! (placeholder: being written)
+//! The one training core. Every method runs through [`fit`]: it owns the epoch loop, the
+//! optimiser steps, the learning-rate schedule, best-epoch checkpoints, and the AnoOnly
+//! switch ([`loss`] on the loss side, [`head_norm`] on the architecture side).
+//!
+//! A method only declares a [`Task`]: its batches, the network input of a batch, its
+//! `L_N` and `L_A` (through [`SsadLoss`]), how the batch mean is taken ([`Reduction`]) and
+//! any extra regulariser.
+
+pub mod loss;
+
+pub use loss::{combine, BatchLoss, Item, LossWeighting, Reduction, SsadLoss};
+
+use serde::{Deserialize, Serialize};
+
+use crate::nn::{LrSchedule, Matrix, Mode, Module, Optimizer};
+use crate::rng::Rng;
+
+/// Training parameters shared by every method (linfa style: plain data, checked by
+/// [`TrainParams::validate`] before any work).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainParams {
+    /// AnoOnly: `lambda_n = 0` (no loss on normal rows) and a normalisation layer before
+    /// the last layer when the method has none.
+    pub anoonly: bool,
+    /// Weight of `L_N`. `None`: 1 for the vanilla method, 0 under AnoOnly.
+    pub lambda_n: Option<f32>,
+    /// The run's seed; every component derives its own stream from it.
+    pub seed: u64,
+    /// What to do with a batch that has no loss (AnoOnly and no labeled anomaly in it).
+    pub empty_batch: EmptyBatch,
+    /// Override of the layer before the last layer (`None`: the method's choice).
+    pub norm: Option<NormKind>,
+}
+
+impl Default for TrainParams {
+    fn default() -> Self {
+        TrainParams {
+            anoonly: false,
+            lambda_n: None,
+            seed: 0,
+            empty_batch: EmptyBatch::Step,
+            norm: None,
+        }
+    }
+}
+
+impl TrainParams {
+    /// The effective weight of `L_N`.
+    pub fn lambda_n(&self) -> f32 {
+        self.lambda_n
+            .unwrap_or(if self.anoonly { 0.0 } else { 1.0 })
+    }
+
+    pub fn validate(&self) -> Result<(), ParamError> {
+        if let Some(l) = self.lambda_n {
+            if !l.is_finite() || l < 0.0 {
+                return Err(ParamError::new(
+                    "lambda_n",
+                    l,
+                    "must be a finite number >= 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The loss weighting for a method that reduces with `reduction`.
+    pub fn weighting(&self, reduction: Reduction) -> LossWeighting {
+        LossWeighting {
+            lambda_n: self.lambda_n(),
+            reduction,
+        }
+    }
+}
+
+/// A batch without labeled anomaly under AnoOnly has no loss.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmptyBatch {
+    /// The authors' code: the loss is NaN, every loss gradient is zero, and the optimiser
+    /// still steps (momentum and weight decay move the weights; BatchNorm running
+    /// statistics were updated by the forward pass). The default.
+    Step,
+    /// Skip the optimiser step (the forward pass still updates running statistics).
+    Skip,
+}
+
+/// The normalisation layer(s) a method puts before its last layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormKind {
+    None,
+    LayerNorm,
+    /// BatchNorm without the learnable scale and shift (the paper's BN*).
+    BnNoAffine,
+    Bn,
+}
+
+/// The architecture half of the AnoOnly switch: the normalisation before the last layer.
+/// An explicit override wins; otherwise AnoOnly adds a BatchNorm where the method has none
+/// (paper section 3.3), and keeps the method's own where it has one.
+pub fn head_norm(params: &TrainParams, method_default: NormKind) -> NormKind {
+    match params.norm {
+        Some(n) => n,
+        None if params.anoonly && method_default == NormKind::None => NormKind::Bn,
+        None => method_default,
+    }
+}
+
+/// An invalid parameter, named.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid parameter `{field}` = {value}: {reason}")]
+pub struct ParamError {
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl ParamError {
+    pub fn new(field: &'static str, value: impl ToString, reason: impl Into<String>) -> Self {
+        ParamError {
+            field,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Which weights a fit returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checkpoint {
+    /// The weights after the last step (PyTorch methods).
+    Last,
+    /// The weights at the end of the epoch with the lowest mean training loss (Keras
+    /// `ModelCheckpoint(monitor='loss', save_best_only=True)`: DevNet, FEAWAD).
+    BestTrainLoss,
+}
+
+/// When the learning-rate schedule advances.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ScheduleUnit {
+    Batch,
+    Epoch,
+}
+
+/// The optimisation schedule a method declares.
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub epochs: usize,
+    pub base_lr: f32,
+    pub lr_schedule: LrSchedule,
+    pub unit: ScheduleUnit,
+    pub checkpoint: Checkpoint,
+}
+
+/// What a method declares to the training core.
+pub trait Task {
+    /// The network (a [`Module`]; cloned for best-epoch checkpoints).
+    type Net: Module + Clone;
+    /// A batch description (row indices, pairs, ...).
+    type Batch;
+
+    /// The batches of epoch `epoch`, drawn from `rng` (the core's sampler stream).
+    fn epoch_batches(&mut self, epoch: usize, rng: &mut Rng) -> Vec<Self::Batch>;
+
+    /// The network input of a batch and its items (which carry `L_A`, targets).
+    fn input(&self, batch: &Self::Batch) -> (Matrix, Vec<Item>);
+
+    /// The method's `L_N` and `L_A`.
+    fn loss(&self) -> &dyn SsadLoss;
+
+    /// How the batch mean is taken.
+    fn reduction(&self) -> Reduction;
+
+    /// An extra regulariser that belongs to the loss (Keras kernel L2): adds its gradient
+    /// to the network's accumulated gradients and returns its value.
+    fn penalty(&self, _net: &mut Self::Net) -> f32 {
+        0.0
+    }
+}
+
+/// One epoch as seen by an observer (progress display).
+#[derive(Clone, Debug)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Mean loss over the batches that had one.
+    pub loss: Option<f32>,
+    /// Batches without loss (AnoOnly, no labeled anomaly).
+    pub empty_batches: usize,
+    pub batches: usize,
+}
+
+/// Summary of a whole fit.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct TrainReport {
+    pub epoch_losses: Vec<Option<f32>>,
+    pub steps: usize,
+    pub empty_batches: usize,
+    /// The epoch whose weights were kept (0-based).
+    pub kept_epoch: usize,
+}
+
+/// Observer of training progress.
+pub type Observer<'a> = &'a mut dyn FnMut(&EpochReport);
+
+/// Runs the training loop of `task` on `net`.
+///
+/// Per batch: forward in training mode, the weighted loss ([`combine`]), backward, the
+/// task's penalty, one optimiser step at the scheduled learning rate.
+#[allow(clippy::too_many_arguments)]
+pub fn fit<T: Task>(
+    task: &mut T,
+    net: &mut T::Net,
+    optimizer: &mut dyn Optimizer,
+    schedule: &Schedule,
+    params: &TrainParams,
+    rng: &mut Rng,
+    observer: Observer<'_>,
+) -> TrainReport {
+    let weighting = params.weighting(task.reduction());
+    let mut report = TrainReport::default();
+    let mut best: Option<(f32, T::Net, usize)> = None;
+    let mut sched_t = 0usize;
+    for epoch in 0..schedule.epochs {
+        let batches = task.epoch_batches(epoch, rng);
+        let n_batches = batches.len();
+        let mut loss_sum = 0.0f64;
+        let mut loss_count = 0usize;
+        let mut empty = 0usize;
+        for batch in &batches {
+            let (input, items) = task.input(batch);
+            net.zero_grad();
+            let out = net.forward(&input, Mode::Train);
+            let bl = combine(task.loss(), &out, &items, &weighting);
+            net.backward(&bl.grad, false);
+            let penalty = task.penalty(net);
+            let lr = schedule.lr_schedule.lr(schedule.base_lr, sched_t);
+            match bl.value {
+                Some(v) => {
+                    loss_sum += f64::from(v + penalty);
+                    loss_count += 1;
+                    optimizer.step(net, lr);
+                }
+                None => {
+                    empty += 1;
+                    if params.empty_batch == EmptyBatch::Step {
+                        optimizer.step(net, lr);
+                    }
+                }
+            }
+            report.steps += 1;
+            if schedule.unit == ScheduleUnit::Batch {
+                sched_t += 1;
+            }
+        }
+        if schedule.unit == ScheduleUnit::Epoch {
+            sched_t += 1;
+        }
+        let epoch_loss = (loss_count > 0).then(|| (loss_sum / loss_count as f64) as f32);
+        report.epoch_losses.push(epoch_loss);
+        report.empty_batches += empty;
+        if schedule.checkpoint == Checkpoint::BestTrainLoss {
+            if let Some(l) = epoch_loss {
+                if best.as_ref().map_or(true, |(b, _, _)| l < *b) {
+                    best = Some((l, net.clone(), epoch));
+                }
+            }
+        }
+        observer(&EpochReport {
+            epoch,
+            epochs: schedule.epochs,
+            loss: epoch_loss,
+            empty_batches: empty,
+            batches: n_batches,
+        });
+    }
+    report.kept_epoch = schedule.epochs.saturating_sub(1);
+    if let Some((_, kept, epoch)) = best {
+        *net = kept;
+        report.kept_epoch = epoch;
+    }
+    net.clear_cache();
+    report
+}

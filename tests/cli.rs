@@ -1,0 +1,145 @@
+//! The command-line contract: `demo`, `eval --json`, `fit` + `score`, and clean failures.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn anoonly(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_anoonly"))
+        .args(args)
+        .output()
+        .expect("run anoonly")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A small labeled CSV made from the synthetic generator.
+fn write_csv(path: &Path) {
+    let ds = anoonly::data::synthetic::generate(&anoonly::data::synthetic::SyntheticParams {
+        n_normal: 400,
+        n_anomaly: 40,
+        dim: 8,
+        seed: 5,
+    });
+    let mut s = String::new();
+    for j in 0..ds.n_features() {
+        s.push_str(&format!("f{j},"));
+    }
+    s.push_str("y\n");
+    for (row, y) in ds.x.outer_iter().zip(ds.y.iter()) {
+        for v in row {
+            s.push_str(&format!("{v},"));
+        }
+        s.push_str(&format!("{y}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
+
+#[test]
+fn demo_prints_both_variants() {
+    let o = anoonly(&["demo", "--seeds", "0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("| DeepSAD |"), "{out}");
+    assert!(out.contains("| DeepSAD + AnoOnly |"), "{out}");
+}
+
+#[test]
+fn eval_json_has_the_contract_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("d.csv");
+    write_csv(&csv);
+    let o = anoonly(&[
+        "eval", "--data", csv.to_str().unwrap(), "--method", "deepsad", "--anoonly",
+        "--seeds", "0,1", "--json", "--epochs", "3",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines: Vec<_> = stdout(&o).lines().map(String::from).collect();
+    assert_eq!(lines.len(), 2);
+    for (i, l) in lines.iter().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        for k in [
+            "dataset", "method", "anoonly", "setting", "protocol", "gamma_la", "seed", "aucroc",
+            "aucpr", "aucpr_normal", "aucpr_normal_official", "fit_seconds", "score_seconds",
+            "n_train", "n_labeled", "n_test",
+        ] {
+            assert!(v.get(k).is_some(), "missing {k} in {l}");
+        }
+        assert_eq!(v["seed"], i as u64);
+        assert_eq!(v["anoonly"], true);
+        assert_eq!(v["method"], "deepsad");
+        assert_eq!(v["setting"], "clean");
+        assert_eq!(v["protocol"], "adbench");
+    }
+    assert!(stderr(&o).contains("over 2 seed(s)"));
+}
+
+#[test]
+fn fit_then_score_writes_scores_and_predictions() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("d.csv");
+    write_csv(&csv);
+    let model = dir.path().join("m.safetensors");
+    let o = anoonly(&[
+        "fit", "--data", csv.to_str().unwrap(), "--anoonly", "--epochs", "3", "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let scores = dir.path().join("s.csv");
+    let o = anoonly(&[
+        "score", "--model", model.to_str().unwrap(), "--data", csv.to_str().unwrap(), "--out",
+        scores.to_str().unwrap(), "--contamination", "0.1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = std::fs::read_to_string(&scores).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("row,score,prediction"));
+    assert_eq!(lines.count(), 440);
+    // Same model, same data: the same scores again, byte for byte.
+    let o2 = anoonly(&["score", "--model", model.to_str().unwrap(), "--data", csv.to_str().unwrap()]);
+    assert!(o2.status.success());
+    let first: Vec<_> = text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect();
+    let second: Vec<_> = stdout(&o2).lines().map(String::from).collect();
+    assert_eq!(first, second);
+}
+
+#[test]
+fn missing_file_fails_cleanly_naming_it() {
+    let o = anoonly(&["eval", "--data", "/nonexistent/x.npz"]);
+    assert!(!o.status.success());
+    let e = stderr(&o);
+    assert!(e.contains("/nonexistent/x.npz"), "{e}");
+    assert!(!e.contains("panicked"), "{e}");
+}
+
+#[test]
+fn score_with_a_non_model_file_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("d.csv");
+    write_csv(&csv);
+    let out = dir.path().join("s.csv");
+    let o = anoonly(&[
+        "score", "--model", csv.to_str().unwrap(), "--data", csv.to_str().unwrap(), "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("not an anoonly model file"), "{}", stderr(&o));
+    assert!(!out.exists());
+}
+
+#[test]
+fn bad_gamma_la_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("d.csv");
+    write_csv(&csv);
+    let o = anoonly(&["eval", "--data", csv.to_str().unwrap(), "--gamma-la", "1.5"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("gamma_la"), "{}", stderr(&o));
+}
