@@ -21,21 +21,30 @@ pub enum LrSchedule {
     },
 }
 
+/// The f64 that an f32 was written as: `0.001f32` becomes `0.001f64`, not
+/// `0.0010000000474974513`. torch computes schedules on the Python floats the user typed, so
+/// widening the f32 exactly would round some products to the neighbouring f32 (1e-3 · 0.1
+/// would give 1.00000005e-4 instead of torch's 1e-4).
+fn as_typed(v: f32) -> f64 {
+    format!("{v}").parse().unwrap_or(f64::from(v))
+}
+
 impl LrSchedule {
-    /// The learning rate for step `t` (computed in f64, like torch's Python floats).
+    /// The learning rate for step `t` (computed in f64 on the typed decimal values, like
+    /// torch's Python floats, then rounded to f32).
     pub fn lr(&self, base_lr: f32, t: usize) -> f32 {
         match self {
             LrSchedule::Constant => base_lr,
             LrSchedule::MultiStep { milestones, gamma } => {
                 let k = milestones.iter().filter(|&&m| m <= t).count();
                 let k = i32::try_from(k).unwrap_or(i32::MAX);
-                (f64::from(base_lr) * f64::from(*gamma).powi(k)) as f32
+                (as_typed(base_lr) * as_typed(*gamma).powi(k)) as f32
             }
             LrSchedule::Cosine { t_max, eta_min } => {
                 if *t_max == 0 {
                     return *eta_min;
                 }
-                let (base, min) = (f64::from(base_lr), f64::from(*eta_min));
+                let (base, min) = (as_typed(base_lr), as_typed(*eta_min));
                 let c = (std::f64::consts::PI * t as f64 / *t_max as f64).cos();
                 (min + (base - min) * (1.0 + c) / 2.0) as f32
             }
@@ -53,7 +62,8 @@ mod tests {
             milestones: vec![0],
             gamma: 0.1,
         };
-        assert!((s.lr(1e-3, 0) - 1e-4).abs() < 1e-10);
+        // Exactly the f32 torch gets from 1e-3 * 0.1 in Python floats.
+        assert_eq!(s.lr(1e-3, 0), 1e-4);
         assert!((s.lr(1e-3, 1000) - 1e-4).abs() < 1e-10);
         let s = LrSchedule::MultiStep {
             milestones: vec![2, 4],
