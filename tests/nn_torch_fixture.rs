@@ -148,7 +148,7 @@ fn rows(x: &Matrix, idx: &[usize]) -> Matrix {
 }
 
 #[test]
-fn deepsad_matches_pytorch() {
+fn nn_deepsad_matches_pytorch() {
     let fx: Value = serde_json::from_str(FIXTURE).expect("fixture json");
     let x = mat(&fx["x"]);
     let y: Vec<i64> = fx["y"]
