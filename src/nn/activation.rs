@@ -1,1 +1,149 @@
-//! (placeholder: being written)
+//! Element-wise activations as layers.
+
+use super::{Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
+
+/// An element-wise nonlinearity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Activation {
+    Relu,
+    /// Leaky ReLU with the given negative slope (torch default 0.01).
+    LeakyRelu(f32),
+    Tanh,
+    Sigmoid,
+}
+
+impl Activation {
+    /// The function itself.
+    pub fn apply(self, v: f32) -> f32 {
+        match self {
+            Activation::Relu => v.max(0.0),
+            Activation::LeakyRelu(a) => {
+                if v > 0.0 {
+                    v
+                } else {
+                    a * v
+                }
+            }
+            Activation::Tanh => v.tanh(),
+            Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+        }
+    }
+
+    /// Whether the backward pass is computed from the input (ReLU family: the derivative at
+    /// 0 is 0 / the slope, as in torch) or from the output (tanh, sigmoid: cheaper).
+    fn caches_input(self) -> bool {
+        matches!(self, Activation::Relu | Activation::LeakyRelu(_))
+    }
+
+    /// Derivative, given the cached input or output (see [`Activation::caches_input`]).
+    fn derivative(self, cached: f32) -> f32 {
+        match self {
+            Activation::Relu => {
+                if cached > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            }
+            Activation::LeakyRelu(a) => {
+                if cached > 0.0 {
+                    1.0
+                } else {
+                    a
+                }
+            }
+            Activation::Tanh => 1.0 - cached * cached,
+            Activation::Sigmoid => cached * (1.0 - cached),
+        }
+    }
+}
+
+/// An [`Activation`] as a layer (no parameters, no state).
+#[derive(Debug)]
+pub struct ActivationLayer {
+    pub kind: Activation,
+    cache: Vec<Matrix>,
+}
+
+impl Clone for ActivationLayer {
+    fn clone(&self) -> Self {
+        ActivationLayer::new(self.kind)
+    }
+}
+
+impl ActivationLayer {
+    pub fn new(kind: Activation) -> ActivationLayer {
+        ActivationLayer {
+            kind,
+            cache: Vec::new(),
+        }
+    }
+}
+
+impl From<Activation> for ActivationLayer {
+    fn from(kind: Activation) -> Self {
+        ActivationLayer::new(kind)
+    }
+}
+
+impl Module for ActivationLayer {
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+        let k = self.kind;
+        let y = x.mapv(|v| k.apply(v));
+        if mode == Mode::Train {
+            self.cache.push(if k.caches_input() {
+                x.clone()
+            } else {
+                y.clone()
+            });
+        }
+        y
+    }
+
+    fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix> {
+        let cached = self
+            .cache
+            .pop()
+            .expect("ActivationLayer::backward without a cached train-mode forward");
+        if !need_input_grad {
+            return None;
+        }
+        let k = self.kind;
+        let mut g = grad_out.clone();
+        g.zip_mut_with(&cached, |g, &c| *g *= k.derivative(c));
+        Some(g)
+    }
+
+    fn visit_params(&mut self, _f: &mut dyn FnMut(ParamMut<'_>)) {}
+
+    fn zero_grad(&mut self) {}
+
+    fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    fn state(&self, _prefix: &str, _out: &mut Vec<NamedTensor>) {}
+
+    fn load_state(&mut self, _prefix: &str, _tensors: &[NamedTensor]) -> Result<(), StateError> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn values_and_derivatives() {
+        let x = array![[-2.0, 0.0, 3.0]];
+        let mut l = ActivationLayer::new(Activation::LeakyRelu(0.01));
+        assert_eq!(l.forward(&x, Mode::Train), array![[-0.02, 0.0, 3.0]]);
+        let g = l.backward(&array![[1.0, 1.0, 1.0]], true).expect("dx");
+        assert_eq!(g, array![[0.01, 0.01, 1.0]]);
+        let mut l = ActivationLayer::new(Activation::Relu);
+        assert_eq!(l.forward(&x, Mode::Eval), array![[0.0, 0.0, 3.0]]);
+        let s = Activation::Sigmoid.apply(0.0);
+        assert!((s - 0.5).abs() < 1e-7);
+    }
+}

@@ -1,1 +1,379 @@
-//! (placeholder: being written)
+//! Batch normalisation over the feature dimension of a `(rows, features)` batch, in the two
+//! flavours the authors' code uses (protocol.md section 2: torchBN and kerasBN).
+//!
+//! Train mode normalises with the batch mean and the *biased* batch variance and
+//! back-propagates through both (paper appendix A, eq. 8–15): the gradient of one row depends
+//! on every row of the batch, which is exactly why AnoOnly's anomaly-only loss still moves
+//! the representation of normal rows. Eval mode uses the running statistics.
+
+use ndarray::{Array1, Axis, Zip};
+
+use super::{
+    load_vec, make_standard1, vec_tensor, Matrix, Mode, Module, NamedTensor, ParamMut, StateError,
+};
+
+/// Which framework's running-statistics rule a [`BatchNorm1d`] follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BnConvention {
+    /// PyTorch `BatchNorm1d`: `running ← (1−m)·running + m·batch` with `m = momentum`
+    /// (0.1), and the running variance takes the *unbiased* batch variance (torch treats
+    /// the running variance as an estimate of the population variance, hence Bessel's
+    /// correction), while the normalisation itself uses the biased one.
+    Torch,
+    /// Keras `BatchNormalization` (TF 2.8, non-fused for 2-D input):
+    /// `moving ← m·moving + (1−m)·batch` with `m = momentum` (0.99), and the moving variance
+    /// takes the *biased* batch variance (`tf.nn.moments`, no correction).
+    Keras,
+}
+
+#[derive(Clone, Debug)]
+struct BnCache {
+    /// Normalised input `(x − μ_B)/√(σ²_B + eps)`.
+    xhat: Matrix,
+    /// `1/√(σ²_B + eps)` per feature.
+    inv_std: Array1<f32>,
+}
+
+/// Batch normalisation of a `(rows, features)` batch.
+///
+/// A train-mode batch of **one row** (torch raises an error there) is defined here as:
+/// the batch variance is 0, so the output is `β` (0 without affine) and the input gradient
+/// is 0; the running mean is updated with the row, and the running variance with the biased
+/// variance 0 in both conventions (the unbiased factor `b/(b−1)` is undefined for b = 1 and
+/// is replaced by 1). This keeps a trailing batch of one from crashing a run.
+#[derive(Debug)]
+pub struct BatchNorm1d {
+    pub running_mean: Array1<f32>,
+    pub running_var: Array1<f32>,
+    /// Scale γ (`weight` in a torch state dict); `None` when affine-free.
+    pub gamma: Option<Array1<f32>>,
+    /// Shift β (`bias` in a torch state dict); `None` when affine-free.
+    pub beta: Option<Array1<f32>>,
+    pub eps: f32,
+    /// Interpreted per [`BnConvention`]: torch's weight of the batch statistic, Keras's
+    /// weight of the old moving statistic.
+    pub momentum: f32,
+    pub convention: BnConvention,
+    pub grad_gamma: Option<Array1<f32>>,
+    pub grad_beta: Option<Array1<f32>>,
+    cache: Vec<BnCache>,
+}
+
+/// Cloning drops the forward cache (see [`super::Linear`]'s `Clone`).
+impl Clone for BatchNorm1d {
+    fn clone(&self) -> Self {
+        BatchNorm1d {
+            running_mean: self.running_mean.clone(),
+            running_var: self.running_var.clone(),
+            gamma: self.gamma.clone(),
+            beta: self.beta.clone(),
+            eps: self.eps,
+            momentum: self.momentum,
+            convention: self.convention,
+            grad_gamma: self.grad_gamma.clone(),
+            grad_beta: self.grad_beta.clone(),
+            cache: Vec::new(),
+        }
+    }
+}
+
+impl BatchNorm1d {
+    /// PyTorch `BatchNorm1d(n, eps=eps, affine=affine)`, momentum 0.1, running mean 0 and
+    /// variance 1, γ = 1 and β = 0 when affine.
+    pub fn torch(n: usize, eps: f32, affine: bool) -> BatchNorm1d {
+        BatchNorm1d::build(n, eps, 0.1, affine, BnConvention::Torch)
+    }
+
+    /// Keras `BatchNormalization()` defaults: momentum 0.99, epsilon 1e-3, γ = 1, β = 0,
+    /// moving mean 0 and variance 1.
+    pub fn keras(n: usize) -> BatchNorm1d {
+        BatchNorm1d::build(n, 1e-3, 0.99, true, BnConvention::Keras)
+    }
+
+    fn build(n: usize, eps: f32, momentum: f32, affine: bool, c: BnConvention) -> BatchNorm1d {
+        BatchNorm1d {
+            running_mean: Array1::zeros(n),
+            running_var: Array1::ones(n),
+            gamma: affine.then(|| Array1::ones(n)),
+            beta: affine.then(|| Array1::zeros(n)),
+            eps,
+            momentum,
+            convention: c,
+            grad_gamma: affine.then(|| Array1::zeros(n)),
+            grad_beta: affine.then(|| Array1::zeros(n)),
+            cache: Vec::new(),
+        }
+    }
+
+    pub fn num_features(&self) -> usize {
+        self.running_mean.len()
+    }
+
+    pub fn affine(&self) -> bool {
+        self.gamma.is_some()
+    }
+
+    fn update_running(&mut self, mean: &Array1<f32>, var_biased: &Array1<f32>, b: usize) {
+        let (keep, take, var_factor) = match self.convention {
+            BnConvention::Torch => {
+                let f = if b > 1 {
+                    b as f32 / (b as f32 - 1.0)
+                } else {
+                    1.0
+                };
+                (1.0 - self.momentum, self.momentum, f)
+            }
+            BnConvention::Keras => (self.momentum, 1.0 - self.momentum, 1.0),
+        };
+        Zip::from(&mut self.running_mean)
+            .and(mean)
+            .for_each(|r, &m| *r = keep * *r + take * m);
+        Zip::from(&mut self.running_var)
+            .and(var_biased)
+            .for_each(|r, &v| *r = keep * *r + take * (v * var_factor));
+    }
+
+    fn apply_affine(&self, y: &mut Matrix) {
+        if let Some(g) = &self.gamma {
+            *y *= g;
+        }
+        if let Some(b) = &self.beta {
+            *y += b;
+        }
+    }
+
+    fn sync_grads(&mut self) {
+        for (p, g) in [
+            (&mut self.gamma, &mut self.grad_gamma),
+            (&mut self.beta, &mut self.grad_beta),
+        ] {
+            match p {
+                Some(p) => {
+                    make_standard1(p);
+                    if g.as_ref().map(|g| g.len()) != Some(p.len()) {
+                        *g = Some(Array1::zeros(p.len()));
+                    }
+                }
+                None => *g = None,
+            }
+        }
+    }
+}
+
+impl Module for BatchNorm1d {
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+        let b = x.nrows();
+        match mode {
+            Mode::Eval => {
+                let inv_std = self.running_var.mapv(|v| 1.0 / (v + self.eps).sqrt());
+                let mut y = x - &self.running_mean;
+                y *= &inv_std;
+                self.apply_affine(&mut y);
+                y
+            }
+            Mode::Train => {
+                let n = x.ncols();
+                let (mean, var) = if b == 0 {
+                    (Array1::zeros(n), Array1::zeros(n))
+                } else {
+                    let mean = x.sum_axis(Axis(0)) / b as f32;
+                    let mut var = Array1::<f32>::zeros(n);
+                    for row in x.rows() {
+                        Zip::from(&mut var)
+                            .and(&row)
+                            .and(&mean)
+                            .for_each(|v, &xi, &m| *v += (xi - m) * (xi - m));
+                    }
+                    var /= b as f32;
+                    (mean, var)
+                };
+                let inv_std = var.mapv(|v| 1.0 / (v + self.eps).sqrt());
+                let mut xhat = x - &mean;
+                xhat *= &inv_std;
+                let mut y = xhat.clone();
+                self.apply_affine(&mut y);
+                if b > 0 {
+                    self.update_running(&mean, &var, b);
+                }
+                self.cache.push(BnCache { xhat, inv_std });
+                y
+            }
+        }
+    }
+
+    /// Full BN backward:
+    /// `dx = inv_std/b · (b·dx̂ − Σ dx̂ − x̂·Σ(dx̂·x̂))` with `dx̂ = γ·dy`.
+    fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix> {
+        let BnCache { xhat, inv_std } = self
+            .cache
+            .pop()
+            .expect("BatchNorm1d::backward without a cached train-mode forward");
+        self.sync_grads();
+        let b = grad_out.nrows();
+        if let Some(gb) = &mut self.grad_beta {
+            *gb += &grad_out.sum_axis(Axis(0));
+        }
+        if let Some(gg) = &mut self.grad_gamma {
+            for (dy, xh) in grad_out.rows().into_iter().zip(xhat.rows()) {
+                Zip::from(&mut *gg)
+                    .and(&dy)
+                    .and(&xh)
+                    .for_each(|g, &d, &x| *g += d * x);
+            }
+        }
+        if !need_input_grad {
+            return None;
+        }
+        let mut dxhat = grad_out.clone();
+        if let Some(g) = &self.gamma {
+            dxhat *= g;
+        }
+        if b == 0 {
+            return Some(dxhat);
+        }
+        let sum_d = dxhat.sum_axis(Axis(0));
+        let mut sum_dx = Array1::<f32>::zeros(dxhat.ncols());
+        for (d, xh) in dxhat.rows().into_iter().zip(xhat.rows()) {
+            Zip::from(&mut sum_dx)
+                .and(&d)
+                .and(&xh)
+                .for_each(|s, &d, &x| *s += d * x);
+        }
+        let bf = b as f32;
+        let mean_d = sum_d / bf;
+        let mean_dx = sum_dx / bf;
+        for (mut d, xh) in dxhat.rows_mut().into_iter().zip(xhat.rows()) {
+            Zip::from(&mut d)
+                .and(&xh)
+                .and(&mean_d)
+                .and(&mean_dx)
+                .and(&inv_std)
+                .for_each(|d, &x, &md, &mdx, &is| *d = is * (*d - md - x * mdx));
+        }
+        Some(dxhat)
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        self.sync_grads();
+        for (name, p, g) in [
+            ("weight", &mut self.gamma, &mut self.grad_gamma),
+            ("bias", &mut self.beta, &mut self.grad_beta),
+        ] {
+            if let (Some(p), Some(g)) = (p, g) {
+                if let (Some(v), Some(g)) = (p.as_slice_mut(), g.as_slice_mut()) {
+                    f(ParamMut {
+                        name,
+                        value: v,
+                        grad: g,
+                    });
+                }
+            }
+        }
+    }
+
+    fn zero_grad(&mut self) {
+        for g in [&mut self.grad_gamma, &mut self.grad_beta]
+            .into_iter()
+            .flatten()
+        {
+            g.fill(0.0);
+        }
+    }
+
+    fn clear_cache(&mut self) {
+        self.cache.clear();
+    }
+
+    fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        if let Some(g) = &self.gamma {
+            out.push(vec_tensor(format!("{prefix}weight"), g));
+        }
+        if let Some(b) = &self.beta {
+            out.push(vec_tensor(format!("{prefix}bias"), b));
+        }
+        out.push(vec_tensor(
+            format!("{prefix}running_mean"),
+            &self.running_mean,
+        ));
+        out.push(vec_tensor(
+            format!("{prefix}running_var"),
+            &self.running_var,
+        ));
+    }
+
+    fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError> {
+        let n = self.num_features();
+        let g = match self.gamma {
+            Some(_) => Some(load_vec(tensors, &format!("{prefix}weight"), n)?),
+            None => None,
+        };
+        let b = match self.beta {
+            Some(_) => Some(load_vec(tensors, &format!("{prefix}bias"), n)?),
+            None => None,
+        };
+        let rm = load_vec(tensors, &format!("{prefix}running_mean"), n)?;
+        let rv = load_vec(tensors, &format!("{prefix}running_var"), n)?;
+        if g.is_some() {
+            self.gamma = g;
+        }
+        if b.is_some() {
+            self.beta = b;
+        }
+        self.running_mean = rm;
+        self.running_var = rv;
+        self.sync_grads();
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn torch_running_stats_use_unbiased_variance() {
+        let mut bn = BatchNorm1d::torch(2, 1e-5, true);
+        let x = array![[1.0, 0.0], [2.0, 0.0], [6.0, 3.0]];
+        bn.forward(&x, Mode::Train);
+        // column 0: mean 3, biased var 14/3, unbiased 7; column 1: mean 1, unbiased 3.
+        let rm = array![0.3, 0.1];
+        let rv = array![0.9 + 0.7, 0.9 + 0.3];
+        assert!((&bn.running_mean - &rm).iter().all(|d| d.abs() < 1e-6));
+        assert!((&bn.running_var - &rv).iter().all(|d| d.abs() < 1e-6));
+    }
+
+    #[test]
+    fn keras_running_stats_use_biased_variance() {
+        let mut bn = BatchNorm1d::keras(2);
+        let x = array![[1.0, 0.0], [2.0, 0.0], [6.0, 3.0]];
+        bn.forward(&x, Mode::Train);
+        let rm = array![0.03, 0.01];
+        let rv = array![0.99 + 0.01 * 14.0 / 3.0, 0.99 + 0.01 * 2.0];
+        assert!((&bn.running_mean - &rm).iter().all(|d| d.abs() < 1e-6));
+        assert!((&bn.running_var - &rv).iter().all(|d| d.abs() < 1e-6));
+    }
+
+    #[test]
+    fn train_output_is_standardised() {
+        let mut bn = BatchNorm1d::torch(1, 0.0, false);
+        let y = bn.forward(&array![[1.0], [3.0]], Mode::Train);
+        assert!((y[[0, 0]] + 1.0).abs() < 1e-6 && (y[[1, 0]] - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn batch_of_one_is_defined() {
+        for mut bn in [BatchNorm1d::torch(3, 1e-5, true), BatchNorm1d::keras(3)] {
+            bn.beta = Some(array![0.5, -1.0, 2.0]);
+            let y = bn.forward(&array![[1.0, 2.0, 3.0]], Mode::Train);
+            assert_eq!(y, array![[0.5, -1.0, 2.0]]);
+            let dx = bn.backward(&array![[1.0, 1.0, 1.0]], true).expect("dx");
+            assert!(dx.iter().all(|v| *v == 0.0));
+            assert!(bn.running_var.iter().all(|v| v.is_finite()));
+        }
+        let mut bn = BatchNorm1d::torch(1, 1e-5, true);
+        bn.forward(&array![[4.0]], Mode::Train);
+        assert!((bn.running_mean[0] - 0.4).abs() < 1e-6);
+        assert!((bn.running_var[0] - 0.9).abs() < 1e-6);
+    }
+}

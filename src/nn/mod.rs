@@ -25,16 +25,15 @@ pub mod optim;
 pub mod schedule;
 pub mod sequential;
 
-// Re-exports (uncomment as the layers land):
-// pub use activation::Activation;
-// pub use batchnorm::{BatchNorm1d, BnConvention};
-// pub use layernorm::LayerNorm;
-// pub use linear::{Init, Linear};
-// pub use optim::{Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention};
-// pub use schedule::LrSchedule;
-// pub use sequential::{Layer, Sequential};
+pub use activation::{Activation, ActivationLayer};
+pub use batchnorm::{BatchNorm1d, BnConvention};
+pub use layernorm::LayerNorm;
+pub use linear::{Init, Linear};
+pub use optim::{Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention};
+pub use schedule::LrSchedule;
+pub use sequential::{Layer, Sequential};
 
-use ndarray::Array2;
+use ndarray::{Array1, Array2};
 
 /// A batch of rows, or a weight matrix.
 pub type Matrix = Array2<f32>;
@@ -103,4 +102,94 @@ pub trait Module {
 
     /// Loads what [`Module::state`] wrote.
     fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError>;
+}
+
+/// Finds `name` in `tensors` (first match).
+pub(crate) fn find_tensor<'a>(
+    tensors: &'a [NamedTensor],
+    name: &str,
+) -> Result<&'a NamedTensor, StateError> {
+    tensors
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| StateError::Missing(name.to_string()))
+}
+
+/// Checks a tensor's shape and finiteness. The length check is separate from the shape check
+/// because a hand-made [`NamedTensor`] may carry a `data` that does not match its `shape`.
+fn checked<'a>(t: &'a NamedTensor, expected: &[usize]) -> Result<&'a [f32], StateError> {
+    let n: usize = expected.iter().product();
+    if t.shape != expected || t.data.len() != n {
+        return Err(StateError::Shape {
+            name: t.name.clone(),
+            expected: expected.to_vec(),
+            found: if t.shape == expected {
+                vec![t.data.len()]
+            } else {
+                t.shape.clone()
+            },
+        });
+    }
+    if t.data.iter().any(|v| !v.is_finite()) {
+        return Err(StateError::NonFinite(t.name.clone()));
+    }
+    Ok(&t.data)
+}
+
+/// Reads a vector of length `n` named `name`.
+pub(crate) fn load_vec(
+    tensors: &[NamedTensor],
+    name: &str,
+    n: usize,
+) -> Result<Array1<f32>, StateError> {
+    let t = find_tensor(tensors, name)?;
+    Ok(Array1::from_vec(checked(t, &[n])?.to_vec()))
+}
+
+/// Reads a matrix of shape `(rows, cols)` named `name` (row-major, as torch stores it).
+pub(crate) fn load_mat(
+    tensors: &[NamedTensor],
+    name: &str,
+    rows: usize,
+    cols: usize,
+) -> Result<Array2<f32>, StateError> {
+    let t = find_tensor(tensors, name)?;
+    let data = checked(t, &[rows, cols])?.to_vec();
+    Array2::from_shape_vec((rows, cols), data).map_err(|_| StateError::Shape {
+        name: name.to_string(),
+        expected: vec![rows, cols],
+        found: t.shape.clone(),
+    })
+}
+
+/// A vector as a named tensor.
+pub(crate) fn vec_tensor(name: String, v: &Array1<f32>) -> NamedTensor {
+    NamedTensor {
+        name,
+        shape: vec![v.len()],
+        data: v.iter().copied().collect(),
+    }
+}
+
+/// A matrix as a named tensor (row-major whatever the memory order).
+pub(crate) fn mat_tensor(name: String, m: &Array2<f32>) -> NamedTensor {
+    NamedTensor {
+        name,
+        shape: vec![m.nrows(), m.ncols()],
+        data: m.iter().copied().collect(),
+    }
+}
+
+/// Makes `a` standard (row-major, contiguous) so that it can be handed out as a slice.
+pub(crate) fn make_standard2(a: &mut Array2<f32>) {
+    if !a.is_standard_layout() {
+        *a = a.as_standard_layout().into_owned();
+    }
+}
+
+/// Makes `a` contiguous so that it can be handed out as a slice.
+pub(crate) fn make_standard1(a: &mut Array1<f32>) {
+    if a.as_slice().is_none() {
+        *a = a.iter().copied().collect();
+    }
 }

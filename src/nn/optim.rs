@@ -1,1 +1,221 @@
-//! (placeholder: being written)
+//! Optimisers with PyTorch's and Keras's update rules (protocol.md section 2).
+//!
+//! State is kept per parameter in [`Module::visit_params`] order and initialised lazily on
+//! the first step; if a parameter's length changes (a different net was passed), its state
+//! is reset. Every update is a plain element-wise loop, so results are deterministic.
+
+use super::{Module, ParamMut};
+
+/// Updates a net's parameters from their accumulated gradients.
+pub trait Optimizer {
+    /// One update with learning rate `lr` (the schedule is applied by the caller).
+    fn step(&mut self, net: &mut dyn Module, lr: f32);
+}
+
+/// Whose Adam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdamConvention {
+    /// `torch.optim.Adam`: weight decay added to the gradient (L2, not AdamW); update
+    /// `w −= lr/(1−β1^t) · m / (√v/√(1−β2^t) + eps)`.
+    Torch,
+    /// Keras (TF 2.8) `Adam`: `lr_t = lr·√(1−β2^t)/(1−β1^t)`, `w −= lr_t·m/(√v + eps)`:
+    /// eps is added to the *uncorrected* √v, so it weighs differently than in torch.
+    Keras,
+}
+
+#[derive(Clone, Debug, Default)]
+struct Moments {
+    t: u32,
+    m: Vec<f32>,
+    v: Vec<f32>,
+}
+
+impl Moments {
+    fn ensure(&mut self, n: usize) {
+        if self.m.len() != n {
+            *self = Moments {
+                t: 0,
+                m: vec![0.0; n],
+                v: vec![0.0; n],
+            };
+        }
+    }
+}
+
+/// Runs `f(index, param)` over the net's parameters.
+fn for_each_param(net: &mut dyn Module, mut f: impl FnMut(usize, ParamMut<'_>)) {
+    let mut i = 0;
+    net.visit_params(&mut |p| {
+        f(i, p);
+        i += 1;
+    });
+}
+
+fn slot<T: Default>(state: &mut Vec<T>, i: usize) -> &mut T {
+    if state.len() <= i {
+        state.resize_with(i + 1, T::default);
+    }
+    &mut state[i]
+}
+
+/// Adam.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    pub convention: AdamConvention,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// L2 coefficient added to the gradient (torch convention only; Keras has none here).
+    pub weight_decay: f32,
+    state: Vec<Moments>,
+}
+
+impl Adam {
+    /// `torch.optim.Adam(betas=(0.9, 0.999), eps=1e-8, weight_decay=weight_decay)`.
+    pub fn torch(weight_decay: f32) -> Adam {
+        Adam {
+            convention: AdamConvention::Torch,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay,
+            state: Vec::new(),
+        }
+    }
+
+    /// `tf.keras.optimizers.Adam()` defaults (β 0.9/0.999, epsilon 1e-7).
+    pub fn keras() -> Adam {
+        Adam {
+            convention: AdamConvention::Keras,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-7,
+            weight_decay: 0.0,
+            state: Vec::new(),
+        }
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self, net: &mut dyn Module, lr: f32) {
+        let (b1, b2, eps, wd, conv) = (
+            self.beta1,
+            self.beta2,
+            self.eps,
+            self.weight_decay,
+            self.convention,
+        );
+        let state = &mut self.state;
+        for_each_param(net, |i, p| {
+            let s = slot(state, i);
+            s.ensure(p.value.len());
+            s.t += 1;
+            let t = i32::try_from(s.t).unwrap_or(i32::MAX);
+            match conv {
+                AdamConvention::Torch => {
+                    // Bias corrections in f64 as torch computes them in Python floats.
+                    let bc1 = 1.0 - f64::from(b1).powi(t);
+                    let bc2 = 1.0 - f64::from(b2).powi(t);
+                    let step_size = (f64::from(lr) / bc1) as f32;
+                    let bc2_sqrt = bc2.sqrt() as f32;
+                    for (((w, &g), m), v) in p
+                        .value
+                        .iter_mut()
+                        .zip(p.grad.iter())
+                        .zip(s.m.iter_mut())
+                        .zip(s.v.iter_mut())
+                    {
+                        let g = if wd != 0.0 { g + wd * *w } else { g };
+                        *m = b1 * *m + (1.0 - b1) * g;
+                        *v = b2 * *v + (1.0 - b2) * g * g;
+                        let denom = v.sqrt() / bc2_sqrt + eps;
+                        *w -= step_size * *m / denom;
+                    }
+                }
+                AdamConvention::Keras => {
+                    // TF computes the powers and lr_t in the variable's dtype (f32).
+                    let b1p = b1.powi(t);
+                    let b2p = b2.powi(t);
+                    let lr_t = lr * (1.0 - b2p).sqrt() / (1.0 - b1p);
+                    for (((w, &g), m), v) in p
+                        .value
+                        .iter_mut()
+                        .zip(p.grad.iter())
+                        .zip(s.m.iter_mut())
+                        .zip(s.v.iter_mut())
+                    {
+                        let g = if wd != 0.0 { g + wd * *w } else { g };
+                        *m += (g - *m) * (1.0 - b1);
+                        *v += (g * g - *v) * (1.0 - b2);
+                        *w -= lr_t * *m / (v.sqrt() + eps);
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// Whose RMSprop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RmsPropConvention {
+    /// `torch.optim.RMSprop`: `v ← αv + (1−α)g²`, `w −= lr·g/(√v + eps)`, weight decay
+    /// added to the gradient.
+    Torch,
+    /// Keras (TF 2.8) `RMSprop` without momentum: `ms ← ρ·ms + (1−ρ)g²`,
+    /// `w −= lr·g/(√ms + eps)`, ms starting at 0.
+    Keras,
+}
+
+/// RMSprop (no momentum, not centred: the only variant the methods use).
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    pub convention: RmsPropConvention,
+    /// Decay of the running mean square (torch `alpha`, Keras `rho`).
+    pub rho: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    state: Vec<Vec<f32>>,
+}
+
+impl RmsProp {
+    /// `torch.optim.RMSprop(alpha=0.99, eps=1e-8, weight_decay=weight_decay)`.
+    pub fn torch(weight_decay: f32) -> RmsProp {
+        RmsProp {
+            convention: RmsPropConvention::Torch,
+            rho: 0.99,
+            eps: 1e-8,
+            weight_decay,
+            state: Vec::new(),
+        }
+    }
+
+    /// `tf.keras.optimizers.RMSprop()` defaults (rho 0.9, epsilon 1e-7).
+    pub fn keras() -> RmsProp {
+        RmsProp {
+            convention: RmsPropConvention::Keras,
+            rho: 0.9,
+            eps: 1e-7,
+            weight_decay: 0.0,
+            state: Vec::new(),
+        }
+    }
+}
+
+impl Optimizer for RmsProp {
+    fn step(&mut self, net: &mut dyn Module, lr: f32) {
+        let (rho, eps, wd) = (self.rho, self.eps, self.weight_decay);
+        let state = &mut self.state;
+        // Both conventions share the formula; they differ in defaults only.
+        for_each_param(net, |i, p| {
+            let ms = slot(state, i);
+            if ms.len() != p.value.len() {
+                *ms = vec![0.0; p.value.len()];
+            }
+            for ((w, &g), s) in p.value.iter_mut().zip(p.grad.iter()).zip(ms.iter_mut()) {
+                let g = if wd != 0.0 { g + wd * *w } else { g };
+                *s = rho * *s + (1.0 - rho) * g * g;
+                *w -= lr * g / (s.sqrt() + eps);
+            }
+        });
+    }
+}

@@ -1,1 +1,164 @@
-//! (placeholder: being written)
+//! A chain of layers, like `torch.nn.Sequential` (state names `"{i}.weight"`).
+
+use super::{
+    ActivationLayer, BatchNorm1d, LayerNorm, Linear, Matrix, Mode, Module, NamedTensor, ParamMut,
+    StateError,
+};
+
+/// One layer of a [`Sequential`].
+#[derive(Clone, Debug)]
+pub enum Layer {
+    Linear(Linear),
+    BatchNorm(BatchNorm1d),
+    LayerNorm(LayerNorm),
+    Act(ActivationLayer),
+}
+
+impl Layer {
+    fn module(&mut self) -> &mut dyn Module {
+        match self {
+            Layer::Linear(l) => l,
+            Layer::BatchNorm(l) => l,
+            Layer::LayerNorm(l) => l,
+            Layer::Act(l) => l,
+        }
+    }
+
+    fn module_ref(&self) -> &dyn Module {
+        match self {
+            Layer::Linear(l) => l,
+            Layer::BatchNorm(l) => l,
+            Layer::LayerNorm(l) => l,
+            Layer::Act(l) => l,
+        }
+    }
+}
+
+impl From<Linear> for Layer {
+    fn from(l: Linear) -> Self {
+        Layer::Linear(l)
+    }
+}
+
+impl From<BatchNorm1d> for Layer {
+    fn from(l: BatchNorm1d) -> Self {
+        Layer::BatchNorm(l)
+    }
+}
+
+impl From<LayerNorm> for Layer {
+    fn from(l: LayerNorm) -> Self {
+        Layer::LayerNorm(l)
+    }
+}
+
+impl From<ActivationLayer> for Layer {
+    fn from(l: ActivationLayer) -> Self {
+        Layer::Act(l)
+    }
+}
+
+impl From<super::Activation> for Layer {
+    fn from(a: super::Activation) -> Self {
+        Layer::Act(ActivationLayer::new(a))
+    }
+}
+
+impl Module for Layer {
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+        self.module().forward(x, mode)
+    }
+    fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix> {
+        self.module().backward(grad_out, need_input_grad)
+    }
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        self.module().visit_params(f)
+    }
+    fn zero_grad(&mut self) {
+        self.module().zero_grad()
+    }
+    fn clear_cache(&mut self) {
+        self.module().clear_cache()
+    }
+    fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        self.module_ref().state(prefix, out)
+    }
+    fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError> {
+        self.module().load_state(prefix, tensors)
+    }
+}
+
+/// Layers applied in order.
+#[derive(Clone, Debug, Default)]
+pub struct Sequential {
+    pub layers: Vec<Layer>,
+}
+
+impl Sequential {
+    pub fn new(layers: Vec<Layer>) -> Sequential {
+        Sequential { layers }
+    }
+}
+
+impl Module for Sequential {
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+        let mut it = self.layers.iter_mut();
+        let mut h = match it.next() {
+            Some(l) => l.forward(x, mode),
+            None => return x.clone(),
+        };
+        for l in it {
+            h = l.forward(&h, mode);
+        }
+        h
+    }
+
+    /// Inner layers always produce their input gradient; the first one only when asked.
+    fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix> {
+        let n = self.layers.len();
+        if n == 0 {
+            return need_input_grad.then(|| grad_out.clone());
+        }
+        let mut g: Option<Matrix> = None;
+        for (i, l) in self.layers.iter_mut().enumerate().rev() {
+            let need = i > 0 || need_input_grad;
+            let go = g.as_ref().unwrap_or(grad_out);
+            g = l.backward(go, need);
+        }
+        g
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
+        for l in &mut self.layers {
+            l.visit_params(f);
+        }
+    }
+
+    fn zero_grad(&mut self) {
+        for l in &mut self.layers {
+            l.zero_grad();
+        }
+    }
+
+    fn clear_cache(&mut self) {
+        for l in &mut self.layers {
+            l.clear_cache();
+        }
+    }
+
+    fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        for (i, l) in self.layers.iter().enumerate() {
+            l.state(&format!("{prefix}{i}."), out);
+        }
+    }
+
+    /// All or nothing: on error the net is left unchanged.
+    fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError> {
+        let mut layers = self.layers.clone();
+        for (i, l) in layers.iter_mut().enumerate() {
+            l.load_state(&format!("{prefix}{i}."), tensors)?;
+        }
+        self.layers = layers;
+        Ok(())
+    }
+}
