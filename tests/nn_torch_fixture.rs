@@ -2,6 +2,8 @@
 //! three DeepSAD steps, vanilla and AnoOnly, with the DeepSAD loss gradient written by hand,
 //! and checks gradients, BN running statistics, final weights and eval-mode scores.
 
+use anoonly::methods::deepsad::DeepSadLoss;
+use anoonly::train::{combine, Item, Reduction, TrainParams};
 use anoonly::nn::{
     Activation, Adam, BatchNorm1d, Layer, Linear, LrSchedule, Matrix, Mode, Module, Optimizer,
     Sequential,
@@ -106,7 +108,9 @@ fn sq_dist(phi: &Matrix, c: &Array1<f32>) -> Array1<f32> {
     (&diff * &diff).sum_axis(Axis(1))
 }
 
-/// Loss and dL/dφ of DeepSAD (vanilla: mean over the batch; AnoOnly: mean over anomalies).
+/// Loss and dL/dφ of DeepSAD through the crate's own path: the method's `L_N`/`L_A`
+/// ([`DeepSadLoss`]) reduced by the training core's `lambda_n` switch ([`combine`]), so this
+/// fixture checks the AnoOnly switch itself against the authors' PyTorch code.
 fn deepsad_loss(
     phi: &Matrix,
     c: &Array1<f32>,
@@ -115,32 +119,26 @@ fn deepsad_loss(
     eta: f32,
     eps: f32,
 ) -> (Option<f32>, Matrix) {
-    let dist = sq_dist(phi, c);
-    let b = phi.nrows();
-    let k = y.iter().filter(|&&v| v == 1).count();
-    let denom = if anoonly { k } else { b };
-    let mut grad = Matrix::zeros(phi.raw_dim());
-    let mut loss = 0.0f32;
-    if denom == 0 {
-        return (None, grad); // mean of an empty tensor: NaN loss, zero gradients
-    }
-    let n = denom as f32;
-    for i in 0..b {
-        let coef = if y[i] == 1 {
-            let inv = 1.0 / (dist[i] + eps);
-            loss += eta * inv;
-            -eta * inv * inv
-        } else if anoonly {
-            0.0
-        } else {
-            loss += dist[i];
-            1.0
-        };
-        let mut g = grad.row_mut(i);
-        g.assign(&(&phi.row(i) - c));
-        g *= 2.0 * coef / n;
-    }
-    (Some(loss / n), grad)
+    let loss = DeepSadLoss {
+        c: c.clone(),
+        eta,
+        eps,
+    };
+    let items: Vec<Item> = y
+        .iter()
+        .enumerate()
+        .map(|(index, &v)| Item {
+            index,
+            anomaly: v == 1,
+            target: 0.0,
+        })
+        .collect();
+    let params = TrainParams {
+        anoonly,
+        ..TrainParams::default()
+    };
+    let bl = combine(&loss, phi, &items, &params.weighting(Reduction::WeightedMean));
+    (bl.value, bl.grad)
 }
 
 fn rows(x: &Matrix, idx: &[usize]) -> Matrix {
