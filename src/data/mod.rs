@@ -39,9 +39,12 @@
 mod csv;
 pub mod npy;
 mod npz;
+pub mod synthetic;
 
 use ndarray::{Array1, Array2};
 use std::path::{Path, PathBuf};
+
+pub use synthetic::{demo_dataset, generate, generate_with_kinds, AnomalyKind, SyntheticParams};
 
 /// A labeled data set: one row of `x` per sample, `y[i] = 1` for an anomaly, 0 for a normal (or
 /// unlabeled) sample.
