@@ -128,8 +128,8 @@ pub(crate) fn read_csv(
             if Some(c) == label {
                 let v = text.and_then(|t| t.parse::<f64>().ok());
                 y.push(match v {
-                    Some(v) if v == 0.0 => 0,
-                    Some(v) if v == 1.0 => 1,
+                    Some(0.0) => 0,
+                    Some(1.0) => 1,
                     _ => {
                         return Err(DataError::BadLabel {
                             file: file.into(),
