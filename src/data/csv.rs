@@ -64,7 +64,7 @@ fn label_index(
         .collect();
     match found.as_slice() {
         [i] => Ok(Some(*i)),
-        [] if need_labels => Err(missing(&DEFAULT_LABEL_COLUMNS.join("\" or \""))),
+        [] if need_labels => Err(missing(&DEFAULT_LABEL_COLUMNS.join("|"))),
         [] => Ok(None),
         _ => Err(DataError::AmbiguousLabelColumn { file: file.into() }),
     }

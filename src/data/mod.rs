@@ -205,7 +205,7 @@ pub enum DataError {
         found: Vec<String>,
     },
     /// `.npy` features without labels, for [`load`].
-    #[error("{file}: no labels: looked for {looked_for:?}; pass the label file explicitly")]
+    #[error("{file}: no labels: {}; pass the label file explicitly", looked_for_text(.looked_for))]
     MissingLabels {
         file: String,
         looked_for: Vec<PathBuf>,
@@ -218,7 +218,7 @@ pub enum DataError {
     NoColumns { file: String },
     /// NaN or ±Inf among the features (or a float too large for f32); the first in row order.
     #[error(
-        "{file}: non-finite feature value {value} at row {row}, column {column}{} \
+        "{file}: non-finite feature value {value:?} at row {row}, column {column}{} \
          (features must be finite f32)",
         csv_place(*.line, .column_name)
     )]
@@ -270,8 +270,9 @@ pub enum DataError {
         column: String,
         text: String,
     },
-    /// The requested label column is not in the CSV header.
-    #[error("{file}: label column {column:?} not found; header: {header:?}")]
+    /// The requested label column is not in the CSV header. `column` is the requested name,
+    /// or `y|label` when the defaults were looked for.
+    #[error("{file}: label column {} not found; header: {header:?}", label_column_text(.column))]
     MissingLabelColumn {
         file: String,
         column: String,
@@ -289,6 +290,26 @@ pub enum DataError {
         line: Option<u64>,
         detail: String,
     },
+}
+
+fn looked_for_text(paths: &[PathBuf]) -> String {
+    if paths.is_empty() {
+        "no sibling label file naming rule applies (X.npy → y.npy, NAME_X.npy → NAME_y.npy)".into()
+    } else {
+        format!("looked for {paths:?}")
+    }
+}
+
+fn label_column_text(column: &str) -> String {
+    if column == csv::DEFAULT_LABEL_COLUMNS.join("|") {
+        let names: Vec<String> = csv::DEFAULT_LABEL_COLUMNS
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
+        format!("{} (the defaults)", names.join(" or "))
+    } else {
+        format!("{column:?}")
+    }
 }
 
 fn line_place(line: Option<u64>) -> String {

@@ -202,6 +202,31 @@ enum PyVal {
     None,
 }
 
+impl PyVal {
+    /// Python-like rendering, for messages.
+    fn repr(&self) -> String {
+        match self {
+            PyVal::Str(s) => format!("'{s}'"),
+            PyVal::Bool(b) => if *b { "True" } else { "False" }.into(),
+            PyVal::Int(n) => n.to_string(),
+            PyVal::Seq(v) => {
+                let items: Vec<String> = v.iter().map(PyVal::repr).collect();
+                format!("({})", items.join(", "))
+            }
+            PyVal::None => "None".into(),
+        }
+    }
+}
+
+/// The header text for a message, quoted and cut to 200 characters.
+fn shorten(text: &str) -> String {
+    let t = text.trim_end();
+    match t.char_indices().nth(200) {
+        Some((i, _)) => format!("{:?}...", &t[..i]),
+        None => format!("{t:?}"),
+    }
+}
+
 struct Parser<'a> {
     s: &'a [u8],
     i: usize,
@@ -363,12 +388,12 @@ fn parse_header(text: &str, ctx: Ctx) -> Result<Header, DataError> {
     };
     let dict = p
         .dict()
-        .map_err(|e| ctx.bad(format!("malformed header ({e}): {:?}", text.trim_end())))?;
+        .map_err(|e| ctx.bad(format!("malformed header ({e}): {}", shorten(text))))?;
     let get = |key: &str| {
         dict.iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v)
-            .ok_or_else(|| ctx.bad(format!("header has no {key:?} key: {:?}", text.trim_end())))
+            .ok_or_else(|| ctx.bad(format!("header has no {key:?} key: {}", shorten(text))))
     };
     let descr = match get("descr")? {
         PyVal::Str(s) => s.clone(),
@@ -376,7 +401,7 @@ fn parse_header(text: &str, ctx: Ctx) -> Result<Header, DataError> {
             return Err(DataError::UnsupportedDtype {
                 file: ctx.file.into(),
                 array: ctx.array.into(),
-                dtype: format!("{other:?} (structured dtype)"),
+                dtype: format!("{} (structured dtype)", other.repr()),
             })
         }
     };
@@ -387,17 +412,17 @@ fn parse_header(text: &str, ctx: Ctx) -> Result<Header, DataError> {
     })?;
     let fortran_order = match get("fortran_order")? {
         PyVal::Bool(b) => *b,
-        other => return Err(ctx.bad(format!("'fortran_order' is {other:?}, not a bool"))),
+        other => return Err(ctx.bad(format!("'fortran_order' is {}, not a bool", other.repr()))),
     };
     let shape = match get("shape")? {
         PyVal::Seq(items) => items
             .iter()
             .map(|v| match v {
                 PyVal::Int(n) => Ok(*n),
-                other => Err(ctx.bad(format!("'shape' holds {other:?}, not an integer"))),
+                other => Err(ctx.bad(format!("'shape' holds {}, not an integer", other.repr()))),
             })
             .collect::<Result<Vec<u64>, _>>()?,
-        other => return Err(ctx.bad(format!("'shape' is {other:?}, not a tuple"))),
+        other => return Err(ctx.bad(format!("'shape' is {}, not a tuple", other.repr()))),
     };
     Ok(Header {
         descr,
