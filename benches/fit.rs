@@ -66,7 +66,11 @@ fn bench_deepsad(c: &mut Criterion) {
             sp.x_train.ncols()
         );
         group.bench_function(name, |bch| {
-            bch.iter(|| params.fit(sp.x_train.view(), sp.y_train.view()).expect("fit"))
+            bch.iter(|| {
+                params
+                    .fit(sp.x_train.view(), sp.y_train.view())
+                    .expect("fit")
+            })
         });
     }
     group.finish();

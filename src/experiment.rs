@@ -56,10 +56,7 @@ pub enum EvalError {
     #[error("{dataset}: fit: {source}")]
     Fit { dataset: String, source: FitError },
     #[error("{dataset}: score: {source}")]
-    Score {
-        dataset: String,
-        source: ScoreError,
-    },
+    Score { dataset: String, source: ScoreError },
     #[error("{dataset}: metrics: {source}")]
     Metric {
         dataset: String,
@@ -115,10 +112,12 @@ pub fn evaluate_once(
         })?;
     let score_seconds = t1.elapsed().as_secs_f64();
     let y_test = sp.y_test.to_vec();
-    let m: Metrics = evaluate(&y_test, scores.as_slice().unwrap_or(&scores.to_vec()))
-        .map_err(|source| EvalError::Metric {
-            dataset: name(),
-            source,
+    let m: Metrics =
+        evaluate(&y_test, scores.as_slice().unwrap_or(&scores.to_vec())).map_err(|source| {
+            EvalError::Metric {
+                dataset: name(),
+                source,
+            }
         })?;
     Ok(EvalRecord {
         dataset: ds.name.clone(),

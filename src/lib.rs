@@ -27,5 +27,3 @@ pub mod output;
 pub mod protocol;
 pub mod rng;
 pub mod train;
-
-

@@ -2,7 +2,7 @@
 //! work.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
@@ -211,7 +211,11 @@ fn progress(label: String) -> impl FnMut(&EpochReport) {
             return;
         }
         let loss = r.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
-        eprint!("\r{label}: epoch {}/{} loss {loss}   ", r.epoch + 1, r.epochs);
+        eprint!(
+            "\r{label}: epoch {}/{} loss {loss}   ",
+            r.epoch + 1,
+            r.epochs
+        );
         if r.epoch + 1 == r.epochs {
             eprint!("\r{:width$}\r", "", width = label.len() + 40);
         }
@@ -258,7 +262,11 @@ fn eval(a: EvalArgs) -> Result<()> {
         "{} {}{} over {} seed(s): AUCROC {}  AUCPR {}  AUCPR-normal {}  fit {:.2}s",
         ds.name,
         cfg.fit.method.kind(),
-        if cfg.fit.train.anoonly { "+AnoOnly" } else { "" },
+        if cfg.fit.train.anoonly {
+            "+AnoOnly"
+        } else {
+            ""
+        },
         s.runs,
         pct(s.aucroc),
         pct(s.aucpr),
@@ -314,8 +322,9 @@ fn score(a: ScoreArgs) -> Result<()> {
         out.push('\n');
     }
     match &a.out {
-        Some(p) => write_atomic(p, out.as_bytes())
-            .with_context(|| format!("writing {}", p.display()))?,
+        Some(p) => {
+            write_atomic(p, out.as_bytes()).with_context(|| format!("writing {}", p.display()))?
+        }
         None => std::io::stdout().write_all(out.as_bytes())?,
     }
     if let Some(y) = &feats.y {
@@ -339,7 +348,10 @@ fn demo(a: DemoArgs) -> Result<()> {
         ds.n_features(),
         ds.n_anomalies()
     );
-    println!("protocol: stratified 70/30 split, clean setting, gamma_la = 0.1, seeds {:?}\n", a.seeds);
+    println!(
+        "protocol: stratified 70/30 split, clean setting, gamma_la = 0.1, seeds {:?}\n",
+        a.seeds
+    );
     println!("| method | AUCROC % | AUCPR % | AUCPR normal % | fit s |");
     println!("|---|---|---|---|---|");
     for anoonly in [false, true] {
@@ -363,4 +375,3 @@ fn demo(a: DemoArgs) -> Result<()> {
     }
     Ok(())
 }
-

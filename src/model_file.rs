@@ -144,10 +144,13 @@ pub fn load(path: &Path) -> Result<Model, ModelFileError> {
                 reason: e.to_string(),
             })
         })?;
-    config.params.validate().map_err(|e| ModelFileError::Config {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    config
+        .params
+        .validate()
+        .map_err(|e| ModelFileError::Config {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     if config.n_features == 0 || config.n_features > 10_000_000 {
         return Err(ModelFileError::Config {
             path: path.to_path_buf(),

@@ -45,14 +45,18 @@ mod tests {
 
     #[test]
     fn component_rng_is_reproducible() {
-        let a: Vec<u32> = (0..5).map({
-            let mut r = component_rng(3, "x");
-            move |_| r.gen()
-        }).collect();
-        let b: Vec<u32> = (0..5).map({
-            let mut r = component_rng(3, "x");
-            move |_| r.gen()
-        }).collect();
+        let a: Vec<u32> = (0..5)
+            .map({
+                let mut r = component_rng(3, "x");
+                move |_| r.gen()
+            })
+            .collect();
+        let b: Vec<u32> = (0..5)
+            .map({
+                let mut r = component_rng(3, "x");
+                move |_| r.gen()
+            })
+            .collect();
         assert_eq!(a, b);
     }
 }

@@ -57,8 +57,17 @@ fn eval_json_has_the_contract_fields() {
     let csv = dir.path().join("d.csv");
     write_csv(&csv);
     let o = anoonly(&[
-        "eval", "--data", csv.to_str().unwrap(), "--method", "deepsad", "--anoonly",
-        "--seeds", "0,1", "--json", "--epochs", "3",
+        "eval",
+        "--data",
+        csv.to_str().unwrap(),
+        "--method",
+        "deepsad",
+        "--anoonly",
+        "--seeds",
+        "0,1",
+        "--json",
+        "--epochs",
+        "3",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lines: Vec<_> = stdout(&o).lines().map(String::from).collect();
@@ -66,9 +75,22 @@ fn eval_json_has_the_contract_fields() {
     for (i, l) in lines.iter().enumerate() {
         let v: serde_json::Value = serde_json::from_str(l).unwrap();
         for k in [
-            "dataset", "method", "anoonly", "setting", "protocol", "gamma_la", "seed", "aucroc",
-            "aucpr", "aucpr_normal", "aucpr_normal_official", "fit_seconds", "score_seconds",
-            "n_train", "n_labeled", "n_test",
+            "dataset",
+            "method",
+            "anoonly",
+            "setting",
+            "protocol",
+            "gamma_la",
+            "seed",
+            "aucroc",
+            "aucpr",
+            "aucpr_normal",
+            "aucpr_normal_official",
+            "fit_seconds",
+            "score_seconds",
+            "n_train",
+            "n_labeled",
+            "n_test",
         ] {
             assert!(v.get(k).is_some(), "missing {k} in {l}");
         }
@@ -88,14 +110,27 @@ fn fit_then_score_writes_scores_and_predictions() {
     write_csv(&csv);
     let model = dir.path().join("m.safetensors");
     let o = anoonly(&[
-        "fit", "--data", csv.to_str().unwrap(), "--anoonly", "--epochs", "3", "--out",
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--anoonly",
+        "--epochs",
+        "3",
+        "--out",
         model.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let scores = dir.path().join("s.csv");
     let o = anoonly(&[
-        "score", "--model", model.to_str().unwrap(), "--data", csv.to_str().unwrap(), "--out",
-        scores.to_str().unwrap(), "--contamination", "0.1",
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--out",
+        scores.to_str().unwrap(),
+        "--contamination",
+        "0.1",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let text = std::fs::read_to_string(&scores).unwrap();
@@ -103,9 +138,18 @@ fn fit_then_score_writes_scores_and_predictions() {
     assert_eq!(lines.next(), Some("row,score,prediction"));
     assert_eq!(lines.count(), 440);
     // Same model, same data: the same scores again, byte for byte.
-    let o2 = anoonly(&["score", "--model", model.to_str().unwrap(), "--data", csv.to_str().unwrap()]);
+    let o2 = anoonly(&[
+        "score",
+        "--model",
+        model.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+    ]);
     assert!(o2.status.success());
-    let first: Vec<_> = text.lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect();
+    let first: Vec<_> = text
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+        .collect();
     let second: Vec<_> = stdout(&o2).lines().map(String::from).collect();
     assert_eq!(first, second);
 }
@@ -126,11 +170,20 @@ fn score_with_a_non_model_file_fails_and_writes_nothing() {
     write_csv(&csv);
     let out = dir.path().join("s.csv");
     let o = anoonly(&[
-        "score", "--model", csv.to_str().unwrap(), "--data", csv.to_str().unwrap(), "--out",
+        "score",
+        "--model",
+        csv.to_str().unwrap(),
+        "--data",
+        csv.to_str().unwrap(),
+        "--out",
         out.to_str().unwrap(),
     ]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("not an anoonly model file"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not an anoonly model file"),
+        "{}",
+        stderr(&o)
+    );
     assert!(!out.exists());
 }
 

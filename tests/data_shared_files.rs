@@ -176,22 +176,3 @@ fn needs_shared_data_fortran_order_rows_are_samples() {
     ];
     assert_eq!(ds.x.row(0).to_vec(), row0.to_vec());
 }
-
-#[test]
-fn needs_shared_data_load_times() {
-    let Some(dir) = shared_dir() else { return };
-    for rel in ["CV_by_ResNet18/CIFAR10_0.npz", "Classical/16_http.npz"] {
-        let p = dir.join(rel);
-        let mut best = f64::INFINITY;
-        for _ in 0..3 {
-            let t = Instant::now();
-            let ds = load(&p, &LoadOptions::default()).expect("loads");
-            best = best.min(t.elapsed().as_secs_f64() * 1e3);
-            assert!(ds.n_rows() > 0);
-        }
-        eprintln!("load time {rel}: best of 3 = {best:.1} ms");
-        if !cfg!(debug_assertions) && rel.starts_with("CV") {
-            assert!(best < 100.0, "{rel} took {best:.1} ms");
-        }
-    }
-}

@@ -20,7 +20,9 @@ fn small() -> anoonly::Dataset {
 }
 
 fn quick(anoonly: bool, seed: u64) -> FitParams {
-    let mut p = FitParams::new(MethodKind::DeepSad).anoonly(anoonly).seed(seed);
+    let mut p = FitParams::new(MethodKind::DeepSad)
+        .anoonly(anoonly)
+        .seed(seed);
     let MethodParams::DeepSad(d) = &mut p.method;
     d.epochs = 5;
     p
@@ -31,14 +33,23 @@ fn same_seed_gives_bit_identical_scores() {
     let ds = small();
     let sp = split(ds.x.view(), ds.y.view(), &SplitParams::default(), 1).unwrap();
     for anoonly in [false, true] {
-        let a = quick(anoonly, 7).fit(sp.x_train.view(), sp.y_train.view()).unwrap();
-        let b = quick(anoonly, 7).fit(sp.x_train.view(), sp.y_train.view()).unwrap();
+        let a = quick(anoonly, 7)
+            .fit(sp.x_train.view(), sp.y_train.view())
+            .unwrap();
+        let b = quick(anoonly, 7)
+            .fit(sp.x_train.view(), sp.y_train.view())
+            .unwrap();
         let sa = a.decision_function(sp.x_test.view()).unwrap();
         let sb = b.decision_function(sp.x_test.view()).unwrap();
         let bits = |s: &Array1<f32>| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&sa), bits(&sb));
-        let c = quick(anoonly, 8).fit(sp.x_train.view(), sp.y_train.view()).unwrap();
-        assert_ne!(bits(&sa), bits(&c.decision_function(sp.x_test.view()).unwrap()));
+        let c = quick(anoonly, 8)
+            .fit(sp.x_train.view(), sp.y_train.view())
+            .unwrap();
+        assert_ne!(
+            bits(&sa),
+            bits(&c.decision_function(sp.x_test.view()).unwrap())
+        );
     }
 }
 
@@ -53,7 +64,10 @@ fn save_load_round_trip_scores_bit_identically() {
     assert_eq!(back.params, model.params);
     let a = model.decision_function(ds.x.view()).unwrap();
     let b = back.decision_function(ds.x.view()).unwrap();
-    assert!(a.iter().zip(b.iter()).all(|(x, y)| x.to_bits() == y.to_bits()));
+    assert!(a
+        .iter()
+        .zip(b.iter())
+        .all(|(x, y)| x.to_bits() == y.to_bits()));
     assert_eq!(model.threshold(0.1).unwrap(), back.threshold(0.1).unwrap());
 }
 
@@ -72,7 +86,10 @@ fn refuses_bad_training_input() {
     ));
     let mut p = quick(false, 0);
     p.train.lambda_n = Some(-1.0);
-    assert!(matches!(p.fit(ds.x.view(), ds.y.view()), Err(FitError::Param(_))));
+    assert!(matches!(
+        p.fit(ds.x.view(), ds.y.view()),
+        Err(FitError::Param(_))
+    ));
     let mut p = quick(false, 0);
     let MethodParams::DeepSad(d) = &mut p.method;
     d.lr = f32::NAN;

@@ -3,11 +3,11 @@
 //! and checks gradients, BN running statistics, final weights and eval-mode scores.
 
 use anoonly::methods::deepsad::DeepSadLoss;
-use anoonly::train::{combine, Item, Reduction, TrainParams};
 use anoonly::nn::{
     Activation, Adam, BatchNorm1d, Layer, Linear, LrSchedule, Matrix, Mode, Module, Optimizer,
     Sequential,
 };
+use anoonly::train::{combine, Item, Reduction, TrainParams};
 use ndarray::{Array1, Array2, Axis};
 use serde_json::Value;
 
@@ -137,7 +137,12 @@ fn deepsad_loss(
         anoonly,
         ..TrainParams::default()
     };
-    let bl = combine(&loss, phi, &items, &params.weighting(Reduction::WeightedMean));
+    let bl = combine(
+        &loss,
+        phi,
+        &items,
+        &params.weighting(Reduction::WeightedMean),
+    );
     (bl.value, bl.grad)
 }
 

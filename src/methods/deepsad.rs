@@ -78,10 +78,18 @@ impl DeepSadParams {
         positive("lr", self.lr)?;
         non_negative("weight_decay", self.weight_decay)?;
         if self.epochs == 0 || self.epochs > 1_000_000 {
-            return Err(ParamError::new("epochs", self.epochs, "must be in 1..=1000000"));
+            return Err(ParamError::new(
+                "epochs",
+                self.epochs,
+                "must be in 1..=1000000",
+            ));
         }
         if self.batch_size == 0 {
-            return Err(ParamError::new("batch_size", self.batch_size, "must be > 0"));
+            return Err(ParamError::new(
+                "batch_size",
+                self.batch_size,
+                "must be > 0",
+            ));
         }
         positive("eta", self.eta)?;
         positive("eps", self.eps)?;
@@ -209,10 +217,7 @@ pub(crate) fn shuffled_batches(n: usize, batch_size: usize, rng: &mut Rng) -> Ve
     let mut order: Vec<usize> = (0..n).collect();
     order.shuffle(rng);
     let b = batch_size.min(n).max(1);
-    order
-        .chunks_exact(b)
-        .map(|c| c.to_vec())
-        .collect()
+    order.chunks_exact(b).map(|c| c.to_vec()).collect()
 }
 
 /// A fitted DeepSAD model.
@@ -250,7 +255,12 @@ impl FittedDeepSad {
 /// The centre `c`: the mean code over one shuffled `drop_last` pass of the training rows
 /// with the network in inference mode, then components closer to 0 than 0.1 pushed to
 /// ±0.1 keeping their sign (an exact 0 stays 0), as the authors' `init_center_c` does.
-pub fn init_center(net: &mut Sequential, x: ArrayView2<f32>, batch_size: usize, rng: &mut Rng) -> Array1<f32> {
+pub fn init_center(
+    net: &mut Sequential,
+    x: ArrayView2<f32>,
+    batch_size: usize,
+    rng: &mut Rng,
+) -> Array1<f32> {
     let batches = shuffled_batches(x.nrows(), batch_size, rng);
     let mut sum: Option<Array1<f64>> = None;
     let mut count = 0usize;
@@ -359,7 +369,11 @@ mod tests {
             let mut m = out.clone();
             m[j] -= h;
             let fd = (eval(&p) - eval(&m)) / (2.0 * h);
-            assert!((fd - g[j]).abs() < 1e-2 * (1.0 + g[j].abs()), "{fd} vs {}", g[j]);
+            assert!(
+                (fd - g[j]).abs() < 1e-2 * (1.0 + g[j].abs()),
+                "{fd} vs {}",
+                g[j]
+            );
         }
     }
 

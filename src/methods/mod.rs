@@ -269,7 +269,11 @@ impl Model {
     }
 
     /// 1 where the score exceeds [`Model::threshold`], else 0 (PyOD's `predict`).
-    pub fn predict(&self, x: ArrayView2<f32>, contamination: f64) -> Result<Array1<u8>, ScoreError> {
+    pub fn predict(
+        &self,
+        x: ArrayView2<f32>,
+        contamination: f64,
+    ) -> Result<Array1<u8>, ScoreError> {
         let t = self.threshold(contamination)?;
         Ok(self.decision_function(x)?.mapv(|s| u8::from(s > t)))
     }
@@ -301,7 +305,8 @@ impl Model {
         let train_scores = find_vector(tensors, "train_scores", None)?;
         let fitted = match &params.method {
             MethodParams::DeepSad(p) => {
-                let norm = crate::train::head_norm(&params.train, crate::train::NormKind::BnNoAffine);
+                let norm =
+                    crate::train::head_norm(&params.train, crate::train::NormKind::BnNoAffine);
                 let mut net: Sequential =
                     p.network(n_features, norm, &mut crate::rng::component_rng(0, "load"));
                 net.load_state("net.", tensors)?;
@@ -336,7 +341,8 @@ fn find_vector(
         .iter()
         .find(|t| t.name == name)
         .ok_or_else(|| crate::nn::StateError::Missing(name.to_string()))?;
-    let ok = t.shape.len() == 1 && len.map_or(true, |l| t.shape[0] == l) && t.data.len() == t.shape[0];
+    let ok =
+        t.shape.len() == 1 && len.map_or(true, |l| t.shape[0] == l) && t.data.len() == t.shape[0];
     if !ok {
         return Err(crate::nn::StateError::Shape {
             name: name.to_string(),

@@ -9,7 +9,10 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED {test}: {} not found (this test needs ../shared)", p.display());
+        eprintln!(
+            "SKIPPED {test}: {} not found (this test needs ../shared)",
+            p.display()
+        );
         None
     }
 }
