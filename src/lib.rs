@@ -27,3 +27,5 @@ pub mod output;
 pub mod protocol;
 pub mod rng;
 pub mod train;
+
+pub use data::Dataset;
