@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use anoonly::data::{self, LoadOptions};
 use anoonly::experiment::{self, pct, record_line, summarize, EvalConfig, EvalRecord};
-use anoonly::methods::{FitParams, MethodKind, MethodParams};
+use anoonly::methods::{FitParams, MethodKind};
 use anoonly::metrics::evaluate;
 use anoonly::model_file;
 use anoonly::output::write_atomic;
@@ -95,9 +95,7 @@ impl ModelArgs {
             p.train.empty_batch = EmptyBatch::Skip;
         }
         if let Some(e) = self.epochs {
-            match &mut p.method {
-                MethodParams::DeepSad(d) => d.epochs = e,
-            }
+            p.method.set_epochs(e);
         }
         p
     }

@@ -15,9 +15,10 @@ use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use super::{find_vector, vector, FitError, Method};
 use crate::nn::{
     Activation, ActivationLayer, Adam, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix,
-    Mode, Module, Sequential,
+    Mode, Module, NamedTensor, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
@@ -232,7 +233,7 @@ const SCORE_CHUNK: usize = 4096;
 
 impl FittedDeepSad {
     /// Squared distance of each row's code to `c` (BatchNorm in inference mode).
-    pub fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32> {
+    pub fn scores(&self, x: ArrayView2<f32>) -> Array1<f32> {
         let mut net = self.net.clone();
         let mut scores = Array1::<f32>::zeros(x.nrows());
         let mut start = 0;
@@ -288,47 +289,80 @@ pub fn init_center(
     })
 }
 
-/// Trains DeepSAD on `x` (`y`: 1 = labeled anomaly, 0 = unlabeled).
-pub fn fit(
-    params: &DeepSadParams,
-    train_params: &TrainParams,
-    x: ArrayView2<f32>,
-    y: ArrayView1<u8>,
-    observer: Observer<'_>,
-) -> (FittedDeepSad, TrainReport) {
-    let seed = train_params.seed;
-    let norm = head_norm(train_params, NormKind::BnNoAffine);
-    let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
-    let mut loader_rng = component_rng(seed, "loader");
-    let c = init_center(&mut net, x, params.batch_size, &mut loader_rng);
-    let mut task = DeepSadTask {
-        x,
-        anomaly: y.iter().map(|&v| v == 1).collect(),
-        batch_size: params.batch_size,
-        loss: DeepSadLoss {
-            c: c.clone(),
-            eta: params.eta,
-            eps: params.eps,
-        },
-    };
-    let schedule = Schedule {
-        epochs: params.epochs,
-        base_lr: params.lr,
-        lr_schedule: LrSchedule::Constant,
-        unit: ScheduleUnit::Batch,
-        checkpoint: Checkpoint::Last,
-    };
-    let mut opt = Adam::torch(params.weight_decay);
-    let report = train::fit(
-        &mut task,
-        &mut net,
-        &mut opt,
-        &schedule,
-        train_params,
-        &mut loader_rng,
-        observer,
-    );
-    (FittedDeepSad { net, c }, report)
+impl Method for FittedDeepSad {
+    type Params = DeepSadParams;
+
+    fn validate(params: &DeepSadParams) -> Result<(), ParamError> {
+        params.validate()
+    }
+
+    fn fit(
+        params: &DeepSadParams,
+        train_params: &TrainParams,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: Observer<'_>,
+    ) -> Result<(Self, TrainReport), FitError> {
+        let seed = train_params.seed;
+        let norm = head_norm(train_params, NormKind::BnNoAffine);
+        let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
+        let mut loader_rng = component_rng(seed, "loader");
+        let c = init_center(&mut net, x, params.batch_size, &mut loader_rng);
+        let mut task = DeepSadTask {
+            x,
+            anomaly: y.iter().map(|&v| v == 1).collect(),
+            batch_size: params.batch_size,
+            loss: DeepSadLoss {
+                c: c.clone(),
+                eta: params.eta,
+                eps: params.eps,
+            },
+        };
+        let schedule = Schedule {
+            epochs: params.epochs,
+            base_lr: params.lr,
+            lr_schedule: LrSchedule::Constant,
+            unit: ScheduleUnit::Batch,
+            checkpoint: Checkpoint::Last,
+        };
+        let mut opt = Adam::torch(params.weight_decay);
+        let report = train::fit(
+            &mut task,
+            &mut net,
+            &mut opt,
+            &schedule,
+            train_params,
+            &mut loader_rng,
+            observer,
+        );
+        Ok((FittedDeepSad { net, c }, report))
+    }
+
+    fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32> {
+        self.scores(x)
+    }
+
+    fn state(&self, out: &mut Vec<NamedTensor>) {
+        self.net.state("net.", out);
+        out.push(vector("c", &self.c));
+    }
+
+    fn from_state(
+        params: &DeepSadParams,
+        train: &TrainParams,
+        n_features: usize,
+        tensors: &[NamedTensor],
+    ) -> Result<Self, StateError> {
+        let norm = head_norm(train, NormKind::BnNoAffine);
+        let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
+        net.load_state("net.", tensors)?;
+        let c = find_vector(tensors, "c", Some(params.rep_dim))?;
+        Ok(FittedDeepSad { net, c })
+    }
+
+    fn set_epochs(params: &mut DeepSadParams, epochs: usize) {
+        params.epochs = epochs;
+    }
 }
 
 /// The network's code φ for `x` (inference mode); exposed for tests and inspection.

@@ -15,10 +15,47 @@ use std::str::FromStr;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Module, NamedTensor, Sequential};
+use crate::nn::{NamedTensor, StateError};
 use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
 pub use deepsad::DeepSadParams;
+
+/// What each method file provides to the shared plumbing of this module (validation, fit,
+/// scoring, model files). Adding a method = one file implementing this, plus one variant in
+/// [`MethodKind`], [`MethodParams`] and [`Fitted`].
+pub trait Method: Sized + Clone + fmt::Debug {
+    /// The method's hyperparameters (authors' defaults in `Default`).
+    type Params: Clone + fmt::Debug + PartialEq + Default + Serialize;
+
+    fn validate(params: &Self::Params) -> Result<(), ParamError>;
+
+    /// Trains through [`crate::train::fit`]. `y`: 1 = labeled anomaly, 0 = unlabeled;
+    /// the caller has checked shapes, labels, finiteness and that an anomaly exists.
+    fn fit(
+        params: &Self::Params,
+        train: &TrainParams,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: &mut dyn FnMut(&EpochReport),
+    ) -> Result<(Self, TrainReport), FitError>;
+
+    /// Anomaly scores (higher = more anomalous) for rows already checked.
+    fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32>;
+
+    /// Fitted state as named tensors (model files).
+    fn state(&self, out: &mut Vec<NamedTensor>);
+
+    /// Rebuilds the fitted state from [`Method::state`]'s tensors.
+    fn from_state(
+        params: &Self::Params,
+        train: &TrainParams,
+        n_features: usize,
+        tensors: &[NamedTensor],
+    ) -> Result<Self, StateError>;
+
+    /// Sets the number of epochs (the CLI's `--epochs`).
+    fn set_epochs(params: &mut Self::Params, epochs: usize);
+}
 
 /// The methods this crate implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -80,7 +117,14 @@ impl MethodParams {
 
     pub fn validate(&self) -> Result<(), ParamError> {
         match self {
-            MethodParams::DeepSad(p) => p.validate(),
+            MethodParams::DeepSad(p) => deepsad::FittedDeepSad::validate(p),
+        }
+    }
+
+    /// Overrides the number of epochs.
+    pub fn set_epochs(&mut self, epochs: usize) {
+        match self {
+            MethodParams::DeepSad(p) => deepsad::FittedDeepSad::set_epochs(p, epochs),
         }
     }
 }
@@ -208,7 +252,7 @@ impl FitParams {
         }
         let (fitted, report) = match &self.method {
             MethodParams::DeepSad(p) => {
-                let (f, r) = deepsad::fit(p, &self.train, x, y, observer);
+                let (f, r) = deepsad::FittedDeepSad::fit(p, &self.train, x, y, observer)?;
                 (Fitted::DeepSad(f), r)
             }
         };
@@ -287,10 +331,7 @@ impl Model {
     pub(crate) fn tensors(&self) -> Vec<NamedTensor> {
         let mut out = Vec::new();
         match &self.fitted {
-            Fitted::DeepSad(f) => {
-                f.net.state("net.", &mut out);
-                out.push(vector("c", &f.c));
-            }
+            Fitted::DeepSad(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -304,15 +345,12 @@ impl Model {
     ) -> Result<Model, crate::nn::StateError> {
         let train_scores = find_vector(tensors, "train_scores", None)?;
         let fitted = match &params.method {
-            MethodParams::DeepSad(p) => {
-                let norm =
-                    crate::train::head_norm(&params.train, crate::train::NormKind::BnNoAffine);
-                let mut net: Sequential =
-                    p.network(n_features, norm, &mut crate::rng::component_rng(0, "load"));
-                net.load_state("net.", tensors)?;
-                let c = find_vector(tensors, "c", Some(p.rep_dim))?;
-                Fitted::DeepSad(deepsad::FittedDeepSad { net, c })
-            }
+            MethodParams::DeepSad(p) => Fitted::DeepSad(deepsad::FittedDeepSad::from_state(
+                p,
+                &params.train,
+                n_features,
+                tensors,
+            )?),
         };
         Ok(Model {
             params,
@@ -324,7 +362,8 @@ impl Model {
     }
 }
 
-fn vector(name: &str, v: &Array1<f32>) -> NamedTensor {
+/// A named 1-D tensor.
+pub(crate) fn vector(name: &str, v: &Array1<f32>) -> NamedTensor {
     NamedTensor {
         name: name.to_string(),
         shape: vec![v.len()],
@@ -332,7 +371,8 @@ fn vector(name: &str, v: &Array1<f32>) -> NamedTensor {
     }
 }
 
-fn find_vector(
+/// The 1-D tensor `name` of a saved state, checked for length and finiteness.
+pub(crate) fn find_vector(
     tensors: &[NamedTensor],
     name: &str,
     len: Option<usize>,
