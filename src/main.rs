@@ -85,11 +85,34 @@ struct ModelArgs {
     /// Skip the optimiser step on batches without loss (default: step, as the authors' code).
     #[arg(long)]
     skip_empty_batches: bool,
+    /// Loss variant where a method has one (DevNet: `official` = the authors' code,
+    /// `paper` = the paper's hinge losses).
+    #[arg(long)]
+    loss: Option<String>,
+    /// Compatibility mode where a method has one (FEAWAD: `official` replicates the
+    /// authors' bugs, `fixed` is the default).
+    #[arg(long)]
+    compat: Option<String>,
+    /// Any method hyperparameter, `NAME=VALUE` (e.g. `lr=0.001`, `hidden=[64,16]`); repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    set: Vec<String>,
 }
 
 impl ModelArgs {
-    fn fit_params(&self, seed: u64) -> FitParams {
+    fn fit_params(&self, seed: u64) -> Result<FitParams> {
         let mut p = FitParams::new(self.method).anoonly(self.anoonly).seed(seed);
+        if let Some(l) = &self.loss {
+            p.method.set("loss", l)?;
+        }
+        if let Some(c) = &self.compat {
+            p.method.set("compat", c)?;
+        }
+        for kv in &self.set {
+            let (k, v) = kv
+                .split_once('=')
+                .with_context(|| format!("--set {kv}: expected NAME=VALUE"))?;
+            p.method.set(k.trim(), v.trim())?;
+        }
         p.train.lambda_n = self.lambda_n;
         if self.skip_empty_batches {
             p.train.empty_batch = EmptyBatch::Skip;
@@ -97,7 +120,8 @@ impl ModelArgs {
         if let Some(e) = self.epochs {
             p.method.set_epochs(e);
         }
-        p
+        p.validate()?;
+        Ok(p)
     }
 }
 
@@ -195,10 +219,26 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", one_line(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes on one line, skipping a cause whose text its parent already
+/// quotes (our error types name their source in their own message).
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 /// Epoch progress on stderr when it is a terminal.
@@ -225,7 +265,7 @@ fn eval(a: EvalArgs) -> Result<()> {
     if a.seeds.is_empty() {
         bail!("--seeds needs at least one seed");
     }
-    let ds = data::load(&a.data.data, &a.data.options())?;
+    let fit = a.model.fit_params(0)?;
     let split = SplitParams {
         protocol: match a.protocol {
             ProtocolArg::Adbench => Protocol::Adbench,
@@ -239,11 +279,8 @@ fn eval(a: EvalArgs) -> Result<()> {
         ..SplitParams::default()
     };
     split.validate()?;
-    let cfg = EvalConfig {
-        fit: a.model.fit_params(0),
-        split,
-    };
-    cfg.fit.validate()?;
+    let cfg = EvalConfig { fit, split };
+    let ds = data::load(&a.data.data, &a.data.options())?;
     let mut records: Vec<EvalRecord> = Vec::new();
     for &seed in &a.seeds {
         let mut obs = progress(format!("{} seed {seed}", ds.name));
@@ -280,9 +317,8 @@ fn eval(a: EvalArgs) -> Result<()> {
 }
 
 fn fit(a: FitArgs) -> Result<()> {
+    let params = a.model.fit_params(a.seed)?;
     let ds = data::load(&a.data.data, &a.data.options())?;
-    let params = a.model.fit_params(a.seed);
-    params.validate()?;
     let mut obs = progress(format!("fit {}", ds.name));
     let model = params
         .fit_observed(ds.x.view(), ds.y.view(), &mut obs)

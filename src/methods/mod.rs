@@ -121,6 +121,41 @@ impl MethodParams {
         }
     }
 
+    /// Sets one hyperparameter by its field name, the value given as JSON (`0.001`,
+    /// `[100, 20]`) or as a bare word for enum fields (`paper`, `official`). Used by the
+    /// CLI's `--set`, `--loss` and `--compat`, so no method needs CLI code of its own.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ParamError> {
+        let mut json = serde_json::to_value(&*self)
+            .map_err(|e| ParamError::new("params", key, e.to_string()))?;
+        let obj = json
+            .as_object_mut()
+            .ok_or_else(|| ParamError::new("params", key, "not an object"))?;
+        if key == "method" || !obj.contains_key(key) {
+            let mut known: Vec<&str> = obj
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != "method")
+                .collect();
+            known.sort_unstable();
+            return Err(ParamError::new(
+                "set",
+                key,
+                format!(
+                    "{} has no parameter `{key}` (it has: {})",
+                    self.kind(),
+                    known.join(", ")
+                ),
+            ));
+        }
+        let parsed = serde_json::from_str::<serde_json::Value>(value)
+            .unwrap_or_else(|_| serde_json::Value::String(value.to_string()));
+        obj.insert(key.to_string(), parsed);
+        let updated: MethodParams = serde_json::from_value(json)
+            .map_err(|e| ParamError::new("set", format!("{key}={value}"), e.to_string()))?;
+        *self = updated;
+        Ok(())
+    }
+
     /// Overrides the number of epochs.
     pub fn set_epochs(&mut self, epochs: usize) {
         match self {
