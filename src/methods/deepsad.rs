@@ -16,6 +16,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::{find_vector, vector, FitError, Method};
+use crate::nn::gather_rows;
 use crate::nn::{
     Activation, ActivationLayer, Adam, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix,
     Mode, Module, NamedTensor, Sequential, StateError,
@@ -189,7 +190,7 @@ impl Task for DeepSadTask<'_> {
     }
 
     fn input(&self, batch: &Vec<usize>) -> (Matrix, Vec<Item>) {
-        let input = self.x.select(Axis(0), batch);
+        let input = gather_rows(self.x, batch);
         let items = batch
             .iter()
             .enumerate()
@@ -266,7 +267,7 @@ pub fn init_center(
     let mut sum: Option<Array1<f64>> = None;
     let mut count = 0usize;
     for batch in &batches {
-        let out = net.forward(&x.select(Axis(0), batch), Mode::Eval);
+        let out = net.forward(&gather_rows(x, batch), Mode::Eval);
         let part = out.mapv(f64::from).sum_axis(Axis(0));
         sum = Some(match sum {
             Some(s) => s + part,

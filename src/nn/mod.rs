@@ -38,6 +38,24 @@ use ndarray::{Array1, Array2};
 /// A batch of rows, or a weight matrix.
 pub type Matrix = Array2<f32>;
 
+/// Copies the rows `idx` of `x` into a new matrix (a batch). Row-wise memcpy when `x` is
+/// in standard layout: several times faster than `select`, which goes through
+/// `concatenate`, and it runs once per step.
+pub fn gather_rows(x: ndarray::ArrayView2<f32>, idx: &[usize]) -> Matrix {
+    let d = x.ncols();
+    match x.as_slice() {
+        Some(flat) => {
+            let mut out = Vec::with_capacity(idx.len() * d);
+            for &i in idx {
+                out.extend_from_slice(&flat[i * d..(i + 1) * d]);
+            }
+            Matrix::from_shape_vec((idx.len(), d), out)
+                .unwrap_or_else(|_| x.select(ndarray::Axis(0), idx))
+        }
+        None => x.select(ndarray::Axis(0), idx),
+    }
+}
+
 /// Training mode uses batch statistics in normalisation layers (and back-propagates through
 /// them); evaluation mode uses running statistics and caches nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -191,5 +209,22 @@ pub(crate) fn make_standard2(a: &mut Array2<f32>) {
 pub(crate) fn make_standard1(a: &mut Array1<f32>) {
     if a.as_slice().is_none() {
         *a = a.iter().copied().collect();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{array, s};
+
+    #[test]
+    fn gather_rows_matches_select_in_both_layouts() {
+        let x = array![[1.0f32, 2.0], [3.0, 4.0], [5.0, 6.0]];
+        let idx = [2, 0, 2];
+        let want = x.select(ndarray::Axis(0), &idx);
+        assert_eq!(gather_rows(x.view(), &idx), want);
+        let t = x.t().to_owned(); // 2 x 3; its transpose view is not contiguous
+        assert_eq!(gather_rows(t.t(), &idx), want);
+        assert_eq!(gather_rows(x.slice(s![.., ..1]), &[1]), array![[3.0f32]]);
     }
 }
