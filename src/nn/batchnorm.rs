@@ -178,11 +178,20 @@ impl Module for BatchNorm1d {
                 } else {
                     let mean = x.sum_axis(Axis(0)) / b as f32;
                     let mut var = Array1::<f32>::zeros(n);
+                    let (vs, ms) = (slice_mut(&mut var), slice(&mean));
                     for row in x.rows() {
-                        Zip::from(&mut var)
-                            .and(&row)
-                            .and(&mean)
-                            .for_each(|v, &xi, &m| *v += (xi - m) * (xi - m));
+                        match row.as_slice() {
+                            Some(r) => {
+                                for ((v, &xi), &m) in vs.iter_mut().zip(r).zip(ms) {
+                                    *v += (xi - m) * (xi - m);
+                                }
+                            }
+                            None => {
+                                for ((v, &xi), &m) in vs.iter_mut().zip(row.iter()).zip(ms) {
+                                    *v += (xi - m) * (xi - m);
+                                }
+                            }
+                        }
                     }
                     var /= b as f32;
                     (mean, var)
@@ -214,11 +223,11 @@ impl Module for BatchNorm1d {
             *gb += &grad_out.sum_axis(Axis(0));
         }
         if let Some(gg) = &mut self.grad_gamma {
+            let gs = slice_mut(gg);
             for (dy, xh) in grad_out.rows().into_iter().zip(xhat.rows()) {
-                Zip::from(&mut *gg)
-                    .and(&dy)
-                    .and(&xh)
-                    .for_each(|g, &d, &x| *g += d * x);
+                for ((g, &d), &x) in gs.iter_mut().zip(dy.iter()).zip(xh.iter()) {
+                    *g += d * x;
+                }
             }
         }
         if !need_input_grad {
@@ -232,23 +241,24 @@ impl Module for BatchNorm1d {
             return Some(dxhat);
         }
         let sum_d = dxhat.sum_axis(Axis(0));
-        let mut sum_dx = Array1::<f32>::zeros(dxhat.ncols());
-        for (d, xh) in dxhat.rows().into_iter().zip(xhat.rows()) {
-            Zip::from(&mut sum_dx)
-                .and(&d)
-                .and(&xh)
-                .for_each(|s, &d, &x| *s += d * x);
+        let n = dxhat.ncols();
+        let mut sum_dx = Array1::<f32>::zeros(n);
+        {
+            let ss = slice_mut(&mut sum_dx);
+            for (d, xh) in dxhat.rows().into_iter().zip(xhat.rows()) {
+                for ((s, &d), &x) in ss.iter_mut().zip(d.iter()).zip(xh.iter()) {
+                    *s += d * x;
+                }
+            }
         }
         let bf = b as f32;
         let mean_d = sum_d / bf;
         let mean_dx = sum_dx / bf;
+        let (md, mdx, is) = (slice(&mean_d), slice(&mean_dx), slice(&inv_std));
         for (mut d, xh) in dxhat.rows_mut().into_iter().zip(xhat.rows()) {
-            Zip::from(&mut d)
-                .and(&xh)
-                .and(&mean_d)
-                .and(&mean_dx)
-                .and(&inv_std)
-                .for_each(|d, &x, &md, &mdx, &is| *d = is * (*d - md - x * mdx));
+            for (j, (d, &x)) in d.iter_mut().zip(xh.iter()).enumerate() {
+                *d = is[j] * (*d - md[j] - x * mdx[j]);
+            }
         }
         Some(dxhat)
     }
@@ -376,4 +386,13 @@ mod tests {
         assert!((bn.running_mean[0] - 0.4).abs() < 1e-6);
         assert!((bn.running_var[0] - 0.9).abs() < 1e-6);
     }
+}
+
+/// A freshly allocated 1-D array as a slice (always contiguous).
+fn slice(a: &Array1<f32>) -> &[f32] {
+    a.as_slice().unwrap_or(&[])
+}
+
+fn slice_mut(a: &mut Array1<f32>) -> &mut [f32] {
+    a.as_slice_mut().unwrap_or(&mut [])
 }
