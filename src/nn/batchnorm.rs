@@ -336,6 +336,15 @@ impl Module for BatchNorm1d {
     }
 }
 
+/// A freshly allocated 1-D array as a slice (always contiguous).
+fn slice(a: &Array1<f32>) -> &[f32] {
+    a.as_slice().unwrap_or(&[])
+}
+
+fn slice_mut(a: &mut Array1<f32>) -> &mut [f32] {
+    a.as_slice_mut().unwrap_or(&mut [])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,13 +395,4 @@ mod tests {
         assert!((bn.running_mean[0] - 0.4).abs() < 1e-6);
         assert!((bn.running_var[0] - 0.9).abs() < 1e-6);
     }
-}
-
-/// A freshly allocated 1-D array as a slice (always contiguous).
-fn slice(a: &Array1<f32>) -> &[f32] {
-    a.as_slice().unwrap_or(&[])
-}
-
-fn slice_mut(a: &mut Array1<f32>) -> &mut [f32] {
-    a.as_slice_mut().unwrap_or(&mut [])
 }
