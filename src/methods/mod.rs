@@ -8,6 +8,7 @@
 //! its scoring. The training loop and the AnoOnly switch live in [`crate::train`].
 
 pub mod deepsad;
+pub mod prenet;
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use crate::nn::{NamedTensor, StateError};
 use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
 pub use deepsad::DeepSadParams;
+pub use prenet::PReNetParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
 /// scoring, model files). Adding a method = one file implementing this, plus one variant in
@@ -62,14 +64,16 @@ pub trait Method: Sized + Clone + fmt::Debug {
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
     DeepSad,
+    PReNet,
 }
 
 impl MethodKind {
-    pub const ALL: &'static [MethodKind] = &[MethodKind::DeepSad];
+    pub const ALL: &'static [MethodKind] = &[MethodKind::DeepSad, MethodKind::PReNet];
 
     pub fn name(self) -> &'static str {
         match self {
             MethodKind::DeepSad => "deepsad",
+            MethodKind::PReNet => "prenet",
         }
     }
 }
@@ -99,6 +103,7 @@ impl FromStr for MethodKind {
 #[serde(tag = "method", rename_all = "lowercase")]
 pub enum MethodParams {
     DeepSad(DeepSadParams),
+    PReNet(PReNetParams),
 }
 
 impl MethodParams {
@@ -106,18 +111,21 @@ impl MethodParams {
     pub fn defaults(kind: MethodKind) -> Self {
         match kind {
             MethodKind::DeepSad => MethodParams::DeepSad(DeepSadParams::default()),
+            MethodKind::PReNet => MethodParams::PReNet(PReNetParams::default()),
         }
     }
 
     pub fn kind(&self) -> MethodKind {
         match self {
             MethodParams::DeepSad(_) => MethodKind::DeepSad,
+            MethodParams::PReNet(_) => MethodKind::PReNet,
         }
     }
 
     pub fn validate(&self) -> Result<(), ParamError> {
         match self {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::validate(p),
+            MethodParams::PReNet(p) => prenet::FittedPReNet::validate(p),
         }
     }
 
@@ -160,6 +168,7 @@ impl MethodParams {
     pub fn set_epochs(&mut self, epochs: usize) {
         match self {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::set_epochs(p, epochs),
+            MethodParams::PReNet(p) => prenet::FittedPReNet::set_epochs(p, epochs),
         }
     }
 }
@@ -184,6 +193,14 @@ pub enum FitError {
     BadLabel { row: usize, value: u8 },
     #[error("training data has no labeled anomaly (label 1): {method} needs at least one")]
     NoLabeledAnomaly { method: MethodKind },
+    #[error(
+        "training data has {found} unlabeled rows (label 0): {method} needs at least {needed}"
+    )]
+    TooFewUnlabeled {
+        method: MethodKind,
+        found: usize,
+        needed: usize,
+    },
     #[error("training data: non-finite value at row {row}, column {col}")]
     NonFinite { row: usize, col: usize },
     #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
@@ -205,6 +222,8 @@ pub enum ScoreError {
 #[derive(Clone, Debug)]
 pub enum Fitted {
     DeepSad(deepsad::FittedDeepSad),
+    /// Boxed: it holds the reference pools inline (clippy `large_enum_variant`).
+    PReNet(Box<prenet::FittedPReNet>),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -290,6 +309,10 @@ impl FitParams {
                 let (f, r) = deepsad::FittedDeepSad::fit(p, &self.train, x, y, observer)?;
                 (Fitted::DeepSad(f), r)
             }
+            MethodParams::PReNet(p) => {
+                let (f, r) = prenet::FittedPReNet::fit(p, &self.train, x, y, observer)?;
+                (Fitted::PReNet(Box::new(f)), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -311,6 +334,7 @@ impl Model {
     fn raw_scores(&self, x: ArrayView2<f32>) -> Array1<f32> {
         match &self.fitted {
             Fitted::DeepSad(f) => f.decision_function(x),
+            Fitted::PReNet(f) => f.decision_function(x),
         }
     }
 
@@ -367,6 +391,7 @@ impl Model {
         let mut out = Vec::new();
         match &self.fitted {
             Fitted::DeepSad(f) => f.state(&mut out),
+            Fitted::PReNet(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -386,6 +411,10 @@ impl Model {
                 n_features,
                 tensors,
             )?),
+            MethodParams::PReNet(p) => {
+                let f = prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::PReNet(Box::new(f))
+            }
         };
         Ok(Model {
             params,
