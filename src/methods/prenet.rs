@@ -217,8 +217,8 @@ impl Module for PairNet {
             2 * self.d,
             "PairNet input must be [left | right]"
         );
-        let left = x.slice(s![.., ..self.d]).to_owned();
-        let right = x.slice(s![.., self.d..]).to_owned();
+        let left = columns(x, 0, self.d);
+        let right = columns(x, self.d, self.d);
         let fl = self.feature.forward(&left, mode);
         let fr = self.feature.forward(&right, mode);
         let h = concatenate![Axis(1), fl, fr];
@@ -271,6 +271,24 @@ impl Module for PairNet {
         self.feature = feature;
         self.reg = reg;
         Ok(())
+    }
+}
+
+/// Columns `start..start + n` of `x` as a new matrix, copied row by row (a column slice
+/// of a row-major matrix is not contiguous; `to_owned` on it goes element by element).
+fn columns(x: &Matrix, start: usize, n: usize) -> Matrix {
+    let mut out = Matrix::zeros((x.nrows(), n));
+    for (mut o, r) in out.outer_iter_mut().zip(x.outer_iter()) {
+        copy_into(o.view_mut(), r.slice(s![start..start + n]));
+    }
+    out
+}
+
+/// `dst ← src` for two 1-D views of equal length, as one memcpy when both are contiguous.
+fn copy_into(mut dst: ArrayViewMut1<f32>, src: ArrayView1<f32>) {
+    match (dst.as_slice_mut(), src.as_slice()) {
+        (Some(d), Some(s)) => d.copy_from_slice(s),
+        _ => dst.assign(&src),
     }
 }
 
@@ -428,8 +446,8 @@ pub fn pair_batch(x: ArrayView2<f32>, pairs: &[Pair]) -> (Matrix, Vec<Item>) {
     let mut items = Vec::with_capacity(pairs.len());
     for (i, p) in pairs.iter().enumerate() {
         let mut row = input.row_mut(i);
-        row.slice_mut(s![..d]).assign(&x.row(p.left));
-        row.slice_mut(s![d..]).assign(&x.row(p.right));
+        copy_into(row.slice_mut(s![..d]), x.row(p.left));
+        copy_into(row.slice_mut(s![d..]), x.row(p.right));
         items.push(Item {
             index: i,
             anomaly: p.kind != PairKind::UnlabeledUnlabeled,
