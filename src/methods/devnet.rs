@@ -33,7 +33,7 @@ use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::deepsad::{non_negative, positive};
-use super::{FitError, Method};
+use super::{FitError, Method, MethodKind};
 use crate::nn::{
     Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm, Linear, LrSchedule, Matrix,
     Mode, Module, NamedTensor, RmsProp, Sequential, StateError,
@@ -243,19 +243,20 @@ impl<'a> DevNetTask<'a> {
         train: &TrainParams,
         x: ArrayView2<'a, f32>,
         y: ArrayView1<u8>,
-    ) -> Result<Self, ParamError> {
+    ) -> Result<Self, FitError> {
         let unlabeled: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
         let anomalies: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
-        if unlabeled.is_empty() || anomalies.is_empty() {
-            return Err(ParamError::new(
-                "y",
-                format!(
-                    "{} unlabeled, {} anomalies",
-                    unlabeled.len(),
-                    anomalies.len()
-                ),
-                "DevNet needs at least one unlabeled row (0) and one labeled anomaly (1)",
-            ));
+        if unlabeled.is_empty() {
+            return Err(FitError::TooFewUnlabeled {
+                method: MethodKind::DevNet,
+                found: 0,
+                needed: 1,
+            });
+        }
+        if anomalies.is_empty() {
+            return Err(FitError::NoLabeledAnomaly {
+                method: MethodKind::DevNet,
+            });
         }
         Ok(DevNetTask {
             x,

@@ -9,6 +9,7 @@
 
 pub mod deepsad;
 pub mod devnet;
+pub mod prenet;
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +22,7 @@ use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
 pub use deepsad::DeepSadParams;
 pub use devnet::{DevNetLoss, DevNetParams};
+pub use prenet::PReNetParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
 /// scoring, model files). Adding a method = one file implementing this, plus one variant in
@@ -65,15 +67,18 @@ pub trait Method: Sized + Clone + fmt::Debug {
 pub enum MethodKind {
     DeepSad,
     DevNet,
+    PReNet,
 }
 
 impl MethodKind {
-    pub const ALL: &'static [MethodKind] = &[MethodKind::DeepSad, MethodKind::DevNet];
+    pub const ALL: &'static [MethodKind] =
+        &[MethodKind::DeepSad, MethodKind::DevNet, MethodKind::PReNet];
 
     pub fn name(self) -> &'static str {
         match self {
             MethodKind::DeepSad => "deepsad",
             MethodKind::DevNet => "devnet",
+            MethodKind::PReNet => "prenet",
         }
     }
 }
@@ -104,6 +109,7 @@ impl FromStr for MethodKind {
 pub enum MethodParams {
     DeepSad(DeepSadParams),
     DevNet(DevNetParams),
+    PReNet(PReNetParams),
 }
 
 impl MethodParams {
@@ -112,6 +118,7 @@ impl MethodParams {
         match kind {
             MethodKind::DeepSad => MethodParams::DeepSad(DeepSadParams::default()),
             MethodKind::DevNet => MethodParams::DevNet(DevNetParams::default()),
+            MethodKind::PReNet => MethodParams::PReNet(PReNetParams::default()),
         }
     }
 
@@ -119,6 +126,7 @@ impl MethodParams {
         match self {
             MethodParams::DeepSad(_) => MethodKind::DeepSad,
             MethodParams::DevNet(_) => MethodKind::DevNet,
+            MethodParams::PReNet(_) => MethodKind::PReNet,
         }
     }
 
@@ -126,6 +134,7 @@ impl MethodParams {
         match self {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::validate(p),
             MethodParams::DevNet(p) => devnet::FittedDevNet::validate(p),
+            MethodParams::PReNet(p) => prenet::FittedPReNet::validate(p),
         }
     }
 
@@ -169,6 +178,7 @@ impl MethodParams {
         match self {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::set_epochs(p, epochs),
             MethodParams::DevNet(p) => devnet::FittedDevNet::set_epochs(p, epochs),
+            MethodParams::PReNet(p) => prenet::FittedPReNet::set_epochs(p, epochs),
         }
     }
 }
@@ -193,6 +203,14 @@ pub enum FitError {
     BadLabel { row: usize, value: u8 },
     #[error("training data has no labeled anomaly (label 1): {method} needs at least one")]
     NoLabeledAnomaly { method: MethodKind },
+    #[error(
+        "training data has {found} unlabeled rows (label 0): {method} needs at least {needed}"
+    )]
+    TooFewUnlabeled {
+        method: MethodKind,
+        found: usize,
+        needed: usize,
+    },
     #[error("training data: non-finite value at row {row}, column {col}")]
     NonFinite { row: usize, col: usize },
     #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
@@ -215,6 +233,8 @@ pub enum ScoreError {
 pub enum Fitted {
     DeepSad(deepsad::FittedDeepSad),
     DevNet(devnet::FittedDevNet),
+    /// Boxed: it holds the reference pools inline (clippy `large_enum_variant`).
+    PReNet(Box<prenet::FittedPReNet>),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -304,6 +324,10 @@ impl FitParams {
                 let (f, r) = devnet::FittedDevNet::fit(p, &self.train, x, y, observer)?;
                 (Fitted::DevNet(f), r)
             }
+            MethodParams::PReNet(p) => {
+                let (f, r) = prenet::FittedPReNet::fit(p, &self.train, x, y, observer)?;
+                (Fitted::PReNet(Box::new(f)), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -326,6 +350,7 @@ impl Model {
         match &self.fitted {
             Fitted::DeepSad(f) => f.decision_function(x),
             Fitted::DevNet(f) => f.decision_function(x),
+            Fitted::PReNet(f) => f.decision_function(x),
         }
     }
 
@@ -383,6 +408,7 @@ impl Model {
         match &self.fitted {
             Fitted::DeepSad(f) => f.state(&mut out),
             Fitted::DevNet(f) => f.state(&mut out),
+            Fitted::PReNet(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -408,6 +434,10 @@ impl Model {
                 n_features,
                 tensors,
             )?),
+            MethodParams::PReNet(p) => {
+                let f = prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::PReNet(Box::new(f))
+            }
         };
         Ok(Model {
             params,
