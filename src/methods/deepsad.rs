@@ -23,8 +23,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, Checkpoint, Item, NormKind, Observer, ParamError, Reduction, Schedule,
-    ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer, ParamError,
+    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 
 /// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
@@ -119,22 +119,6 @@ impl DeepSadParams {
         }
         layers.push(Linear::new(width, self.rep_dim, false, Init::TorchDefault, rng).into());
         Sequential::new(layers)
-    }
-}
-
-pub(crate) fn positive(field: &'static str, v: f32) -> Result<(), ParamError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(field, v, "must be a finite number > 0"))
-    }
-}
-
-pub(crate) fn non_negative(field: &'static str, v: f32) -> Result<(), ParamError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(field, v, "must be a finite number >= 0"))
     }
 }
 

@@ -32,7 +32,6 @@ use ndarray::{s, Array1, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use super::deepsad::{non_negative, positive};
 use super::{FitError, Method, MethodKind};
 use crate::nn::{
     Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm, Linear, LrSchedule, Matrix,
@@ -40,8 +39,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, Checkpoint, Item, NormKind, Observer, ParamError, Reduction, Schedule,
-    ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer, ParamError,
+    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 
 /// Which DevNet losses to train with.

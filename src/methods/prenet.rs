@@ -45,7 +45,6 @@ use rand::seq::SliceRandom;
 use rand::{Rng as _, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::deepsad::{non_negative, positive};
 use super::{FitError, Method, MethodKind};
 use crate::nn::{
     Activation, ActivationLayer, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix, Mode,
@@ -53,8 +52,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, sub_seed, Rng};
 use crate::train::{
-    self, head_norm, Checkpoint, Item, NormKind, Observer, ParamError, Reduction, Schedule,
-    ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer, ParamError,
+    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 
 /// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).

@@ -126,6 +126,24 @@ impl ParamError {
     }
 }
 
+/// Checks that a hyperparameter is a finite number > 0.
+pub fn positive(field: &'static str, v: f32) -> Result<(), ParamError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(field, v, "must be a finite number > 0"))
+    }
+}
+
+/// Checks that a hyperparameter is a finite number >= 0.
+pub fn non_negative(field: &'static str, v: f32) -> Result<(), ParamError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(field, v, "must be a finite number >= 0"))
+    }
+}
+
 /// Which weights a fit returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
