@@ -11,12 +11,12 @@
 //! pretraining (so `c` is the mean output of the random initial network), batches of the
 //! natural class ratio, `drop_last`.
 
-use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::{find_vector, vector, FitError, Method};
-use crate::nn::gather_rows;
+use crate::nn::{eval_rows, gather_rows};
 use crate::nn::{
     Activation, ActivationLayer, Adam, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix,
     Mode, Module, NamedTensor, Sequential, StateError,
@@ -213,28 +213,15 @@ pub struct FittedDeepSad {
     pub c: Array1<f32>,
 }
 
-/// Rows scored per forward pass at inference (memory bound only: eval mode is row-wise).
-const SCORE_CHUNK: usize = 4096;
-
 impl FittedDeepSad {
     /// Squared distance of each row's code to `c` (BatchNorm in inference mode).
     pub fn scores(&self, x: ArrayView2<f32>) -> Array1<f32> {
-        let mut net = self.net.clone();
-        let mut scores = Array1::<f32>::zeros(x.nrows());
-        let mut start = 0;
-        while start < x.nrows() {
-            let end = (start + SCORE_CHUNK).min(x.nrows());
-            let out = net.forward(&x.slice(s![start..end, ..]).to_owned(), Mode::Eval);
-            for (i, row) in out.outer_iter().enumerate() {
-                scores[start + i] = row
-                    .iter()
-                    .zip(self.c.iter())
-                    .map(|(o, c)| (o - c) * (o - c))
-                    .sum();
-            }
-            start = end;
-        }
-        scores
+        eval_rows(&self.net, x, |code| {
+            code.iter()
+                .zip(self.c.iter())
+                .map(|(o, c)| (o - c) * (o - c))
+                .sum()
+        })
     }
 }
 

@@ -28,14 +28,14 @@
 //! creates the N(0,1) sample but does not use it) and numpy's generator streams (every draw
 //! here comes from [`component_rng`]).
 
-use ndarray::{s, Array1, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::{FitError, Method, MethodKind};
 use crate::nn::{
-    Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm, Linear, LrSchedule, Matrix,
-    Mode, Module, NamedTensor, RmsProp, Sequential, StateError,
+    eval_rows, Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm, Linear,
+    LrSchedule, Matrix, Module, NamedTensor, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
@@ -345,22 +345,10 @@ pub struct FittedDevNet {
     pub net: Sequential,
 }
 
-/// Rows scored per forward pass at inference (memory bound only: eval mode is row-wise).
-const SCORE_CHUNK: usize = 4096;
-
 impl FittedDevNet {
     /// The linear output for each row (BatchNorm in inference mode).
     pub fn scores(&self, x: ArrayView2<f32>) -> Array1<f32> {
-        let mut net = self.net.clone();
-        let mut scores = Array1::<f32>::zeros(x.nrows());
-        let mut start = 0;
-        while start < x.nrows() {
-            let end = (start + SCORE_CHUNK).min(x.nrows());
-            let out = net.forward(&x.slice(s![start..end, ..]).to_owned(), Mode::Eval);
-            scores.slice_mut(s![start..end]).assign(&out.column(0));
-            start = end;
-        }
-        scores
+        eval_rows(&self.net, x, |out| out[0])
     }
 
     /// [`Method::fit`] with the checkpoint rule as a parameter (the authors' code keeps the

@@ -56,6 +56,26 @@ pub fn gather_rows(x: ndarray::ArrayView2<f32>, idx: &[usize]) -> Matrix {
     }
 }
 
+/// Rows per forward pass at inference. It bounds memory only: in [`Mode::Eval`] every
+/// layer is row-wise, so scores do not depend on it.
+pub const EVAL_CHUNK: usize = 4096;
+
+/// Inference-mode forward of `x` in chunks of [`EVAL_CHUNK`] rows, each output row reduced
+/// to one value by `per_row` (a score).
+pub fn eval_rows<M: Module + Clone>(
+    net: &M,
+    x: ndarray::ArrayView2<f32>,
+    mut per_row: impl FnMut(ndarray::ArrayView1<f32>) -> f32,
+) -> ndarray::Array1<f32> {
+    let mut net = net.clone();
+    let mut out = Vec::with_capacity(x.nrows());
+    for chunk in x.axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK) {
+        let y = net.forward(&chunk.to_owned(), Mode::Eval);
+        out.extend(y.outer_iter().map(&mut per_row));
+    }
+    ndarray::Array1::from(out)
+}
+
 /// Training mode uses batch statistics in normalisation layers (and back-propagates through
 /// them); evaluation mode uses running statistics and caches nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
