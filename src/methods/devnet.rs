@@ -136,7 +136,7 @@ impl DevNetParams {
             NormKind::None => {}
             // Keras LayerNormalization() default epsilon.
             NormKind::LayerNorm => layers.push(LayerNorm::new(h, 1e-3, true).into()),
-            NormKind::BnNoAffine => layers.push(keras_bn_no_affine(h).into()),
+            NormKind::BnNoAffine => layers.push(BatchNorm1d::keras_no_affine(h).into()),
             NormKind::Bn => layers.push(BatchNorm1d::keras(h).into()),
         }
         layers.push(Linear::new(h, 1, true, Init::GlorotUniform, rng).into());
@@ -151,17 +151,6 @@ impl DevNetParams {
             DevNetLoss::Paper => AnomalyForm::Hinge,
         }
     }
-}
-
-/// Keras `BatchNormalization(center=False, scale=False)`: Keras momentum and epsilon,
-/// no γ/β (the paper's BN*, used only when `norm = bn-no-affine` is asked for).
-fn keras_bn_no_affine(n: usize) -> BatchNorm1d {
-    let mut bn = BatchNorm1d::keras(n);
-    bn.gamma = None;
-    bn.beta = None;
-    bn.grad_gamma = None;
-    bn.grad_beta = None;
-    bn
 }
 
 /// The form of DevNet's anomaly loss.

@@ -8,6 +8,7 @@
 
 use ndarray::{Array1, Axis, Zip};
 
+use super::affine::{affine_state, Affine};
 use super::{
     load_vec, make_standard1, vec_tensor, Matrix, Mode, Module, NamedTensor, ParamMut, StateError,
 };
@@ -90,6 +91,12 @@ impl BatchNorm1d {
         BatchNorm1d::build(n, 1e-3, 0.99, true, BnConvention::Keras)
     }
 
+    /// Keras `BatchNormalization(center=False, scale=False)`: Keras momentum and epsilon,
+    /// no γ/β (the paper's BN* in a Keras method).
+    pub fn keras_no_affine(n: usize) -> BatchNorm1d {
+        BatchNorm1d::build(n, 1e-3, 0.99, false, BnConvention::Keras)
+    }
+
     fn build(n: usize, eps: f32, momentum: f32, affine: bool, c: BnConvention) -> BatchNorm1d {
         BatchNorm1d {
             running_mean: Array1::zeros(n),
@@ -139,6 +146,15 @@ impl BatchNorm1d {
         }
         if let Some(b) = &self.beta {
             *y += b;
+        }
+    }
+
+    fn affine_mut(&mut self) -> Affine<'_> {
+        Affine {
+            gamma: &mut self.gamma,
+            beta: &mut self.beta,
+            grad_gamma: &mut self.grad_gamma,
+            grad_beta: &mut self.grad_beta,
         }
     }
 
@@ -265,29 +281,11 @@ impl Module for BatchNorm1d {
 
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
         self.sync_grads();
-        for (name, p, g) in [
-            ("weight", &mut self.gamma, &mut self.grad_gamma),
-            ("bias", &mut self.beta, &mut self.grad_beta),
-        ] {
-            if let (Some(p), Some(g)) = (p, g) {
-                if let (Some(v), Some(g)) = (p.as_slice_mut(), g.as_slice_mut()) {
-                    f(ParamMut {
-                        name,
-                        value: v,
-                        grad: g,
-                    });
-                }
-            }
-        }
+        self.affine_mut().visit(f);
     }
 
     fn zero_grad(&mut self) {
-        for g in [&mut self.grad_gamma, &mut self.grad_beta]
-            .into_iter()
-            .flatten()
-        {
-            g.fill(0.0);
-        }
+        self.affine_mut().zero_grad();
     }
 
     fn clear_cache(&mut self) {
@@ -295,12 +293,7 @@ impl Module for BatchNorm1d {
     }
 
     fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
-        if let Some(g) = &self.gamma {
-            out.push(vec_tensor(format!("{prefix}weight"), g));
-        }
-        if let Some(b) = &self.beta {
-            out.push(vec_tensor(format!("{prefix}bias"), b));
-        }
+        affine_state(prefix, &self.gamma, &self.beta, out);
         out.push(vec_tensor(
             format!("{prefix}running_mean"),
             &self.running_mean,
@@ -313,22 +306,9 @@ impl Module for BatchNorm1d {
 
     fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError> {
         let n = self.num_features();
-        let g = match self.gamma {
-            Some(_) => Some(load_vec(tensors, &format!("{prefix}weight"), n)?),
-            None => None,
-        };
-        let b = match self.beta {
-            Some(_) => Some(load_vec(tensors, &format!("{prefix}bias"), n)?),
-            None => None,
-        };
         let rm = load_vec(tensors, &format!("{prefix}running_mean"), n)?;
         let rv = load_vec(tensors, &format!("{prefix}running_var"), n)?;
-        if g.is_some() {
-            self.gamma = g;
-        }
-        if b.is_some() {
-            self.beta = b;
-        }
+        self.affine_mut().load(prefix, tensors, n)?;
         self.running_mean = rm;
         self.running_var = rv;
         self.sync_grads();

@@ -4,9 +4,8 @@
 
 use ndarray::{Array1, Axis, Zip};
 
-use super::{
-    load_vec, make_standard1, vec_tensor, Matrix, Mode, Module, NamedTensor, ParamMut, StateError,
-};
+use super::affine::{affine_state, Affine};
+use super::{make_standard1, Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
 
 #[derive(Clone, Debug)]
 struct LnCache {
@@ -58,6 +57,15 @@ impl LayerNorm {
 
     pub fn num_features(&self) -> usize {
         self.n
+    }
+
+    fn affine_mut(&mut self) -> Affine<'_> {
+        Affine {
+            gamma: &mut self.gamma,
+            beta: &mut self.beta,
+            grad_gamma: &mut self.grad_gamma,
+            grad_beta: &mut self.grad_beta,
+        }
     }
 
     fn sync_grads(&mut self) {
@@ -136,29 +144,11 @@ impl Module for LayerNorm {
 
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
         self.sync_grads();
-        for (name, p, g) in [
-            ("weight", &mut self.gamma, &mut self.grad_gamma),
-            ("bias", &mut self.beta, &mut self.grad_beta),
-        ] {
-            if let (Some(p), Some(g)) = (p, g) {
-                if let (Some(v), Some(g)) = (p.as_slice_mut(), g.as_slice_mut()) {
-                    f(ParamMut {
-                        name,
-                        value: v,
-                        grad: g,
-                    });
-                }
-            }
-        }
+        self.affine_mut().visit(f);
     }
 
     fn zero_grad(&mut self) {
-        for g in [&mut self.grad_gamma, &mut self.grad_beta]
-            .into_iter()
-            .flatten()
-        {
-            g.fill(0.0);
-        }
+        self.affine_mut().zero_grad();
     }
 
     fn clear_cache(&mut self) {
@@ -166,30 +156,12 @@ impl Module for LayerNorm {
     }
 
     fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
-        if let Some(g) = &self.gamma {
-            out.push(vec_tensor(format!("{prefix}weight"), g));
-        }
-        if let Some(b) = &self.beta {
-            out.push(vec_tensor(format!("{prefix}bias"), b));
-        }
+        affine_state(prefix, &self.gamma, &self.beta, out);
     }
 
     fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError> {
         let n = self.n;
-        let g = match self.gamma {
-            Some(_) => Some(load_vec(tensors, &format!("{prefix}weight"), n)?),
-            None => None,
-        };
-        let b = match self.beta {
-            Some(_) => Some(load_vec(tensors, &format!("{prefix}bias"), n)?),
-            None => None,
-        };
-        if g.is_some() {
-            self.gamma = g;
-        }
-        if b.is_some() {
-            self.beta = b;
-        }
+        self.affine_mut().load(prefix, tensors, n)?;
         self.sync_grads();
         Ok(())
     }

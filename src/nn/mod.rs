@@ -17,6 +17,7 @@
 //!   their state in that order.
 
 pub mod activation;
+mod affine;
 pub mod batchnorm;
 pub mod init;
 pub mod layernorm;
