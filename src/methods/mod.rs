@@ -8,6 +8,7 @@
 //! its scoring. The training loop and the AnoOnly switch live in [`crate::train`].
 
 pub mod deepsad;
+pub mod feawad;
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +20,7 @@ use crate::nn::{NamedTensor, StateError};
 use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
 pub use deepsad::DeepSadParams;
+pub use feawad::{FeawadCompat, FeawadParams};
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
 /// scoring, model files). Adding a method = one file implementing this, plus one variant in
@@ -62,14 +64,16 @@ pub trait Method: Sized + Clone + fmt::Debug {
 #[serde(rename_all = "lowercase")]
 pub enum MethodKind {
     DeepSad,
+    Feawad,
 }
 
 impl MethodKind {
-    pub const ALL: &'static [MethodKind] = &[MethodKind::DeepSad];
+    pub const ALL: &'static [MethodKind] = &[MethodKind::DeepSad, MethodKind::Feawad];
 
     pub fn name(self) -> &'static str {
         match self {
             MethodKind::DeepSad => "deepsad",
+            MethodKind::Feawad => "feawad",
         }
     }
 }
@@ -99,6 +103,7 @@ impl FromStr for MethodKind {
 #[serde(tag = "method", rename_all = "lowercase")]
 pub enum MethodParams {
     DeepSad(DeepSadParams),
+    Feawad(FeawadParams),
 }
 
 impl MethodParams {
@@ -106,18 +111,21 @@ impl MethodParams {
     pub fn defaults(kind: MethodKind) -> Self {
         match kind {
             MethodKind::DeepSad => MethodParams::DeepSad(DeepSadParams::default()),
+            MethodKind::Feawad => MethodParams::Feawad(FeawadParams::default()),
         }
     }
 
     pub fn kind(&self) -> MethodKind {
         match self {
             MethodParams::DeepSad(_) => MethodKind::DeepSad,
+            MethodParams::Feawad(_) => MethodKind::Feawad,
         }
     }
 
     pub fn validate(&self) -> Result<(), ParamError> {
         match self {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::validate(p),
+            MethodParams::Feawad(p) => feawad::FittedFeawad::validate(p),
         }
     }
 
@@ -160,6 +168,7 @@ impl MethodParams {
     pub fn set_epochs(&mut self, epochs: usize) {
         match self {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::set_epochs(p, epochs),
+            MethodParams::Feawad(p) => feawad::FittedFeawad::set_epochs(p, epochs),
         }
     }
 }
@@ -205,6 +214,7 @@ pub enum ScoreError {
 #[derive(Clone, Debug)]
 pub enum Fitted {
     DeepSad(deepsad::FittedDeepSad),
+    Feawad(feawad::FittedFeawad),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -290,6 +300,10 @@ impl FitParams {
                 let (f, r) = deepsad::FittedDeepSad::fit(p, &self.train, x, y, observer)?;
                 (Fitted::DeepSad(f), r)
             }
+            MethodParams::Feawad(p) => {
+                let (f, r) = feawad::FittedFeawad::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Feawad(f), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -311,6 +325,7 @@ impl Model {
     fn raw_scores(&self, x: ArrayView2<f32>) -> Array1<f32> {
         match &self.fitted {
             Fitted::DeepSad(f) => f.decision_function(x),
+            Fitted::Feawad(f) => f.decision_function(x),
         }
     }
 
@@ -367,6 +382,7 @@ impl Model {
         let mut out = Vec::new();
         match &self.fitted {
             Fitted::DeepSad(f) => f.state(&mut out),
+            Fitted::Feawad(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -381,6 +397,12 @@ impl Model {
         let train_scores = find_vector(tensors, "train_scores", None)?;
         let fitted = match &params.method {
             MethodParams::DeepSad(p) => Fitted::DeepSad(deepsad::FittedDeepSad::from_state(
+                p,
+                &params.train,
+                n_features,
+                tensors,
+            )?),
+            MethodParams::Feawad(p) => Fitted::Feawad(feawad::FittedFeawad::from_state(
                 p,
                 &params.train,
                 n_features,
