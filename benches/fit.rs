@@ -51,7 +51,9 @@ fn bench_deepsad(c: &mut Criterion) {
     group.sample_size(10);
     for anoonly in [false, true] {
         let params = FitParams::new(MethodKind::DeepSad).anoonly(anoonly);
-        let MethodParams::DeepSad(p) = &params.method;
+        let MethodParams::DeepSad(p) = &params.method else {
+            unreachable!("DeepSAD params")
+        };
         let n = sp.x_train.nrows();
         let steps = (n / p.batch_size) * p.epochs;
         let mut dims = vec![sp.x_train.ncols()];

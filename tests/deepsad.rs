@@ -23,7 +23,9 @@ fn quick(anoonly: bool, seed: u64) -> FitParams {
     let mut p = FitParams::new(MethodKind::DeepSad)
         .anoonly(anoonly)
         .seed(seed);
-    let MethodParams::DeepSad(d) = &mut p.method;
+    let MethodParams::DeepSad(d) = &mut p.method else {
+        unreachable!("DeepSAD params")
+    };
     d.epochs = 5;
     p
 }
@@ -91,7 +93,9 @@ fn refuses_bad_training_input() {
         Err(FitError::Param(_))
     ));
     let mut p = quick(false, 0);
-    let MethodParams::DeepSad(d) = &mut p.method;
+    let MethodParams::DeepSad(d) = &mut p.method else {
+        unreachable!("DeepSAD params")
+    };
     d.lr = f32::NAN;
     let e = p.fit(ds.x.view(), ds.y.view()).unwrap_err();
     assert!(e.to_string().contains("lr"), "{e}");

@@ -673,7 +673,8 @@ impl<N: Module + Clone, L: SsadLoss> Task for FeawadTask<'_, N, L> {
 /// A fitted FEAWAD model.
 #[derive(Clone, Debug)]
 pub struct FittedFeawad {
-    pub net: FeawadNet,
+    /// Boxed: the net is large beside the other methods' fitted states.
+    pub net: Box<FeawadNet>,
 }
 
 /// Rows scored per forward pass at inference.
@@ -682,7 +683,7 @@ const SCORE_CHUNK: usize = 4096;
 impl FittedFeawad {
     /// The network outputs `[s, ‖x − x̂‖]` in inference mode.
     pub fn outputs(&self, x: ArrayView2<f32>) -> Array2<f32> {
-        let mut net = self.net.clone();
+        let mut net = (*self.net).clone();
         let mut out = Array2::<f32>::zeros((x.nrows(), 2));
         let mut start = 0;
         while start < x.nrows() {
@@ -819,7 +820,7 @@ impl Method for FittedFeawad {
             observer,
         );
         report.steps += pre_report.steps;
-        Ok((FittedFeawad { net }, report))
+        Ok((FittedFeawad { net: Box::new(net) }, report))
     }
 
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32> {
@@ -840,7 +841,7 @@ impl Method for FittedFeawad {
         let ae = params.autoencoder(n_features, &mut rng);
         let mut net = params.scoring_net(ae, head_norm(train, NormKind::Bn), &mut rng);
         net.load_state("net.", tensors)?;
-        Ok(FittedFeawad { net })
+        Ok(FittedFeawad { net: Box::new(net) })
     }
 
     fn set_epochs(params: &mut FeawadParams, epochs: usize) {
