@@ -132,8 +132,9 @@ fn norm_override_changes_the_head_and_loads_back() {
 
 /// FEAWAD on the shared MVTec-AD_bottle features (reference, authors' code, clean:
 /// AUCROC 97.1 vanilla, 99.5 AnoOnly) with a shortened schedule (pretraining
-/// 5 × 10 steps, scoring 10 × 10 steps) so the test stays fast: both variants and both
-/// compat modes must clearly detect the anomalies (AUCROC > 0.85 on seed 0).
+/// 5 × 10 steps, scoring 10 × 10 steps) so the test stays fast: vanilla `fixed` and
+/// AnoOnly `official` must clearly detect the anomalies on seed 0 (measured: 0.971 and
+/// 0.985; all four variant × compat pairs gave 0.97–0.985; bound 0.9).
 #[test]
 fn feawad_detects_mvtec_bottle_anomalies_needs_shared_data() {
     let Some(root) = common::shared_data("feawad_detects_mvtec_bottle_anomalies_needs_shared_data")
@@ -145,28 +146,26 @@ fn feawad_detects_mvtec_bottle_anomalies_needs_shared_data() {
         &LoadOptions::default(),
     )
     .unwrap();
-    for compat in ["fixed", "official"] {
-        for anoonly in [false, true] {
-            let mut fit = FitParams::new(MethodKind::Feawad).anoonly(anoonly);
-            for (k, v) in [
-                ("pretrain_epochs", "5"),
-                ("epochs", "10"),
-                ("steps_per_epoch", "10"),
-                ("compat", compat),
-            ] {
-                fit.method.set(k, v).unwrap();
-            }
-            let cfg = EvalConfig {
-                fit,
-                split: SplitParams::default(),
-            };
-            let rec = evaluate_once(&ds, &cfg, 0, &mut |_| {}).unwrap();
-            eprintln!("{compat} anoonly={anoonly}: AUCROC {:.3}", rec.aucroc);
-            assert!(
-                rec.aucroc > 0.85,
-                "{compat} anoonly={anoonly}: {}",
-                rec.aucroc
-            );
+    for (compat, anoonly) in [("fixed", false), ("official", true)] {
+        let mut fit = FitParams::new(MethodKind::Feawad).anoonly(anoonly);
+        for (k, v) in [
+            ("pretrain_epochs", "5"),
+            ("epochs", "10"),
+            ("steps_per_epoch", "10"),
+            ("compat", compat),
+        ] {
+            fit.method.set(k, v).unwrap();
         }
+        let cfg = EvalConfig {
+            fit,
+            split: SplitParams::default(),
+        };
+        let rec = evaluate_once(&ds, &cfg, 0, &mut |_| {}).unwrap();
+        eprintln!("{compat} anoonly={anoonly}: AUCROC {:.3}", rec.aucroc);
+        assert!(
+            rec.aucroc > 0.9,
+            "{compat} anoonly={anoonly}: {}",
+            rec.aucroc
+        );
     }
 }
