@@ -9,6 +9,7 @@
 
 pub mod deepsad;
 pub mod devnet;
+pub mod feawad;
 pub mod prenet;
 
 use std::fmt;
@@ -22,6 +23,7 @@ use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
 pub use deepsad::DeepSadParams;
 pub use devnet::{DevNetLoss, DevNetParams};
+pub use feawad::{FeawadCompat, FeawadParams};
 pub use prenet::PReNetParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
@@ -68,17 +70,23 @@ pub enum MethodKind {
     DeepSad,
     DevNet,
     PReNet,
+    Feawad,
 }
 
 impl MethodKind {
-    pub const ALL: &'static [MethodKind] =
-        &[MethodKind::DeepSad, MethodKind::DevNet, MethodKind::PReNet];
+    pub const ALL: &'static [MethodKind] = &[
+        MethodKind::DeepSad,
+        MethodKind::DevNet,
+        MethodKind::PReNet,
+        MethodKind::Feawad,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             MethodKind::DeepSad => "deepsad",
             MethodKind::DevNet => "devnet",
             MethodKind::PReNet => "prenet",
+            MethodKind::Feawad => "feawad",
         }
     }
 }
@@ -110,6 +118,7 @@ pub enum MethodParams {
     DeepSad(DeepSadParams),
     DevNet(DevNetParams),
     PReNet(PReNetParams),
+    Feawad(FeawadParams),
 }
 
 impl MethodParams {
@@ -119,6 +128,7 @@ impl MethodParams {
             MethodKind::DeepSad => MethodParams::DeepSad(DeepSadParams::default()),
             MethodKind::DevNet => MethodParams::DevNet(DevNetParams::default()),
             MethodKind::PReNet => MethodParams::PReNet(PReNetParams::default()),
+            MethodKind::Feawad => MethodParams::Feawad(FeawadParams::default()),
         }
     }
 
@@ -127,6 +137,7 @@ impl MethodParams {
             MethodParams::DeepSad(_) => MethodKind::DeepSad,
             MethodParams::DevNet(_) => MethodKind::DevNet,
             MethodParams::PReNet(_) => MethodKind::PReNet,
+            MethodParams::Feawad(_) => MethodKind::Feawad,
         }
     }
 
@@ -135,6 +146,7 @@ impl MethodParams {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::validate(p),
             MethodParams::DevNet(p) => devnet::FittedDevNet::validate(p),
             MethodParams::PReNet(p) => prenet::FittedPReNet::validate(p),
+            MethodParams::Feawad(p) => feawad::FittedFeawad::validate(p),
         }
     }
 
@@ -179,6 +191,7 @@ impl MethodParams {
             MethodParams::DeepSad(p) => deepsad::FittedDeepSad::set_epochs(p, epochs),
             MethodParams::DevNet(p) => devnet::FittedDevNet::set_epochs(p, epochs),
             MethodParams::PReNet(p) => prenet::FittedPReNet::set_epochs(p, epochs),
+            MethodParams::Feawad(p) => feawad::FittedFeawad::set_epochs(p, epochs),
         }
     }
 }
@@ -235,6 +248,7 @@ pub enum Fitted {
     DevNet(devnet::FittedDevNet),
     /// Boxed: it holds the reference pools inline (clippy `large_enum_variant`).
     PReNet(Box<prenet::FittedPReNet>),
+    Feawad(feawad::FittedFeawad),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -328,6 +342,10 @@ impl FitParams {
                 let (f, r) = prenet::FittedPReNet::fit(p, &self.train, x, y, observer)?;
                 (Fitted::PReNet(Box::new(f)), r)
             }
+            MethodParams::Feawad(p) => {
+                let (f, r) = feawad::FittedFeawad::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Feawad(f), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -351,6 +369,7 @@ impl Model {
             Fitted::DeepSad(f) => f.decision_function(x),
             Fitted::DevNet(f) => f.decision_function(x),
             Fitted::PReNet(f) => f.decision_function(x),
+            Fitted::Feawad(f) => f.decision_function(x),
         }
     }
 
@@ -409,6 +428,7 @@ impl Model {
             Fitted::DeepSad(f) => f.state(&mut out),
             Fitted::DevNet(f) => f.state(&mut out),
             Fitted::PReNet(f) => f.state(&mut out),
+            Fitted::Feawad(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -429,6 +449,12 @@ impl Model {
                 tensors,
             )?),
             MethodParams::DevNet(p) => Fitted::DevNet(devnet::FittedDevNet::from_state(
+                p,
+                &params.train,
+                n_features,
+                tensors,
+            )?),
+            MethodParams::Feawad(p) => Fitted::Feawad(feawad::FittedFeawad::from_state(
                 p,
                 &params.train,
                 n_features,
