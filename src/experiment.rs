@@ -7,7 +7,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::data::Dataset;
-use crate::methods::{FitError, FitParams, ScoreError};
+use crate::methods::{FitError, FitParams, MethodParams, ScoreError};
 use crate::metrics::{evaluate, MetricError, Metrics};
 use crate::protocol::{split, Protocol, ProtocolError, Setting, SplitParams};
 use crate::train::EpochReport;
@@ -43,6 +43,9 @@ pub struct EvalRecord {
     pub n_test_anomalies: usize,
     /// Training batches that had no loss (AnoOnly, no labeled anomaly in the batch).
     pub empty_batches: usize,
+    /// The method's full hyperparameters, so a record says exactly what ran
+    /// (e.g. DevNet's `loss`, FEAWAD's `compat`).
+    pub method_params: MethodParams,
 }
 
 /// Why an evaluation failed.
@@ -140,6 +143,7 @@ pub fn evaluate_once(
         n_test: y_test.len(),
         n_test_anomalies: y_test.iter().filter(|&&v| v == 1).count(),
         empty_batches: model.report.empty_batches,
+        method_params: fit_params.method.clone(),
     })
 }
 
