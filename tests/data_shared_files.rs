@@ -3,6 +3,8 @@
 //! (`<crate>/../shared/data/adbench`); when it is absent the tests print a loud SKIPPED line
 //! and pass. Run in release mode: `cargo test --release --test data_shared_files`.
 
+mod common;
+
 use anoonly::data::{load, load_features, LoadOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -54,10 +56,11 @@ fn shared_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: ../shared/data/adbench not found (looked at {})",
+        common::skip(&format!(
+            "{}: ../shared/data/adbench not found (looked at {})",
+            module_path!(),
             dir.display()
-        );
+        ));
         None
     }
 }

@@ -5,6 +5,8 @@
 //! in scripts/protocol_reference.py (numpy 2.4.6, scikit-learn 1.9.1), run once and pasted here.
 //! The test skips loudly when the shared data is not present.
 
+mod common;
+
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -104,10 +106,10 @@ fn shared_root() -> PathBuf {
 fn split_counts_match_table_1_5_needs_shared_data() {
     let root = shared_root();
     if !root.is_dir() {
-        eprintln!(
-            "SKIPPED: shared ADBench data not found at {} (split_counts_match_table_1_5_needs_shared_data)",
+        common::skip(&format!(
+            "split_counts_match_table_1_5_needs_shared_data: {} not found (this test needs ../shared)",
             root.display()
-        );
+        ));
         return;
     }
     let mut checked = 0;
@@ -131,7 +133,7 @@ fn split_counts_match_table_1_5_needs_shared_data() {
     {
         let path = root.join(format!("{file}.npz"));
         if !path.is_file() {
-            eprintln!("SKIPPED: {} not found", path.display());
+            common::skip(&format!("{} not found", path.display()));
             continue;
         }
         let y = read_y(&path);
