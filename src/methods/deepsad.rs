@@ -23,8 +23,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer, ParamError,
-    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, non_negative, positive, row_batch, Checkpoint, Item, NormKind, Observer,
+    ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 
 /// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
@@ -174,17 +174,7 @@ impl Task for DeepSadTask<'_> {
     }
 
     fn input(&self, batch: &Vec<usize>) -> (Matrix, Vec<Item>) {
-        let input = gather_rows(self.x, batch);
-        let items = batch
-            .iter()
-            .enumerate()
-            .map(|(index, &r)| Item {
-                index,
-                anomaly: self.anomaly[r],
-                target: 0.0,
-            })
-            .collect();
-        (input, items)
+        row_batch(self.x, &self.anomaly, batch)
     }
 
     fn loss(&self) -> &dyn SsadLoss {

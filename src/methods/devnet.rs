@@ -28,14 +28,14 @@
 //! creates the N(0,1) sample but does not use it) and numpy's generator streams (every draw
 //! here comes from [`component_rng`]).
 
-use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
+use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
 use super::{FitError, Method, MethodKind};
 use crate::nn::{
-    eval_rows, Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm, Linear,
-    LrSchedule, Matrix, Module, NamedTensor, RmsProp, Sequential, StateError,
+    eval_rows, gather_rows, Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm,
+    Linear, LrSchedule, Matrix, Module, NamedTensor, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
@@ -304,7 +304,7 @@ impl Task for DevNetTask<'_> {
     }
 
     fn input(&self, batch: &Vec<usize>) -> (Matrix, Vec<Item>) {
-        let input = self.x.select(Axis(0), batch);
+        let input = gather_rows(self.x, batch);
         let items = (0..batch.len())
             .map(|index| Item {
                 index,

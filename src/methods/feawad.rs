@@ -61,8 +61,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, Checkpoint, Item, NormKind, Observer, ParamError, Reduction, Schedule,
-    ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, row_batch, Checkpoint, Item, NormKind, Observer, ParamError, Reduction,
+    Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 use crate::train::{non_negative, positive};
 
@@ -649,17 +649,7 @@ impl<N: Module + Clone, L: SsadLoss> Task for FeawadTask<'_, N, L> {
     }
 
     fn input(&self, batch: &Vec<usize>) -> (Matrix, Vec<Item>) {
-        let input = self.x.select(Axis(0), batch);
-        let items = batch
-            .iter()
-            .enumerate()
-            .map(|(index, &r)| Item {
-                index,
-                anomaly: self.anomaly[r],
-                target: 0.0,
-            })
-            .collect();
-        (input, items)
+        row_batch(self.x, &self.anomaly, batch)
     }
 
     fn loss(&self) -> &dyn SsadLoss {

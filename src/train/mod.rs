@@ -12,7 +12,9 @@ pub use loss::{combine, BatchLoss, Item, LossWeighting, Reduction, SsadLoss};
 
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{LrSchedule, Matrix, Mode, Module, Optimizer};
+use ndarray::ArrayView2;
+
+use crate::nn::{gather_rows, LrSchedule, Matrix, Mode, Module, Optimizer};
 use crate::rng::Rng;
 
 /// Training parameters shared by every method (linfa style: plain data, checked by
@@ -197,6 +199,22 @@ pub trait Task {
     fn penalty(&self, _net: &mut Self::Net) -> f32 {
         0.0
     }
+}
+
+/// The network input and items of a batch of training rows: the rows `batch` of `x`
+/// (gathered row by row) and, per item, whether it carries `L_A` (`anomaly[row]`). The
+/// common case of [`Task::input`] for methods whose items are rows.
+pub fn row_batch(x: ArrayView2<f32>, anomaly: &[bool], batch: &[usize]) -> (Matrix, Vec<Item>) {
+    let items = batch
+        .iter()
+        .enumerate()
+        .map(|(index, &r)| Item {
+            index,
+            anomaly: anomaly[r],
+            target: 0.0,
+        })
+        .collect();
+    (gather_rows(x, batch), items)
 }
 
 /// One epoch as seen by an observer (progress display).
