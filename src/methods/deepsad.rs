@@ -23,8 +23,9 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, non_negative, positive, row_batch, Checkpoint, Item, NormKind, Observer,
-    ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, count_in, head_norm, non_negative, positive, row_batch, Checkpoint, Item, NormKind,
+    Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams,
+    TrainReport,
 };
 
 /// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
@@ -74,25 +75,11 @@ impl DeepSadParams {
                 "needs at least one layer, all widths > 0",
             ));
         }
-        if self.rep_dim == 0 {
-            return Err(ParamError::new("rep_dim", self.rep_dim, "must be > 0"));
-        }
+        count_in("rep_dim", self.rep_dim, 1, usize::MAX)?;
         positive("lr", self.lr)?;
         non_negative("weight_decay", self.weight_decay)?;
-        if self.epochs == 0 || self.epochs > 1_000_000 {
-            return Err(ParamError::new(
-                "epochs",
-                self.epochs,
-                "must be in 1..=1000000",
-            ));
-        }
-        if self.batch_size == 0 {
-            return Err(ParamError::new(
-                "batch_size",
-                self.batch_size,
-                "must be > 0",
-            ));
-        }
+        count_in("epochs", self.epochs, 1, 1_000_000)?;
+        count_in("batch_size", self.batch_size, 1, usize::MAX)?;
         positive("eta", self.eta)?;
         positive("eps", self.eps)?;
         positive("bn_eps", self.bn_eps)?;

@@ -39,8 +39,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer, ParamError,
-    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, count_in, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer,
+    ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 
 /// Which DevNet losses to train with.
@@ -93,25 +93,11 @@ impl Default for DevNetParams {
 
 impl DevNetParams {
     pub fn validate(&self) -> Result<(), ParamError> {
-        if self.hidden == 0 {
-            return Err(ParamError::new("hidden", self.hidden, "must be > 0"));
-        }
+        count_in("hidden", self.hidden, 1, usize::MAX)?;
         non_negative("l2", self.l2)?;
         positive("lr", self.lr)?;
-        if self.epochs == 0 || self.epochs > 1_000_000 {
-            return Err(ParamError::new(
-                "epochs",
-                self.epochs,
-                "must be in 1..=1000000",
-            ));
-        }
-        if self.batches_per_epoch == 0 || self.batches_per_epoch > 1_000_000 {
-            return Err(ParamError::new(
-                "batches_per_epoch",
-                self.batches_per_epoch,
-                "must be in 1..=1000000",
-            ));
-        }
+        count_in("epochs", self.epochs, 1, 1_000_000)?;
+        count_in("batches_per_epoch", self.batches_per_epoch, 1, 1_000_000)?;
         if self.batch_size < 2 || self.batch_size > 1_000_000 {
             return Err(ParamError::new(
                 "batch_size",

@@ -52,8 +52,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, sub_seed, Rng};
 use crate::train::{
-    self, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer, ParamError,
-    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, count_in, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer,
+    ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 
 /// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).
@@ -104,25 +104,11 @@ impl Default for PReNetParams {
 
 impl PReNetParams {
     pub fn validate(&self) -> Result<(), ParamError> {
-        if self.hidden == 0 {
-            return Err(ParamError::new("hidden", self.hidden, "must be > 0"));
-        }
+        count_in("hidden", self.hidden, 1, usize::MAX)?;
         positive("lr", self.lr)?;
         non_negative("weight_decay", self.weight_decay)?;
-        if self.epochs == 0 || self.epochs > 1_000_000 {
-            return Err(ParamError::new(
-                "epochs",
-                self.epochs,
-                "must be in 1..=1000000",
-            ));
-        }
-        if self.batches_per_epoch == 0 {
-            return Err(ParamError::new(
-                "batches_per_epoch",
-                self.batches_per_epoch,
-                "must be > 0",
-            ));
-        }
+        count_in("epochs", self.epochs, 1, 1_000_000)?;
+        count_in("batches_per_epoch", self.batches_per_epoch, 1, usize::MAX)?;
         if self.batch_size < 4 || self.batch_size % 4 != 0 {
             return Err(ParamError::new(
                 "batch_size",
@@ -136,9 +122,7 @@ impl PReNetParams {
             }
         }
         non_negative("eta_min", self.eta_min)?;
-        if self.n_ref == 0 {
-            return Err(ParamError::new("n_ref", self.n_ref, "must be > 0"));
-        }
+        count_in("n_ref", self.n_ref, 1, usize::MAX)?;
         positive("bn_eps", self.bn_eps)?;
         Ok(())
     }

@@ -146,6 +146,20 @@ pub fn non_negative(field: &'static str, v: f32) -> Result<(), ParamError> {
     }
 }
 
+/// Checks that a count hyperparameter (epochs, widths, batch sizes) lies in `lo..=hi`.
+pub fn count_in(field: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), ParamError> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        let reason = if hi == usize::MAX {
+            format!("must be at least {lo}")
+        } else {
+            format!("must be in {lo}..={hi}")
+        };
+        Err(ParamError::new(field, v, reason))
+    }
+}
+
 /// Which weights a fit returns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
