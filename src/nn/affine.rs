@@ -4,7 +4,7 @@
 
 use ndarray::Array1;
 
-use super::{load_vec, vec_tensor, NamedTensor, ParamMut, StateError};
+use super::{load_vec, make_standard1, vec_tensor, NamedTensor, ParamMut, StateError};
 
 /// Mutable views of a layer's affine parameters and their gradients.
 pub(crate) struct Affine<'a> {
@@ -29,6 +29,22 @@ impl Affine<'_> {
                         grad: g,
                     });
                 }
+            }
+        }
+    }
+
+    /// Makes the parameters contiguous and gives each a gradient buffer of its length
+    /// (none where the parameter is absent), after parameters were set or loaded.
+    pub fn sync(self) {
+        for (p, g) in [(self.gamma, self.grad_gamma), (self.beta, self.grad_beta)] {
+            match p {
+                Some(p) => {
+                    make_standard1(p);
+                    if g.as_ref().map(|g| g.len()) != Some(p.len()) {
+                        *g = Some(Array1::zeros(p.len()));
+                    }
+                }
+                None => *g = None,
             }
         }
     }

@@ -9,9 +9,7 @@
 use ndarray::{Array1, Axis, Zip};
 
 use super::affine::{affine_state, Affine};
-use super::{
-    load_vec, make_standard1, vec_tensor, Matrix, Mode, Module, NamedTensor, ParamMut, StateError,
-};
+use super::{load_vec, vec_tensor, Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
 
 /// Which framework's running-statistics rule a [`BatchNorm1d`] follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -159,20 +157,7 @@ impl BatchNorm1d {
     }
 
     fn sync_grads(&mut self) {
-        for (p, g) in [
-            (&mut self.gamma, &mut self.grad_gamma),
-            (&mut self.beta, &mut self.grad_beta),
-        ] {
-            match p {
-                Some(p) => {
-                    make_standard1(p);
-                    if g.as_ref().map(|g| g.len()) != Some(p.len()) {
-                        *g = Some(Array1::zeros(p.len()));
-                    }
-                }
-                None => *g = None,
-            }
-        }
+        self.affine_mut().sync();
     }
 }
 

@@ -5,7 +5,7 @@
 use ndarray::{Array1, Axis, Zip};
 
 use super::affine::{affine_state, Affine};
-use super::{make_standard1, Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
+use super::{Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
 
 #[derive(Clone, Debug)]
 struct LnCache {
@@ -69,20 +69,7 @@ impl LayerNorm {
     }
 
     fn sync_grads(&mut self) {
-        for (p, g) in [
-            (&mut self.gamma, &mut self.grad_gamma),
-            (&mut self.beta, &mut self.grad_beta),
-        ] {
-            match p {
-                Some(p) => {
-                    make_standard1(p);
-                    if g.as_ref().map(|g| g.len()) != Some(p.len()) {
-                        *g = Some(Array1::zeros(p.len()));
-                    }
-                }
-                None => *g = None,
-            }
-        }
+        self.affine_mut().sync();
     }
 }
 
