@@ -17,6 +17,7 @@
 //! - [`experiment`]: split + fit + score + metrics, as `anoonly eval` runs them.
 //! - [`rng`]: one seed per run, sub-seeds per component, a portable ChaCha generator.
 
+pub mod bench;
 pub mod data;
 pub mod experiment;
 pub mod methods;
