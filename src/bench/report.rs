@@ -362,7 +362,13 @@ pub fn markdown(results: &[StoredResult], failures: &[Failure]) -> String {
             seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
             sec.families
                 .iter()
-                .map(|f| format!("{f} {}", files.get(f.as_str()).map_or(0, |v| v.len())))
+                .map(|f| {
+                    let n = files.get(f.as_str()).map_or(0, |v| v.len());
+                    match paper::FAMILY_FILES.iter().find(|(p, _)| p == f) {
+                        Some((_, total)) if *total != n => format!("{f} {n} (paper {total})"),
+                        _ => format!("{f} {n}"),
+                    }
+                })
                 .collect::<Vec<_>>()
                 .join(", ")
         );
