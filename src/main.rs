@@ -81,7 +81,8 @@ struct BenchRunArgs {
     out: Option<PathBuf>,
     /// Named grid: `paper` (Table 1: every method and variant, clean, gamma_la 0.1, seeds
     /// 0,1,2, on the ADBench family files under --data-dir), `sweep` (+ gamma_la 1..100%),
-    /// `noise` (+ label-noise setting), `quick` (built-in synthetic data, seconds).
+    /// `noise` (+ label-noise setting), `quick` (built-in synthetic data, seconds),
+    /// `ablation` (DeepSAD: Table 2 norms, lambda_n, normal-ratio and batch-size sweeps).
     #[arg(long)]
     suite: Option<String>,
     /// The grid as a TOML file (fields: files, synthetic, methods, variants, settings,
@@ -540,14 +541,48 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         .out
         .clone()
         .context("bench needs --out DIR (where results.jsonl and the report go)")?;
-    let mut grid = match (&a.grid, &a.suite) {
-        (Some(path), _) => Grid::from_toml_file(path)?,
-        (None, Some(s)) => s.parse::<Suite>().map_err(anyhow::Error::msg)?.grid(&a.data_dir)?,
-        (None, None) if !a.files.is_empty() => Grid::default(),
-        (None, None) => Suite::Paper.grid(&a.data_dir).context(
+    let mut grids = match (&a.grid, &a.suite) {
+        (Some(path), _) => vec![Grid::from_toml_file(path)?],
+        (None, Some(s)) => s
+            .parse::<Suite>()
+            .map_err(anyhow::Error::msg)?
+            .grids(&a.data_dir)?,
+        (None, None) if !a.files.is_empty() => vec![Grid::default()],
+        (None, None) => Suite::Paper.grids(&a.data_dir).context(
             "no --suite, --grid or --files given, and the default `--suite paper` found no data (try `--suite quick`)",
         )?,
     };
+    for grid in &mut grids {
+        override_grid(grid, &a)?;
+    }
+    let shard = a.shard.as_deref().map(str::parse::<Shard>).transpose()?;
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = if a.quiet {
+        bench::Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        bench::Progress::Bar
+    } else {
+        bench::Progress::Lines
+    };
+    let opts = RunOptions {
+        out: out.clone(),
+        resume: a.resume,
+        threads,
+        shard,
+        progress,
+    };
+    let summary = bench::run_grids(&grids, &opts)?;
+    eprintln!(
+        "{} cells ({} already done, {} run, {} failed) in {:.1}s on {} thread(s)",
+        summary.cells, summary.skipped, summary.ran, summary.failed, summary.wall_seconds, threads
+    );
+    list_outputs(&summary.outputs);
+    Ok(())
+}
+
+/// The grid-axis flags, applied over a suite's or a TOML file's grid.
+fn override_grid(grid: &mut Grid, a: &BenchRunArgs) -> Result<()> {
     if !a.files.is_empty() {
         grid.files = a.files.clone();
         grid.synthetic.clear();
@@ -585,28 +620,5 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         let m: MethodKind = m.parse().map_err(anyhow::Error::msg)?;
         grid.set.push((m, kv.to_string()));
     }
-    let shard = a.shard.as_deref().map(str::parse::<Shard>).transpose()?;
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let progress = if a.quiet {
-        bench::Progress::Quiet
-    } else if std::io::stderr().is_terminal() {
-        bench::Progress::Bar
-    } else {
-        bench::Progress::Lines
-    };
-    let opts = RunOptions {
-        out: out.clone(),
-        resume: a.resume,
-        threads,
-        shard,
-        progress,
-    };
-    let summary = bench::run(&grid, &opts)?;
-    eprintln!(
-        "{} cells ({} already done, {} run, {} failed) in {:.1}s on {} thread(s)",
-        summary.cells, summary.skipped, summary.ran, summary.failed, summary.wall_seconds, threads
-    );
-    list_outputs(&summary.outputs);
     Ok(())
 }

@@ -223,6 +223,10 @@ pub enum Suite {
     /// Built-in synthetic data (two datasets), DeepSAD and DevNet, seeds 0 and 1: seconds,
     /// no files.
     Quick,
+    /// The paper's ablations on DeepSAD (protocol.md 4): Table 2's normalisation layers
+    /// with and without AnoOnly, the lambda_n sweep (Fig. 7), the normal-ratio sweep
+    /// (Fig. 6) and the batch-size sweep of DeepSAD+AnoOnly (Fig. 9).
+    Ablation,
 }
 
 impl FromStr for Suite {
@@ -233,8 +237,9 @@ impl FromStr for Suite {
             "sweep" => Ok(Suite::Sweep),
             "noise" => Ok(Suite::Noise),
             "quick" => Ok(Suite::Quick),
+            "ablation" => Ok(Suite::Ablation),
             _ => Err(format!(
-                "unknown suite `{s}` (known: paper, sweep, noise, quick)"
+                "unknown suite `{s}` (known: paper, sweep, noise, quick, ablation)"
             )),
         }
     }
@@ -271,9 +276,59 @@ pub enum GridError {
     Shard(String),
 }
 
+/// The values of the paper's ablation sweeps (protocol.md 4).
+pub const NORMS: [&str; 5] = ["none", "layernorm", "bn-noaffine", "bn", "bn-loss"];
+pub const LAMBDA_N_SWEEP: [&str; 8] = [
+    "1", "0.1", "0.01", "0.001", "0.0001", "0.00001", "0.000001", "0",
+];
+pub const NORMAL_RATIO_SWEEP: [&str; 6] = ["0.01", "0.05", "0.1", "0.2", "0.5", "1"];
+pub const BATCH_SIZE_SWEEP: [&str; 8] = ["1", "2", "4", "8", "16", "32", "64", "128"];
+
+fn overrides(name: &str, values: &[&str]) -> Vec<Override> {
+    values
+        .iter()
+        .map(|v| Override {
+            name: name.to_string(),
+            value: v.to_string(),
+        })
+        .collect()
+}
+
 impl Suite {
-    /// The suite's grid. `data_dir` is the ADBench root (`../shared/data/adbench`).
-    pub fn grid(self, data_dir: &Path) -> Result<Grid, GridError> {
+    /// The suite's grids (their cells are joined). `data_dir` is the ADBench root
+    /// (`../shared/data/adbench`).
+    pub fn grids(self, data_dir: &Path) -> Result<Vec<Grid>, GridError> {
+        if self == Suite::Ablation {
+            let base = Grid {
+                files: family_files(data_dir)?,
+                methods: vec![MethodKind::DeepSad],
+                ..Grid::default()
+            };
+            return Ok(vec![
+                Grid {
+                    ablations: overrides("norm", &NORMS),
+                    ..base.clone()
+                },
+                Grid {
+                    variants: vec![Variant::Base],
+                    ablations: overrides("lambda_n", &LAMBDA_N_SWEEP),
+                    ..base.clone()
+                },
+                Grid {
+                    ablations: overrides("normal_ratio", &NORMAL_RATIO_SWEEP),
+                    ..base.clone()
+                },
+                Grid {
+                    variants: vec![Variant::AnoOnly],
+                    ablations: overrides("batch_size", &BATCH_SIZE_SWEEP),
+                    ..base
+                },
+            ]);
+        }
+        Ok(vec![self.grid(data_dir)?])
+    }
+
+    fn grid(self, data_dir: &Path) -> Result<Grid, GridError> {
         if self == Suite::Quick {
             return Ok(Grid {
                 synthetic: vec![0, 1],
@@ -345,8 +400,7 @@ impl Grid {
         v
     }
 
-    /// Every cell, in canonical order (sorted by key). Baselines without an AnoOnly variant
-    /// get only their `base` cells.
+    /// Every cell, in canonical order (sorted by key).
     pub fn cells(&self) -> Result<Vec<Cell>, GridError> {
         let datasets = self.datasets();
         if datasets.is_empty() {
@@ -493,7 +547,7 @@ impl Shard {
     /// The cells of this shard: every N-th cell of the canonical order, starting at the
     /// I-th. Round robin rather than contiguous blocks, so that each shard gets a similar
     /// mix of slow and fast methods.
-    pub fn select(&self, cells: Vec<Cell>) -> Vec<Cell> {
+    pub fn select<T>(&self, cells: Vec<T>) -> Vec<T> {
         cells
             .into_iter()
             .enumerate()
@@ -516,4 +570,18 @@ mod tests {
         let f = DatasetRef::file(Path::new("x/Classical/16_http.npz"));
         assert_eq!(f.family, "16_http");
     }
+}
+
+/// The cells of several grids joined, each with the grid it came from, in canonical order
+/// (sorted by key; a key in two grids is kept once, from the first).
+pub fn joined_cells(grids: &[Grid]) -> Result<Vec<(Cell, &Grid)>, GridError> {
+    let mut all: Vec<(String, Cell, &Grid)> = Vec::new();
+    for g in grids {
+        for c in g.cells()? {
+            all.push((c.key(), c, g));
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    Ok(all.into_iter().map(|(_, c, g)| (c, g)).collect())
 }

@@ -109,38 +109,46 @@ fn load(d: &DatasetRef) -> Result<Dataset, DataError> {
 /// Runs the grid's cells not yet in `opts.out`, then rebuilds the report and figures from
 /// everything in `opts.out`.
 pub fn run(grid: &Grid, opts: &RunOptions) -> Result<RunSummary, BenchError> {
+    run_grids(std::slice::from_ref(grid), opts)
+}
+
+/// [`run`] over the joined cells of several grids (a suite such as `ablation`).
+pub fn run_grids(grids: &[Grid], opts: &RunOptions) -> Result<RunSummary, BenchError> {
     let t0 = Instant::now();
-    let mut cells = grid.cells()?;
+    let mut cells = grid::joined_cells(grids)?;
     if let Some(s) = opts.shard {
         cells = s.select(cells);
     }
     let files = results::open_run(&opts.out, opts.resume)?;
-    let grid_json = serde_json::json!({ "grid": grid, "shard": opts.shard.map(|s| format!("{}/{}", s.index, s.count)) });
+    let grid_json = serde_json::json!({ "grids": grids, "shard": opts.shard.map(|s| format!("{}/{}", s.index, s.count)) });
     let grid_path = opts.out.join("grid.json");
     write_atomic(&grid_path, grid_json.to_string().as_bytes())
         .map_err(|e| BenchError::Io(grid_path, e))?;
 
     let done: HashSet<&str> = files.done.iter().map(|r| r.key.as_str()).collect();
-    let todo: Vec<Cell> = cells
+    let todo: Vec<(Cell, &Grid)> = cells
         .iter()
-        .filter(|c| !done.contains(c.key().as_str()))
+        .filter(|(c, _)| !done.contains(c.key().as_str()))
         .cloned()
         .collect();
     let skipped = cells.len() - todo.len();
 
     // Every dataset once, before any cell: a bad file stops the run before work is spent.
     let mut datasets: HashMap<DatasetRef, Arc<Dataset>> = HashMap::new();
-    for c in &todo {
+    for (c, _) in &todo {
         if !datasets.contains_key(&c.dataset) {
             datasets.insert(c.dataset.clone(), Arc::new(load(&c.dataset)?));
         }
     }
-    let mut queue: Vec<(f64, Cell)> = todo
+    let mut queue: Vec<(f64, (Cell, &Grid))> = todo
         .into_iter()
-        .map(|c| (cost(&c, datasets[&c.dataset].n_rows()), c))
+        .map(|cg| (cost(&cg.0, datasets[&cg.0.dataset].n_rows()), cg))
         .collect();
-    queue.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.key().cmp(&b.1.key())));
-    let queue: Vec<Cell> = queue.into_iter().map(|(_, c)| c).collect();
+    queue.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then_with(|| a.1 .0.key().cmp(&b.1 .0.key()))
+    });
+    let queue: Vec<(Cell, &Grid)> = queue.into_iter().map(|(_, cg)| cg).collect();
 
     let bar = match opts.progress {
         Progress::Bar => {
@@ -175,7 +183,9 @@ pub fn run(grid: &Grid, opts: &RunOptions) -> Result<RunSummary, BenchError> {
     };
     let worker = || loop {
         let i = next.fetch_add(1, Ordering::SeqCst);
-        let Some(cell) = queue.get(i) else { break };
+        let Some((cell, grid)) = queue.get(i) else {
+            break;
+        };
         if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
             break;
         }
