@@ -557,6 +557,20 @@ impl Shard {
     }
 }
 
+/// The cells of several grids joined, each with the grid it came from, in canonical order
+/// (sorted by key; a key in two grids is kept once, from the first).
+pub fn joined_cells(grids: &[Grid]) -> Result<Vec<(Cell, &Grid)>, GridError> {
+    let mut all: Vec<(String, Cell, &Grid)> = Vec::new();
+    for g in grids {
+        for c in g.cells()? {
+            all.push((c.key(), c, g));
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    Ok(all.into_iter().map(|(_, c, g)| (c, g)).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,18 +584,4 @@ mod tests {
         let f = DatasetRef::file(Path::new("x/Classical/16_http.npz"));
         assert_eq!(f.family, "16_http");
     }
-}
-
-/// The cells of several grids joined, each with the grid it came from, in canonical order
-/// (sorted by key; a key in two grids is kept once, from the first).
-pub fn joined_cells(grids: &[Grid]) -> Result<Vec<(Cell, &Grid)>, GridError> {
-    let mut all: Vec<(String, Cell, &Grid)> = Vec::new();
-    for g in grids {
-        for c in g.cells()? {
-            all.push((c.key(), c, g));
-        }
-    }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    all.dedup_by(|a, b| a.0 == b.0);
-    Ok(all.into_iter().map(|(_, c, g)| (c, g)).collect())
 }
