@@ -167,6 +167,7 @@ impl Figure {
         chart
             .configure_mesh()
             .disable_x_mesh()
+            .max_light_lines(1)
             .x_labels(n * 2 + 1)
             .x_label_formatter(&|x: &f64| {
                 let i = x.round();

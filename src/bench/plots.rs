@@ -221,7 +221,7 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
 
 /// The order of an ablation's values on the x axis: the paper's order for `norm`
 /// (Table 2), descending for `lambda_n` (Fig. 7 goes from 1 to 0), ascending otherwise.
-fn value_order(name: &str, values: &mut [String]) {
+pub(crate) fn value_order(name: &str, values: &mut [String]) {
     const NORMS: [&str; 5] = ["none", "layernorm", "bn-noaffine", "bn", "bn-loss"];
     let num = |s: &String| s.parse::<f64>().ok();
     if name == "norm" {
