@@ -89,6 +89,22 @@ fn soft_threshold(g: f64, alpha: f64) -> f64 {
     }
 }
 
+/// A row's open node (slot) and its gradient statistics.
+struct RowStat {
+    slot: u32,
+    g: f64,
+    h: f64,
+}
+
+/// Left-side sums of one open node during a column scan.
+#[derive(Clone, Copy, Default)]
+struct Acc {
+    gl: f64,
+    hl: f64,
+    last: f32,
+    seen: bool,
+}
+
 struct Split {
     gain: f64,
     feature: usize,
@@ -342,42 +358,47 @@ fn grow_tree(
         }
         let mut best: Vec<Option<Split>> = (0..open.len()).map(|_| None).collect();
         if depth < p.max_depth {
-            let slot: Vec<usize> = position
+            // Packed per-row state and per-node accumulators: the scan below is the
+            // booster's hot loop (rows × features × levels × trees).
+            let rows: Vec<RowStat> = position
                 .iter()
-                .map(|pos| slot_of.get(pos).copied().unwrap_or(usize::MAX))
+                .zip(g.iter().zip(h))
+                .map(|(pos, (&g, &h))| RowStat {
+                    slot: slot_of.get(pos).map_or(u32::MAX, |&s| s as u32),
+                    g,
+                    h,
+                })
                 .collect();
             let root_gain: Vec<f64> = (0..open.len())
                 .map(|s| gain_of(sum_g[s], sum_h[s]))
                 .collect();
-            let mut gl = vec![0.0f64; open.len()];
-            let mut hl = vec![0.0f64; open.len()];
-            let mut last = vec![f32::NAN; open.len()];
+            let mut acc = vec![Acc::default(); open.len()];
             for (f, col) in sorted.iter().enumerate() {
-                gl.iter_mut().for_each(|v| *v = 0.0);
-                hl.iter_mut().for_each(|v| *v = 0.0);
-                last.iter_mut().for_each(|v| *v = f32::NAN);
+                acc.iter_mut().for_each(|a| *a = Acc::default());
                 for &(v, r) in col {
-                    let s = slot[r as usize];
-                    if s == usize::MAX {
+                    let row = &rows[r as usize];
+                    if row.slot == u32::MAX {
                         continue;
                     }
-                    let r = r as usize;
-                    if !last[s].is_nan() && v != last[s] && hl[s] >= mcw {
-                        let (gr, hr) = (sum_g[s] - gl[s], sum_h[s] - hl[s]);
+                    let s = row.slot as usize;
+                    let a = &mut acc[s];
+                    if a.seen && v != a.last && a.hl >= mcw {
+                        let (gr, hr) = (sum_g[s] - a.gl, sum_h[s] - a.hl);
                         if hr >= mcw {
-                            let chg = gain_of(gl[s], hl[s]) + gain_of(gr, hr) - root_gain[s];
+                            let chg = gain_of(a.gl, a.hl) + gain_of(gr, hr) - root_gain[s];
                             if best[s].as_ref().map_or(chg > RT_EPS, |b| chg > b.gain) {
                                 best[s] = Some(Split {
                                     gain: chg,
                                     feature: f,
-                                    threshold: (v + last[s]) * 0.5,
+                                    threshold: (v + a.last) * 0.5,
                                 });
                             }
                         }
                     }
-                    gl[s] += g[r];
-                    hl[s] += h[r];
-                    last[s] = v;
+                    a.gl += row.g;
+                    a.hl += row.h;
+                    a.last = v;
+                    a.seen = true;
                 }
             }
         }
