@@ -145,14 +145,14 @@ fn model_file_round_trip_and_determinism() {
 
 #[test]
 fn too_many_rows_is_a_clear_error() {
-    let x = Array2::<f32>::zeros((20_001, 1));
-    let mut y = Array1::<u8>::zeros(20_001);
+    let x = Array2::<f32>::zeros((10_001, 1));
+    let mut y = Array1::<u8>::zeros(10_001);
     y[0] = 1;
     let err = FitParams::new(MethodKind::Xgbod)
         .fit(x.view(), y.view())
         .unwrap_err();
     assert!(
-        matches!(err, FitError::TooManyRows { found: 20_001, .. }),
+        matches!(err, FitError::TooManyRows { found: 10_001, .. }),
         "{err}"
     );
 }
