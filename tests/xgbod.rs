@@ -69,6 +69,27 @@ fn first_tree_matches_the_hand_computed_split_and_leaves() {
 }
 
 #[test]
+fn a_leaf_lighter_than_min_child_weight_has_weight_zero() {
+    // Two rows at p = 0.5: H = 2 · 0.25 = 0.5 < 1, so XGBoost's CalcWeight gives 0 and the
+    // prediction stays at base_score; with min_child_weight 0.5 the leaf is
+    // −G/(H+λ)·η = −(−1)/(1.5)·0.1.
+    let x = array![[0.0f32], [1.0]];
+    let y = array![1u8, 1];
+    let p = GbtParams {
+        n_estimators: 1,
+        ..GbtParams::default()
+    };
+    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    assert_eq!(gbt.trees[0][0].value, 0.0);
+    let p = GbtParams {
+        min_child_weight: 0.5,
+        ..p
+    };
+    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    assert!((f64::from(gbt.trees[0][0].value) - 0.1 / 1.5).abs() < 1e-7);
+}
+
+#[test]
 fn features_are_x_then_tos() {
     let x = array![[1.0f32, 2.0], [3.0, 4.0]];
     let tos = array![[9.0f32], [8.0]];

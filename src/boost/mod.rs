@@ -5,7 +5,8 @@
 //! gain `G_L²/(H_L+λ) + G_R²/(H_R+λ) − G²/(H+λ)` (with L1 soft-thresholding of `G` by α),
 //! a split kept when its gain exceeds 1e-6 and both children have hessian ≥
 //! `min_child_weight`, then pruned when the gain is below `gamma`; leaf value
-//! `−G/(H+λ)·η`, prediction `sigmoid(logit(base_score) + Σ leaves)`.
+//! `−G/(H+λ)·η` (0 for a node whose H is below `min_child_weight`, as XGBoost's
+//! `CalcWeight`), prediction `sigmoid(logit(base_score) + Σ leaves)`.
 //!
 //! Why our own: hessboost needs Rust 1.93 (our MSRV is 1.80) and brings its own model
 //! format; forust-ml only finds splits on histograms (XGBoost's `hist`, not `exact`). A
@@ -328,11 +329,21 @@ fn grow_tree(
     let n = g.len();
     let (alpha, lambda) = (f64::from(p.reg_alpha), f64::from(p.reg_lambda));
     let mcw = f64::from(p.min_child_weight);
+    // XGBoost's CalcGain / CalcWeight: a node lighter than min_child_weight has gain and
+    // weight 0.
     let gain_of = |gs: f64, hs: f64| {
+        if hs < mcw || hs <= 0.0 {
+            return 0.0;
+        }
         let t = soft_threshold(gs, alpha);
         t * t / (hs + lambda)
     };
-    let weight_of = |gs: f64, hs: f64| -soft_threshold(gs, alpha) / (hs + lambda);
+    let weight_of = |gs: f64, hs: f64| {
+        if hs < mcw || hs <= 0.0 {
+            return 0.0;
+        }
+        -soft_threshold(gs, alpha) / (hs + lambda)
+    };
     let leaf = |value: f64| TreeNode {
         feature: LEAF,
         threshold: 0.0,
