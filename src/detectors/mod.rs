@@ -465,11 +465,20 @@ impl Tos {
             .iter()
             .map(|&v| to_index("iforest.roots", v, m).map(|r| r as u32))
             .collect::<Result<Vec<_>, _>>()?;
+        let n_trees = IFOREST_SIZES[IFOREST_SIZES.len() - 1];
+        if roots.len() != n_trees {
+            return Err(StateError::Shape {
+                name: format!("{prefix}iforest.roots"),
+                expected: vec![n_trees],
+                found: vec![roots.len()],
+            });
+        }
         let max_samples = to_index(
             "iforest.max_samples",
             shaped("iforest.max_samples", vec![1])?[0],
-            usize::MAX,
-        )?;
+            n.min(256) + 1,
+        )?
+        .max(1);
         Ok(Tos {
             standardizer: Standardizer { mean, scale },
             train_std,
