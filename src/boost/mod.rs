@@ -383,6 +383,16 @@ fn grow_tree(
             let root_gain: Vec<f64> = (0..open.len())
                 .map(|s| gain_of(sum_g[s], sum_h[s]))
                 .collect();
+            // Children in the scan have H ≥ min_child_weight, so their gain is the plain
+            // formula; `best_gain` starts at XGBoost's kRtEps.
+            let child_gain = |gs: f64, hs: f64| {
+                let t = soft_threshold(gs, alpha);
+                t * t / (hs + lambda)
+            };
+            let totals: Vec<(f64, f64, f64)> = (0..open.len())
+                .map(|s| (sum_g[s], sum_h[s], root_gain[s]))
+                .collect();
+            let mut best_gain = vec![RT_EPS; open.len()];
             let mut acc = vec![Acc::default(); open.len()];
             for (f, col) in sorted.iter().enumerate() {
                 acc.iter_mut().for_each(|a| *a = Acc::default());
@@ -394,10 +404,12 @@ fn grow_tree(
                     let s = row.slot as usize;
                     let a = &mut acc[s];
                     if a.seen && v != a.last && a.hl >= mcw {
-                        let (gr, hr) = (sum_g[s] - a.gl, sum_h[s] - a.hl);
+                        let (tg, th, root) = totals[s];
+                        let (gr, hr) = (tg - a.gl, th - a.hl);
                         if hr >= mcw {
-                            let chg = gain_of(a.gl, a.hl) + gain_of(gr, hr) - root_gain[s];
-                            if best[s].as_ref().map_or(chg > RT_EPS, |b| chg > b.gain) {
+                            let chg = child_gain(a.gl, a.hl) + child_gain(gr, hr) - root;
+                            if chg > best_gain[s] {
+                                best_gain[s] = chg;
                                 best[s] = Some(Split {
                                     gain: chg,
                                     feature: f,
