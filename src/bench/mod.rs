@@ -91,6 +91,7 @@ fn cost(cell: &Cell, rows: usize) -> f64 {
         MethodKind::PReNet => 2.0 * size,
         MethodKind::DeepSad => 1.0 * size,
         MethodKind::DevNet => 0.3 * size,
+        MethodKind::Xgbod => 4.0 * size,
         #[allow(unreachable_patterns)]
         _ => 5.0 * size,
     }

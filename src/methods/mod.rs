@@ -11,6 +11,7 @@ pub mod deepsad;
 pub mod devnet;
 pub mod feawad;
 pub mod prenet;
+pub mod xgbod;
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +26,7 @@ pub use deepsad::DeepSadParams;
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use prenet::PReNetParams;
+pub use xgbod::XgbodParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
 /// scoring, model files). Adding a method = one file implementing this, plus one variant in
@@ -71,6 +73,7 @@ pub enum MethodKind {
     DevNet,
     PReNet,
     Feawad,
+    Xgbod,
 }
 
 impl MethodKind {
@@ -79,6 +82,7 @@ impl MethodKind {
         MethodKind::DevNet,
         MethodKind::PReNet,
         MethodKind::Feawad,
+        MethodKind::Xgbod,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,7 +91,13 @@ impl MethodKind {
             MethodKind::DevNet => "devnet",
             MethodKind::PReNet => "prenet",
             MethodKind::Feawad => "feawad",
+            MethodKind::Xgbod => "xgbod",
         }
+    }
+
+    /// Whether the method has an AnoOnly variant (the paper's baselines do not).
+    pub fn supports_anoonly(self) -> bool {
+        !matches!(self, MethodKind::Xgbod)
     }
 }
 
@@ -119,6 +129,7 @@ pub enum MethodParams {
     DevNet(DevNetParams),
     PReNet(PReNetParams),
     Feawad(FeawadParams),
+    Xgbod(XgbodParams),
 }
 
 impl MethodParams {
@@ -129,6 +140,7 @@ impl MethodParams {
             MethodKind::DevNet => MethodParams::DevNet(DevNetParams::default()),
             MethodKind::PReNet => MethodParams::PReNet(PReNetParams::default()),
             MethodKind::Feawad => MethodParams::Feawad(FeawadParams::default()),
+            MethodKind::Xgbod => MethodParams::Xgbod(XgbodParams::default()),
         }
     }
 
@@ -138,6 +150,7 @@ impl MethodParams {
             MethodParams::DevNet(_) => MethodKind::DevNet,
             MethodParams::PReNet(_) => MethodKind::PReNet,
             MethodParams::Feawad(_) => MethodKind::Feawad,
+            MethodParams::Xgbod(_) => MethodKind::Xgbod,
         }
     }
 
@@ -147,6 +160,7 @@ impl MethodParams {
             MethodParams::DevNet(p) => devnet::FittedDevNet::validate(p),
             MethodParams::PReNet(p) => prenet::FittedPReNet::validate(p),
             MethodParams::Feawad(p) => feawad::FittedFeawad::validate(p),
+            MethodParams::Xgbod(p) => xgbod::FittedXgbod::validate(p),
         }
     }
 
@@ -192,6 +206,7 @@ impl MethodParams {
             MethodParams::DevNet(p) => devnet::FittedDevNet::set_epochs(p, epochs),
             MethodParams::PReNet(p) => prenet::FittedPReNet::set_epochs(p, epochs),
             MethodParams::Feawad(p) => feawad::FittedFeawad::set_epochs(p, epochs),
+            MethodParams::Xgbod(p) => xgbod::FittedXgbod::set_epochs(p, epochs),
         }
     }
 }
@@ -226,6 +241,12 @@ pub enum FitError {
     },
     #[error("training data: non-finite value at row {row}, column {col}")]
     NonFinite { row: usize, col: usize },
+    #[error("training data has {found} rows: {method} keeps an n x n kernel matrix and accepts at most {max}")]
+    TooManyRows {
+        method: MethodKind,
+        found: usize,
+        max: usize,
+    },
     #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
     Diverged,
 }
@@ -249,6 +270,8 @@ pub enum Fitted {
     /// Boxed: it holds the reference pools inline (clippy `large_enum_variant`).
     PReNet(Box<prenet::FittedPReNet>),
     Feawad(feawad::FittedFeawad),
+    /// Boxed: it holds the detector bank inline.
+    Xgbod(Box<xgbod::FittedXgbod>),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -293,6 +316,19 @@ impl FitParams {
 
     pub fn validate(&self) -> Result<(), ParamError> {
         self.method.validate()?;
+        let kind = self.method.kind();
+        if !kind.supports_anoonly() {
+            let no_variant = format!("{kind} is a baseline without an AnoOnly variant");
+            if self.train.anoonly {
+                return Err(ParamError::new("anoonly", true, no_variant));
+            }
+            if let Some(l) = self.train.lambda_n {
+                return Err(ParamError::new("lambda_n", l, no_variant));
+            }
+            if let Some(n) = self.train.norm {
+                return Err(ParamError::new("norm", format!("{n:?}"), no_variant));
+            }
+        }
         self.train.validate()
     }
 
@@ -346,6 +382,10 @@ impl FitParams {
                 let (f, r) = feawad::FittedFeawad::fit(p, &self.train, x, y, observer)?;
                 (Fitted::Feawad(f), r)
             }
+            MethodParams::Xgbod(p) => {
+                let (f, r) = xgbod::FittedXgbod::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Xgbod(Box::new(f)), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -370,6 +410,7 @@ impl Model {
             Fitted::DevNet(f) => f.decision_function(x),
             Fitted::PReNet(f) => f.decision_function(x),
             Fitted::Feawad(f) => f.decision_function(x),
+            Fitted::Xgbod(f) => f.decision_function(x),
         }
     }
 
@@ -429,6 +470,7 @@ impl Model {
             Fitted::DevNet(f) => f.state(&mut out),
             Fitted::PReNet(f) => f.state(&mut out),
             Fitted::Feawad(f) => f.state(&mut out),
+            Fitted::Xgbod(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -463,6 +505,10 @@ impl Model {
             MethodParams::PReNet(p) => {
                 let f = prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
                 Fitted::PReNet(Box::new(f))
+            }
+            MethodParams::Xgbod(p) => {
+                let f = xgbod::FittedXgbod::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::Xgbod(Box::new(f))
             }
         };
         Ok(Model {
