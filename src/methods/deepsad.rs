@@ -18,17 +18,20 @@ use serde::{Deserialize, Serialize};
 use super::{find_vector, vector, FitError, Method};
 use crate::nn::{eval_rows, gather_rows};
 use crate::nn::{
-    Activation, ActivationLayer, Adam, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix,
-    Mode, Module, NamedTensor, Sequential, StateError,
+    Activation, ActivationLayer, Adam, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
+    Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, count_in, head_norm, non_negative, positive, row_batch, Checkpoint, Item, NormKind,
-    Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams,
-    TrainReport,
+    self, count_in, head_norm, non_negative, norm_layer, positive, row_batch, Checkpoint, HeadNorm,
+    Item, NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss,
+    Task, TrainParams, TrainReport,
 };
 
 /// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
+
+/// The method's own normalisation before the last layer: its two torch BatchNorms without affine (the paper's BN*).
+pub const OWN_NORM: NormKind = NormKind::BnNoAffine;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeepSadParams {
@@ -86,21 +89,22 @@ impl DeepSadParams {
         Ok(())
     }
 
-    /// The network; `norm` is the normalisation after each hidden linear layer
-    /// (the method's own is `BnNoAffine`; AnoOnly keeps it).
-    pub fn network(&self, d_in: usize, norm: NormKind, rng: &mut Rng) -> Sequential {
+    /// The network; `norm` is the normalisation after each hidden linear layer, i.e. in
+    /// place of **both** of the method's BatchNorms (its own is `BnNoAffine`; AnoOnly keeps
+    /// it). Under `bn-loss` each of the two positions gets its own `L_BN` on the linear
+    /// output (before the LeakyReLU, where the BatchNorm sat); the paper speaks of "the only
+    /// BN before the last layer" but DeepSAD has two, and replacing both keeps the BN† row
+    /// comparable with the other rows of Table 2, which swap both.
+    pub fn network(&self, d_in: usize, norm: impl Into<HeadNorm>, rng: &mut Rng) -> Sequential {
+        let norm = norm.into();
+        let flavour = NormFlavour::Torch {
+            bn_eps: self.bn_eps,
+        };
         let mut layers = Vec::new();
         let mut width = d_in;
         for &h in &self.hidden {
             layers.push(Linear::new(width, h, false, Init::TorchDefault, rng).into());
-            match norm {
-                NormKind::None => {}
-                NormKind::LayerNorm => layers.push(LayerNorm::new(h, 1e-5, true).into()),
-                NormKind::BnNoAffine => {
-                    layers.push(BatchNorm1d::torch(h, self.bn_eps, false).into())
-                }
-                NormKind::Bn => layers.push(BatchNorm1d::torch(h, self.bn_eps, true).into()),
-            }
+            layers.extend(norm_layer(norm, h, flavour));
             layers.push(ActivationLayer::new(Activation::LeakyRelu(0.01)).into());
             width = h;
         }
@@ -253,7 +257,7 @@ impl Method for FittedDeepSad {
         observer: Observer<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
         let seed = train_params.seed;
-        let norm = head_norm(train_params, NormKind::BnNoAffine);
+        let norm = head_norm(train_params, OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let mut loader_rng = component_rng(seed, "loader");
         let c = init_center(&mut net, x, params.batch_size, &mut loader_rng);
@@ -302,7 +306,7 @@ impl Method for FittedDeepSad {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, NormKind::BnNoAffine);
+        let norm = head_norm(train, OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
         let c = find_vector(tensors, "c", Some(params.rep_dim))?;
