@@ -28,10 +28,11 @@ use crate::train::{
     Task, TrainParams, TrainReport,
 };
 
-/// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
-
-/// The method's own normalisation before the last layer: its two torch BatchNorms without affine (the paper's BN*).
+/// The method's own normalisation before the last layer: its two torch BatchNorms without
+/// affine (the paper's BN*).
 pub const OWN_NORM: NormKind = NormKind::BnNoAffine;
+
+/// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeepSadParams {

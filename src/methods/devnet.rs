@@ -44,10 +44,10 @@ use crate::train::{
     TrainParams, TrainReport,
 };
 
-/// Which DevNet losses to train with.
-
 /// The method's own normalisation before the last layer: none.
 pub const OWN_NORM: NormKind = NormKind::None;
+
+/// Which DevNet losses to train with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DevNetLoss {

@@ -67,10 +67,11 @@ use crate::train::{
 };
 use crate::train::{non_negative, positive};
 
-/// Which FEAWAD: the fixed one (default) or the authors' code with its two bugs.
-
-/// The method's own normalisation before the last layer: a Keras BatchNorm on the head's 33-d input.
+/// The method's own normalisation before the last layer: a Keras BatchNorm on the head's
+/// 33-d input.
 pub const OWN_NORM: NormKind = NormKind::Bn;
+
+/// Which FEAWAD: the fixed one (default) or the authors' code with its two bugs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FeawadCompat {

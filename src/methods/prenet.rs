@@ -57,10 +57,10 @@ use crate::train::{
     TrainParams, TrainReport,
 };
 
-/// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).
-
 /// The method's own normalisation before the last layer: none.
 pub const OWN_NORM: NormKind = NormKind::None;
+
+/// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PReNetParams {
