@@ -183,6 +183,9 @@ fn every_norm_runs_for_every_method() {
         none.train.norm = Some(NormKind::None);
         let (_, s_none) = fit_scores(&none);
         for &norm in NormKind::ALL {
+            let json = serde_json::to_string(&norm).unwrap();
+            assert_eq!(json, format!("\"{}\"", norm.name()));
+            assert_eq!(norm.name().parse::<NormKind>(), Ok(norm));
             let mut p = quick(kind, 1).anoonly(true);
             p.train.norm = Some(norm);
             assert_eq!(p.method.head_norm(&p.train), norm);
@@ -287,4 +290,34 @@ fn normal_ratio_counts_and_record_fields() {
     let devnet = record(1.0, quick(MethodKind::DevNet, 0).anoonly(true));
     assert_eq!(devnet.norm, NormKind::Bn);
     assert_eq!(devnet.batch_size, Some(64));
+}
+
+fn cli_error(args: &[&str]) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anoonly"))
+        .args(args)
+        .output()
+        .expect("run anoonly");
+    assert!(!out.status.success(), "{args:?} should fail");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Bad switch values are refused before any data is read, naming the switch and the rule.
+#[test]
+fn cli_refuses_bad_switch_values() {
+    let eval = ["eval", "--data", "does-not-exist.npz"];
+    let with =
+        |extra: &[&'static str]| -> Vec<&str> { eval.iter().chain(extra).copied().collect() };
+    let e = cli_error(&with(&["--norm", "batchnorm"]));
+    assert!(e.contains("bn-noaffine") && e.contains("bn-loss"), "{e}");
+    let e = cli_error(&with(&["--method", "prenet", "--batch-size", "6"]));
+    assert!(
+        e.contains("batch_size") && e.contains("multiple of 4"),
+        "{e}"
+    );
+    let e = cli_error(&with(&["--batch-size", "0"]));
+    assert!(e.contains("batch_size"), "{e}");
+    let e = cli_error(&with(&["--normal-ratio", "0"]));
+    assert!(e.contains("normal_ratio"), "{e}");
+    let e = cli_error(&with(&["--norm", "bn-loss", "--bn-loss-weight=-1"]));
+    assert!(e.contains("bn_loss_weight"), "{e}");
 }

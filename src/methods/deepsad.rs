@@ -52,6 +52,21 @@ pub struct DeepSadParams {
     pub eps: f32,
     /// BatchNorm epsilon.
     pub bn_eps: f32,
+    /// Which of the two normalisation positions `--norm` replaces (`all` by default).
+    pub norm_scope: NormScope,
+}
+
+/// Which of DeepSAD's normalisation positions the run's norm choice ([`head_norm`])
+/// replaces. The paper's Table 2 speaks of "the only BN before the last layer" while the
+/// network has two; `last` is that reading (the first position keeps DeepSAD's own BN*).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormScope {
+    /// Every hidden layer (the default).
+    #[default]
+    All,
+    /// Only the hidden layer before the last layer.
+    Last,
 }
 
 impl Default for DeepSadParams {
@@ -66,6 +81,7 @@ impl Default for DeepSadParams {
             eta: 1.0,
             eps: 1e-6,
             bn_eps: 1e-4,
+            norm_scope: NormScope::All,
         }
     }
 }
@@ -95,7 +111,8 @@ impl DeepSadParams {
     /// it). Under `bn-loss` each of the two positions gets its own `L_BN` on the linear
     /// output (before the LeakyReLU, where the BatchNorm sat); the paper speaks of "the only
     /// BN before the last layer" but DeepSAD has two, and replacing both keeps the BN† row
-    /// comparable with the other rows of Table 2, which swap both.
+    /// comparable with the other rows of Table 2, which swap both. `norm_scope = last`
+    /// replaces only the second one.
     pub fn network(&self, d_in: usize, norm: impl Into<HeadNorm>, rng: &mut Rng) -> Sequential {
         let norm = norm.into();
         let flavour = NormFlavour::Torch {
@@ -103,9 +120,14 @@ impl DeepSadParams {
         };
         let mut layers = Vec::new();
         let mut width = d_in;
-        for &h in &self.hidden {
+        let last = self.hidden.len().saturating_sub(1);
+        for (i, &h) in self.hidden.iter().enumerate() {
             layers.push(Linear::new(width, h, false, Init::TorchDefault, rng).into());
-            layers.extend(norm_layer(norm, h, flavour));
+            let here = match self.norm_scope {
+                NormScope::Last if i < last => HeadNorm::from(OWN_NORM),
+                _ => norm,
+            };
+            layers.extend(norm_layer(here, h, flavour));
             layers.push(ActivationLayer::new(Activation::LeakyRelu(0.01)).into());
             width = h;
         }
@@ -396,6 +418,39 @@ mod tests {
         let c = init_center(&mut net, x.view(), 128, &mut rng);
         assert_eq!(c.len(), 10);
         assert!(c.iter().all(|v| v.abs() >= 0.1 || *v == 0.0));
+    }
+
+    #[test]
+    fn norm_scope_last_keeps_the_first_batchnorm() {
+        use crate::nn::Layer;
+        let kinds = |p: &DeepSadParams, norm: NormKind| -> Vec<&'static str> {
+            let net = p.network(4, norm, &mut component_rng(0, "t"));
+            net.layers
+                .iter()
+                .map(|l| match l {
+                    Layer::Linear(_) => "lin",
+                    Layer::BatchNorm(b) if b.affine() => "bn",
+                    Layer::BatchNorm(_) => "bn*",
+                    Layer::LayerNorm(_) => "ln",
+                    Layer::Act(_) => "act",
+                    Layer::BnLoss(_) => "lbn",
+                })
+                .collect()
+        };
+        let mut p = DeepSadParams::default();
+        assert_eq!(
+            kinds(&p, NormKind::BnLoss),
+            ["lin", "lbn", "act", "lin", "lbn", "act", "lin"]
+        );
+        p.norm_scope = NormScope::Last;
+        assert_eq!(
+            kinds(&p, NormKind::BnLoss),
+            ["lin", "bn*", "act", "lin", "lbn", "act", "lin"]
+        );
+        assert_eq!(
+            kinds(&p, NormKind::None),
+            ["lin", "bn*", "act", "lin", "act", "lin"]
+        );
     }
 
     #[test]

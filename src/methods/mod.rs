@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::{NamedTensor, StateError};
 use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
-pub use deepsad::DeepSadParams;
+pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use prenet::PReNetParams;

@@ -27,7 +27,17 @@ pub struct TrainParams {
     /// AnoOnly: `lambda_n = 0` (no loss on normal rows) and a normalisation layer before
     /// the last layer when the method has none.
     pub anoonly: bool,
-    /// Weight of `L_N`. `None`: 1 for the vanilla method, 0 under AnoOnly.
+    /// Weight of `L_N` (`--lambda-n`). `None`: 1 for the vanilla method, 0 under AnoOnly.
+    ///
+    /// The rule, for every method: the batch loss is [`combine`]'s
+    /// `(lambda_n · Σ_N l_n + Σ_A l_a) / denominator` with the method's [`Reduction`], and the
+    /// architecture is decided by `anoonly` and `norm` alone ([`head_norm`]). Hence, bit for
+    /// bit for a fixed seed (tests/ablation.rs): `lambda_n = 1` is the vanilla method and
+    /// `--anoonly` is `lambda_n = 0` with AnoOnly's architecture. `--lambda-n 0` *without*
+    /// `--anoonly` means: no loss on normal rows, the method's own architecture. That is
+    /// AnoOnly for DeepSAD and FEAWAD (which have a BatchNorm of their own) and "AnoOnly
+    /// without its BatchNorm" for DevNet and PReNet (add `--norm bn` to get AnoOnly).
+    /// Likewise `--anoonly --lambda-n X` is AnoOnly's architecture with weight X on `L_N`.
     pub lambda_n: Option<f32>,
     /// The run's seed; every component derives its own stream from it.
     pub seed: u64,
@@ -110,8 +120,10 @@ pub enum EmptyBatch {
 #[serde(rename_all = "kebab-case")]
 pub enum NormKind {
     None,
+    #[serde(rename = "layernorm", alias = "layer-norm")]
     LayerNorm,
     /// BatchNorm without the learnable scale and shift (the paper's BN*).
+    #[serde(rename = "bn-noaffine", alias = "bn-no-affine")]
     BnNoAffine,
     Bn,
     /// The paper's BN†: no BatchNorm, an identity layer adding the explicit loss `L_BN` of
@@ -139,6 +151,8 @@ impl NormKind {
         }
     }
 }
+
+// The serde names are the CLI names ([`NormKind::name`]); tests/ablation.rs checks both.
 
 impl std::fmt::Display for NormKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
