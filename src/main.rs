@@ -16,7 +16,7 @@ use anoonly::metrics::evaluate;
 use anoonly::model_file;
 use anoonly::output::write_atomic;
 use anoonly::protocol::{Protocol, Setting, SplitParams};
-use anoonly::train::{EmptyBatch, EpochReport};
+use anoonly::train::{EmptyBatch, EpochReport, NormKind};
 
 #[derive(Parser)]
 #[command(
@@ -195,6 +195,17 @@ struct ModelArgs {
     /// Any method hyperparameter, `NAME=VALUE` (e.g. `lr=0.001`, `hidden=[64,16]`); repeatable.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Normalisation layer(s) before the last layer (default: the method's own; with
+    /// --anoonly a BatchNorm where the method has none): none, layernorm, bn-noaffine, bn,
+    /// bn-loss (the paper's BN-dagger: no BatchNorm, its explicit loss L_BN instead).
+    #[arg(long)]
+    norm: Option<NormKind>,
+    /// Weight of L_BN with --norm bn-loss.
+    #[arg(long, default_value_t = 1.0)]
+    bn_loss_weight: f32,
+    /// Training batch size (the method's `batch_size`; an error for a method without one).
+    #[arg(long)]
+    batch_size: Option<usize>,
 }
 
 impl ModelArgs {
@@ -213,6 +224,13 @@ impl ModelArgs {
             p.method.set(k.trim(), v.trim())?;
         }
         p.train.lambda_n = self.lambda_n;
+        p.train.norm = self.norm;
+        p.train.bn_loss_weight = self.bn_loss_weight;
+        if let Some(b) = self.batch_size {
+            p.method
+                .set("batch_size", &b.to_string())
+                .context("--batch-size")?;
+        }
         if self.skip_empty_batches {
             p.train.empty_batch = EmptyBatch::Skip;
         }
@@ -254,6 +272,10 @@ struct EvalArgs {
     /// Fraction of train anomalies that are labeled (at least one).
     #[arg(long, default_value_t = 0.1)]
     gamma_la: f64,
+    /// Fraction of the train normals kept (the first ones of the shuffled train split), in
+    /// (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    normal_ratio: f64,
     /// Seeds (data split and model), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     seeds: Vec<u64>,
@@ -376,6 +398,7 @@ fn eval(a: EvalArgs) -> Result<()> {
         protocol: a.protocol.protocol(),
         setting: a.setting.setting(),
         gamma_la: a.gamma_la,
+        normal_ratio: a.normal_ratio,
         ..SplitParams::default()
     };
     split.validate()?;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::nn::{NamedTensor, StateError};
 use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
-pub use deepsad::DeepSadParams;
+pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use prenet::PReNetParams;
@@ -197,6 +197,24 @@ impl MethodParams {
             .map_err(|e| ParamError::new("set", format!("{key}={value}"), e.to_string()))?;
         *self = updated;
         Ok(())
+    }
+
+    /// The normalisation a fit with `train` builds before the last layer: `--norm` if
+    /// given, else the method's own, or AnoOnly's BatchNorm where the method has none.
+    pub fn head_norm(&self, train: &TrainParams) -> crate::train::NormKind {
+        let own = match self {
+            MethodParams::DeepSad(_) => deepsad::OWN_NORM,
+            MethodParams::DevNet(_) => devnet::OWN_NORM,
+            MethodParams::PReNet(_) => prenet::OWN_NORM,
+            MethodParams::Feawad(_) => feawad::OWN_NORM,
+        };
+        crate::train::head_norm(train, own).kind
+    }
+
+    /// The method's `batch_size` hyperparameter, where it has one.
+    pub fn batch_size(&self) -> Option<usize> {
+        let json = serde_json::to_value(self).ok()?;
+        json.get("batch_size")?.as_u64().map(|b| b as usize)
     }
 
     /// Overrides the number of epochs.
