@@ -207,6 +207,8 @@ impl MethodParams {
             MethodParams::DevNet(_) => devnet::OWN_NORM,
             MethodParams::PReNet(_) => prenet::OWN_NORM,
             MethodParams::Feawad(_) => feawad::OWN_NORM,
+            // Baselines build no network with a normalisation layer (and refuse --norm).
+            MethodParams::Xgbod(_) => crate::train::NormKind::None,
         };
         crate::train::head_norm(train, own).kind
     }
