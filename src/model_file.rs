@@ -93,10 +93,40 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    let data = canonical_header(data).map_err(|reason| ModelFileError::Config {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     write_atomic(path, &data).map_err(|source| ModelFileError::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Rewrites a serialized safetensors file with its JSON header's keys sorted. `safetensors`
+/// writes the metadata from a `HashMap`, whose order changes from run to run, so the same
+/// model gave different bytes each time; sorted, a model file is a pure function of the
+/// model (same seed, data and thread count give the same file, comparable with `md5sum`).
+/// Data offsets are relative to the end of the header, so only the header is rewritten.
+fn canonical_header(data: Vec<u8>) -> Result<Vec<u8>, String> {
+    let n = data
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| 8 + n <= data.len())
+        .ok_or("serialized header length out of range")?;
+    // serde_json's default map is a BTreeMap: keys come out sorted.
+    let header: serde_json::Value =
+        serde_json::from_slice(&data[8..8 + n]).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + data.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&data[8 + n..]);
+    Ok(out)
 }
 
 /// Reads a model written by [`save`].
