@@ -70,12 +70,14 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
     ]
     .into_iter()
     .collect();
-    let tensors = model.tensors();
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
+    // Each tensor is consumed as it is converted, so at most one extra copy of the largest
+    // (the training scores: one f32 per training row) is alive at a time.
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = model
+        .tensors()
+        .into_iter()
         .map(|t| {
             let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (t.name.clone(), b, t.shape.clone())
+            (t.name, b, t.shape)
         })
         .collect();
     let views = bytes
@@ -93,6 +95,7 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    drop(bytes);
     let data = canonical_header(data).map_err(|reason| ModelFileError::Config {
         path: path.to_path_buf(),
         reason,
@@ -121,6 +124,12 @@ fn canonical_header(data: Vec<u8>) -> Result<Vec<u8>, String> {
     let mut text = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
     while text.len() % 8 != 0 {
         text.push(b' ');
+    }
+    if text.len() == n {
+        // The usual case (same JSON, other key order): rewrite in place, no second copy.
+        let mut data = data;
+        data[8..8 + n].copy_from_slice(&text);
+        return Ok(data);
     }
     let mut out = Vec::with_capacity(8 + text.len() + data.len() - 8 - n);
     out.extend_from_slice(&(text.len() as u64).to_le_bytes());
