@@ -857,3 +857,18 @@ fn eval_max_rows_not_a_number() {
 fn eval_unknown_protocol() {
     eval_refused(&["--protocol", "magic"], &["--protocol", "magic"]);
 }
+
+#[test]
+fn failed_fit_keeps_an_existing_model_file() {
+    let c = Case::new();
+    let old = c.good_model(DEVNET.0, DEVNET.1);
+    let before = std::fs::read(&old).unwrap();
+    let bad = c.write("ragged.csv", "a,b,y\n1,2,0\n3,1\n");
+    let o = run(&["fit", "--method", "devnet", "--data", &bad, "--out", &old]);
+    assert!(!o.status.success());
+    assert_eq!(
+        std::fs::read(&old).unwrap(),
+        before,
+        "the old model was touched"
+    );
+}
