@@ -713,7 +713,12 @@ fn score_data_of_another_width() {
     let c = Case::new();
     let good = c.good_model(DEVNET.0, DEVNET.1);
     let data = c.write("wide.csv", "a,b,c\n1,2,3\n");
-    c.score_refused(&good, &data, &[], &["wide.csv", "3"]);
+    c.score_refused(
+        &good,
+        &data,
+        &[],
+        &["wide.csv", "trained on 2 features, the data has 3"],
+    );
 }
 
 #[test]
