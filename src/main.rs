@@ -276,12 +276,28 @@ struct EvalArgs {
     /// (0, 1].
     #[arg(long, default_value_t = 1.0)]
     normal_ratio: f64,
+    /// Rows drawn from larger files before the split (as ADBench), or `none` for all rows.
+    #[arg(long, default_value = "10000", value_parser = parse_max_rows)]
+    max_rows: MaxRows,
     /// Seeds (data split and model), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     seeds: Vec<u64>,
     /// One JSON object per line on stdout; the summary goes to stderr.
     #[arg(long)]
     json: bool,
+}
+
+/// `--max-rows`: a row count, or `none` for no cap.
+#[derive(Clone, Copy)]
+struct MaxRows(Option<usize>);
+
+fn parse_max_rows(s: &str) -> Result<MaxRows, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(MaxRows(None));
+    }
+    s.parse()
+        .map(|n| MaxRows(Some(n)))
+        .map_err(|_| format!("expected a row count or `none`, got {s:?}"))
 }
 
 #[derive(Args)]
@@ -323,7 +339,18 @@ struct DemoArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: clap's own output on stdout.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", clap_one_line(&e));
+            return ExitCode::from(2);
+        }
+    };
     if cli.threads == Some(0) {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(2);
@@ -369,6 +396,24 @@ fn one_line(e: &anyhow::Error) -> String {
     out
 }
 
+/// Refuses layer widths that could not be allocated (see [`model_file::check_widths`]).
+fn check_network(params: &FitParams, n_features: usize) -> Result<()> {
+    model_file::check_widths(&params.method, n_features, model_file::MAX_LAYER_WEIGHTS)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", params.method.kind()))
+}
+
+/// A usage error on one line (clap spreads it over several, with a usage block), so every
+/// failure of the tool is one `error: ...` line that scripts can grep.
+fn clap_one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+        .collect();
+    parts.join(" ")
+}
+
 /// Epoch progress on stderr when it is a terminal.
 fn progress(label: String) -> impl FnMut(&EpochReport) {
     let tty = std::io::stderr().is_terminal();
@@ -399,11 +444,13 @@ fn eval(a: EvalArgs) -> Result<()> {
         setting: a.setting.setting(),
         gamma_la: a.gamma_la,
         normal_ratio: a.normal_ratio,
+        max_rows: a.max_rows.0,
         ..SplitParams::default()
     };
     split.validate()?;
     let cfg = EvalConfig { fit, split };
     let ds = data::load(&a.data.data, &a.data.options())?;
+    check_network(&cfg.fit, ds.n_features())?;
     let mut records: Vec<EvalRecord> = Vec::new();
     for &seed in &a.seeds {
         let mut obs = progress(format!("{} seed {seed}", ds.name));
@@ -442,6 +489,7 @@ fn eval(a: EvalArgs) -> Result<()> {
 fn fit(a: FitArgs) -> Result<()> {
     let params = a.model.fit_params(a.seed)?;
     let ds = data::load(&a.data.data, &a.data.options())?;
+    check_network(&params, ds.n_features())?;
     let mut obs = progress(format!("fit {}", ds.name));
     let model = params
         .fit_observed(ds.x.view(), ds.y.view(), &mut obs)
