@@ -10,7 +10,9 @@
 pub mod deepsad;
 pub mod devnet;
 pub mod feawad;
+pub mod ganomaly;
 pub mod prenet;
+pub mod repen;
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,7 +26,9 @@ use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 pub use deepsad::DeepSadParams;
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
+pub use ganomaly::GanomalyParams;
 pub use prenet::PReNetParams;
+pub use repen::RepenParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
 /// scoring, model files). Adding a method = one file implementing this, plus one variant in
@@ -71,6 +75,8 @@ pub enum MethodKind {
     DevNet,
     PReNet,
     Feawad,
+    Ganomaly,
+    Repen,
 }
 
 impl MethodKind {
@@ -79,6 +85,8 @@ impl MethodKind {
         MethodKind::DevNet,
         MethodKind::PReNet,
         MethodKind::Feawad,
+        MethodKind::Ganomaly,
+        MethodKind::Repen,
     ];
 
     pub fn name(self) -> &'static str {
@@ -87,7 +95,14 @@ impl MethodKind {
             MethodKind::DevNet => "devnet",
             MethodKind::PReNet => "prenet",
             MethodKind::Feawad => "feawad",
+            MethodKind::Ganomaly => "ganomaly",
+            MethodKind::Repen => "repen",
         }
+    }
+
+    /// Whether the method has an AnoOnly variant (the paper's baselines do not).
+    pub fn supports_anoonly(self) -> bool {
+        !matches!(self, MethodKind::Ganomaly | MethodKind::Repen)
     }
 }
 
@@ -119,6 +134,8 @@ pub enum MethodParams {
     DevNet(DevNetParams),
     PReNet(PReNetParams),
     Feawad(FeawadParams),
+    Ganomaly(GanomalyParams),
+    Repen(RepenParams),
 }
 
 impl MethodParams {
@@ -129,6 +146,8 @@ impl MethodParams {
             MethodKind::DevNet => MethodParams::DevNet(DevNetParams::default()),
             MethodKind::PReNet => MethodParams::PReNet(PReNetParams::default()),
             MethodKind::Feawad => MethodParams::Feawad(FeawadParams::default()),
+            MethodKind::Ganomaly => MethodParams::Ganomaly(GanomalyParams::default()),
+            MethodKind::Repen => MethodParams::Repen(RepenParams::default()),
         }
     }
 
@@ -138,6 +157,8 @@ impl MethodParams {
             MethodParams::DevNet(_) => MethodKind::DevNet,
             MethodParams::PReNet(_) => MethodKind::PReNet,
             MethodParams::Feawad(_) => MethodKind::Feawad,
+            MethodParams::Ganomaly(_) => MethodKind::Ganomaly,
+            MethodParams::Repen(_) => MethodKind::Repen,
         }
     }
 
@@ -147,6 +168,8 @@ impl MethodParams {
             MethodParams::DevNet(p) => devnet::FittedDevNet::validate(p),
             MethodParams::PReNet(p) => prenet::FittedPReNet::validate(p),
             MethodParams::Feawad(p) => feawad::FittedFeawad::validate(p),
+            MethodParams::Ganomaly(p) => ganomaly::FittedGanomaly::validate(p),
+            MethodParams::Repen(p) => repen::FittedRepen::validate(p),
         }
     }
 
@@ -192,6 +215,8 @@ impl MethodParams {
             MethodParams::DevNet(p) => devnet::FittedDevNet::set_epochs(p, epochs),
             MethodParams::PReNet(p) => prenet::FittedPReNet::set_epochs(p, epochs),
             MethodParams::Feawad(p) => feawad::FittedFeawad::set_epochs(p, epochs),
+            MethodParams::Ganomaly(p) => ganomaly::FittedGanomaly::set_epochs(p, epochs),
+            MethodParams::Repen(p) => repen::FittedRepen::set_epochs(p, epochs),
         }
     }
 }
@@ -249,6 +274,8 @@ pub enum Fitted {
     /// Boxed: it holds the reference pools inline (clippy `large_enum_variant`).
     PReNet(Box<prenet::FittedPReNet>),
     Feawad(feawad::FittedFeawad),
+    Ganomaly(ganomaly::FittedGanomaly),
+    Repen(repen::FittedRepen),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -293,6 +320,19 @@ impl FitParams {
 
     pub fn validate(&self) -> Result<(), ParamError> {
         self.method.validate()?;
+        let kind = self.method.kind();
+        if !kind.supports_anoonly() {
+            let no_variant = format!("{kind} is a baseline without an AnoOnly variant");
+            if self.train.anoonly {
+                return Err(ParamError::new("anoonly", true, no_variant));
+            }
+            if let Some(l) = self.train.lambda_n {
+                return Err(ParamError::new("lambda_n", l, no_variant));
+            }
+            if let Some(n) = self.train.norm {
+                return Err(ParamError::new("norm", format!("{n:?}"), no_variant));
+            }
+        }
         self.train.validate()
     }
 
@@ -346,6 +386,14 @@ impl FitParams {
                 let (f, r) = feawad::FittedFeawad::fit(p, &self.train, x, y, observer)?;
                 (Fitted::Feawad(f), r)
             }
+            MethodParams::Ganomaly(p) => {
+                let (f, r) = ganomaly::FittedGanomaly::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Ganomaly(f), r)
+            }
+            MethodParams::Repen(p) => {
+                let (f, r) = repen::FittedRepen::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Repen(f), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -370,6 +418,8 @@ impl Model {
             Fitted::DevNet(f) => f.decision_function(x),
             Fitted::PReNet(f) => f.decision_function(x),
             Fitted::Feawad(f) => f.decision_function(x),
+            Fitted::Ganomaly(f) => f.decision_function(x),
+            Fitted::Repen(f) => f.decision_function(x),
         }
     }
 
@@ -429,6 +479,8 @@ impl Model {
             Fitted::DevNet(f) => f.state(&mut out),
             Fitted::PReNet(f) => f.state(&mut out),
             Fitted::Feawad(f) => f.state(&mut out),
+            Fitted::Ganomaly(f) => f.state(&mut out),
+            Fitted::Repen(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -441,30 +493,41 @@ impl Model {
         tensors: &[NamedTensor],
     ) -> Result<Model, crate::nn::StateError> {
         let train_scores = find_vector(tensors, "train_scores", None)?;
-        let fitted = match &params.method {
-            MethodParams::DeepSad(p) => Fitted::DeepSad(deepsad::FittedDeepSad::from_state(
-                p,
-                &params.train,
-                n_features,
-                tensors,
-            )?),
-            MethodParams::DevNet(p) => Fitted::DevNet(devnet::FittedDevNet::from_state(
-                p,
-                &params.train,
-                n_features,
-                tensors,
-            )?),
-            MethodParams::Feawad(p) => Fitted::Feawad(feawad::FittedFeawad::from_state(
-                p,
-                &params.train,
-                n_features,
-                tensors,
-            )?),
-            MethodParams::PReNet(p) => {
-                let f = prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
-                Fitted::PReNet(Box::new(f))
-            }
-        };
+        let fitted =
+            match &params.method {
+                MethodParams::DeepSad(p) => Fitted::DeepSad(deepsad::FittedDeepSad::from_state(
+                    p,
+                    &params.train,
+                    n_features,
+                    tensors,
+                )?),
+                MethodParams::DevNet(p) => Fitted::DevNet(devnet::FittedDevNet::from_state(
+                    p,
+                    &params.train,
+                    n_features,
+                    tensors,
+                )?),
+                MethodParams::Feawad(p) => Fitted::Feawad(feawad::FittedFeawad::from_state(
+                    p,
+                    &params.train,
+                    n_features,
+                    tensors,
+                )?),
+                MethodParams::PReNet(p) => {
+                    let f =
+                        prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
+                    Fitted::PReNet(Box::new(f))
+                }
+                MethodParams::Ganomaly(p) => Fitted::Ganomaly(
+                    ganomaly::FittedGanomaly::from_state(p, &params.train, n_features, tensors)?,
+                ),
+                MethodParams::Repen(p) => Fitted::Repen(repen::FittedRepen::from_state(
+                    p,
+                    &params.train,
+                    n_features,
+                    tensors,
+                )?),
+            };
         Ok(Model {
             params,
             n_features,
