@@ -327,7 +327,7 @@ fn draw_lesinn(
     let size = params.subsample_size.min(x.nrows());
     let mut rows = Vec::with_capacity(params.ensemble_size * size);
     for _ in 0..params.ensemble_size {
-        rows.extend(rand::seq::index::sample(rng, x.nrows(), size).into_iter());
+        rows.extend(rand::seq::index::sample(rng, x.nrows(), size));
     }
     let refs = net.clone().forward(&gather_rows(x, &rows), Mode::Eval);
     Lesinn {
@@ -416,5 +416,59 @@ impl Method for FittedRepen {
 
     fn set_epochs(params: &mut RepenParams, epochs: usize) {
         params.epochs = epochs;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Forwarding each distinct row once and scattering the triplet gradients back gives
+    /// the gradient of three separate passes (example, positive, negative batches).
+    #[test]
+    fn distinct_rows_give_the_gradient_of_three_passes() {
+        let mut rng = component_rng(3, "t");
+        let x = Array2::from_shape_fn((30, 5), |_| rng.gen_range(-1.0f32..1.0));
+        let params = RepenParams {
+            hidden: 4,
+            ..RepenParams::default()
+        };
+        let net = params.network(5, &mut rng);
+        let inliers: Vec<usize> = (0..27).collect();
+        let mut t = Triplets::default();
+        draw_triplets(&inliers, &[27, 28, 29], 40, &mut rng, &mut t);
+        let weight_grad = |net: &mut Sequential| {
+            let mut g = Vec::new();
+            net.visit_params(&mut |p| g.extend_from_slice(p.grad));
+            g
+        };
+        // Distinct rows.
+        let mut a = net.clone();
+        let mut dd = Dedup::new(30);
+        dd.map(0, &t);
+        assert!(dd.rows.len() < 120);
+        let h = a.forward(&gather_rows(x.view(), &dd.rows), Mode::Train);
+        let mut g = Matrix::zeros(h.raw_dim());
+        let va = triplet_loss(&h, &dd.local, 1000.0, &mut g);
+        a.backward(&g, false);
+        // Three stacked passes of 40 rows each.
+        let mut b = net.clone();
+        let all: Vec<usize> = [&t.example[..], &t.positive[..], &t.negative[..]].concat();
+        let stacked = Triplets {
+            example: (0..40).collect(),
+            positive: (40..80).collect(),
+            negative: (80..120).collect(),
+        };
+        let h = b.forward(&gather_rows(x.view(), &all), Mode::Train);
+        let mut g = Matrix::zeros(h.raw_dim());
+        let vb = triplet_loss(&h, &stacked, 1000.0, &mut g);
+        b.backward(&g, false);
+        assert_eq!(va, vb);
+        let (ga, gb) = (weight_grad(&mut a), weight_grad(&mut b));
+        let scale = gb.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        for (u, v) in ga.iter().zip(&gb) {
+            assert!((u - v).abs() <= 1e-5 * scale, "{u} vs {v}");
+        }
     }
 }
