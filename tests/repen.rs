@@ -133,12 +133,7 @@ fn one_unlabeled_row_is_a_clear_error() {
 #[test]
 fn training_moves_the_loss_and_same_seed_is_bit_identical() {
     let ds = small_synthetic();
-    let a = quick(4).fit(ds.x.view(), ds.y.view()).unwrap();
-    let b = quick(4).fit(ds.x.view(), ds.y.view()).unwrap();
-    let sa = a.decision_function(ds.x.view()).unwrap();
-    assert_eq!(bits(&sa), bits(&b.decision_function(ds.x.view()).unwrap()));
-    let c = quick(5).fit(ds.x.view(), ds.y.view()).unwrap();
-    assert_ne!(bits(&sa), bits(&c.decision_function(ds.x.view()).unwrap()));
+    let (a, sa) = common::assert_seed_determinism(&quick, &ds, 4);
     assert_eq!(a.report.steps, 150);
     let l = &a.report.epoch_losses;
     assert_eq!(l.len(), 3);

@@ -69,3 +69,20 @@ pub fn mvtec_bottle_aucroc(test: &str, fit: anoonly::methods::FitParams) -> Opti
     let rec = anoonly::experiment::evaluate_once(&ds, &cfg, 0, &mut |_| {}).unwrap();
     Some(rec.aucroc)
 }
+
+/// Fits `params(seed)` twice and `params(seed + 1)` once on `ds`: the same seed must give
+/// bit-identical scores, another seed other scores. Returns the first model and its scores.
+pub fn assert_seed_determinism(
+    params: &dyn Fn(u64) -> anoonly::methods::FitParams,
+    ds: &anoonly::Dataset,
+    seed: u64,
+) -> (anoonly::methods::Model, ndarray::Array1<f32>) {
+    let fit = |s: u64| params(s).fit(ds.x.view(), ds.y.view()).unwrap();
+    let a = fit(seed);
+    let sa = a.decision_function(ds.x.view()).unwrap();
+    let same = fit(seed).decision_function(ds.x.view()).unwrap();
+    assert_eq!(bits(&sa), bits(&same));
+    let other = fit(seed + 1).decision_function(ds.x.view()).unwrap();
+    assert_ne!(bits(&sa), bits(&other));
+    (a, sa)
+}
