@@ -55,6 +55,9 @@ fn bench_fit(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("fit-{kind}"));
         group.sample_size(10);
         for anoonly in [false, true] {
+            if anoonly && !kind.supports_anoonly() {
+                continue;
+            }
             let params = FitParams::new(kind).anoonly(anoonly);
             if let MethodParams::DeepSad(p) = &params.method {
                 let steps = (n / p.batch_size) * p.epochs;
