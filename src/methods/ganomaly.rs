@@ -260,9 +260,25 @@ fn train_batch(
     opt.d[1].step(&mut disc.classifier, lr);
 
     // Generator step against the updated discriminator.
+    let loss_g = generator_backward(gen, disc, x, &out);
+    opt.g[0].step(&mut gen.encoder, lr);
+    opt.g[1].step(&mut gen.decoder, lr);
+    opt.g[2].step(&mut gen.encoder2, lr);
+    (loss_d, loss_g)
+}
+
+/// The generator's loss for the train-mode pass `out` of `x` (cached in `gen`), its
+/// gradients accumulated into the generator's parameters; the discriminator's gradients
+/// from this pass are discarded.
+fn generator_backward(
+    gen: &mut Generator,
+    disc: &mut Discriminator,
+    x: &Matrix,
+    out: &GeneratorOutput,
+) -> f32 {
     let f_real = disc.features.forward(x, Mode::Eval);
     let f_fake = disc.features.forward(&out.x_hat, Mode::Train);
-    let loss = generator_loss(x, &out, &f_real, &f_fake);
+    let loss = generator_loss(x, out, &f_real, &f_fake);
     let mut d_x_hat = loss.d_x_hat;
     if let Some(d) = disc.features.backward(&loss.d_f_fake, true) {
         d_x_hat += &d;
@@ -276,10 +292,7 @@ fn train_batch(
         d_z += &d;
     }
     gen.encoder.backward(&d_z, false);
-    opt.g[0].step(&mut gen.encoder, lr);
-    opt.g[1].step(&mut gen.decoder, lr);
-    opt.g[2].step(&mut gen.encoder2, lr);
-    (loss_d, loss.value)
+    loss.value
 }
 
 /// The batches of one epoch: consecutive rows in file order, the tail dropped (torch
@@ -402,5 +415,76 @@ impl Method for FittedGanomaly {
 
     fn set_epochs(params: &mut GanomalyParams, epochs: usize) {
         params.epochs = epochs;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::ParamMut;
+    use rand::Rng as _;
+
+    fn params_of(net: &mut Sequential) -> Vec<(Vec<f32>, Vec<f32>)> {
+        let mut v = Vec::new();
+        net.visit_params(&mut |p: ParamMut<'_>| v.push((p.value.to_vec(), p.grad.to_vec())));
+        v
+    }
+
+    fn part_mut(g: &mut Generator, part: usize) -> &mut Sequential {
+        match part {
+            0 => &mut g.encoder,
+            1 => &mut g.decoder,
+            _ => &mut g.encoder2,
+        }
+    }
+
+    /// The generator step's gradients through all three sub-networks and the
+    /// discriminator's features (first weight matrix of each sub-network, a few entries),
+    /// against central differences of its loss (smooth away from the L1 kinks, which random
+    /// data avoids).
+    #[test]
+    fn generator_gradients_match_finite_differences() {
+        let mut rng = component_rng(11, "t");
+        let d = 8;
+        let x = Matrix::from_shape_fn((6, d), |_| rng.gen_range(-1.0f32..1.0));
+        let mut gen = Generator::new(d, &mut rng);
+        let mut disc = Discriminator::new(d, &mut rng);
+        gen.zero_grad();
+        let out = gen.forward(&x, Mode::Train);
+        generator_backward(&mut gen, &mut disc, &x, &out);
+        let loss_at = |g: &Generator| {
+            let mut g = g.clone();
+            let mut dd = disc.clone();
+            let o = g.forward(&x, Mode::Eval);
+            let fr = dd.features.forward(&x, Mode::Eval);
+            let ff = dd.features.forward(&o.x_hat, Mode::Eval);
+            f64::from(generator_loss(&x, &o, &fr, &ff).value)
+        };
+        let h = 1e-2f32;
+        for part in 0..3 {
+            let analytic = params_of(part_mut(&mut gen, part));
+            let (w0, g0) = &analytic[0];
+            let scale = g0.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert!(scale > 0.0, "part {part}: zero gradient");
+            for i in (0..w0.len()).step_by(w0.len() / 5 + 1) {
+                let at = |delta: f32| {
+                    let mut g = gen.clone();
+                    let mut k = 0;
+                    part_mut(&mut g, part).visit_params(&mut |p: ParamMut<'_>| {
+                        if k == 0 {
+                            p.value[i] += delta;
+                        }
+                        k += 1;
+                    });
+                    loss_at(&g)
+                };
+                let fd = ((at(h) - at(-h)) / (2.0 * f64::from(h))) as f32;
+                assert!(
+                    (fd - g0[i]).abs() < 2e-2 * scale,
+                    "part {part} weight {i}: fd {fd} vs {}",
+                    g0[i]
+                );
+            }
+        }
     }
 }
