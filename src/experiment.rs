@@ -10,7 +10,7 @@ use crate::data::Dataset;
 use crate::methods::{FitError, FitParams, MethodParams, ScoreError};
 use crate::metrics::{evaluate, MetricError, Metrics};
 use crate::protocol::{split, Protocol, ProtocolError, Setting, SplitParams};
-use crate::train::EpochReport;
+use crate::train::{EpochReport, NormKind};
 
 /// What one evaluation needs besides the data and the seed.
 #[derive(Clone, Debug)]
@@ -26,6 +26,15 @@ pub struct EvalRecord {
     pub method: String,
     pub anoonly: bool,
     pub lambda_n: f32,
+    /// The normalisation before the last layer that was built (`--norm`, or the method's
+    /// own, or AnoOnly's).
+    pub norm: NormKind,
+    /// Weight of `L_BN` when `norm` is `bn-loss`.
+    pub bn_loss_weight: Option<f32>,
+    /// Fraction of train normals kept.
+    pub normal_ratio: f64,
+    /// The method's batch size, where it has one.
+    pub batch_size: Option<usize>,
     pub setting: &'static str,
     pub protocol: &'static str,
     pub gamma_la: f64,
@@ -98,6 +107,7 @@ pub fn evaluate_once(
         }
     })?;
     let fit_params = cfg.fit.clone().seed(seed);
+    let norm = fit_params.method.head_norm(&fit_params.train);
     let t0 = Instant::now();
     let model = fit_params
         .fit_observed(sp.x_train.view(), sp.y_train.view(), observer)
@@ -127,6 +137,10 @@ pub fn evaluate_once(
         method: fit_params.method.kind().to_string(),
         anoonly: fit_params.train.anoonly,
         lambda_n: fit_params.train.lambda_n(),
+        norm,
+        bn_loss_weight: (norm == NormKind::BnLoss).then_some(fit_params.train.bn_loss_weight),
+        normal_ratio: cfg.split.normal_ratio,
+        batch_size: fit_params.method.batch_size(),
         setting: setting_name(cfg.split.setting),
         protocol: protocol_name(cfg.split.protocol),
         gamma_la: cfg.split.gamma_la,

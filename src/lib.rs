@@ -11,13 +11,20 @@
 //! - [`metrics`]: AUCROC, AUCPR (anomaly), AUCPR (normal), and the authors' AUCPR (normal).
 //! - [`nn`]: the numeric core: layers with explicit backward passes, optimisers, schedules.
 //! - [`train`]: the one training core, home of the `lambda_n` / AnoOnly switch.
+//! - [`detectors`]: unsupervised outlier detectors (KNN, LOF, HBOS, OCSVM, IForest), XGBOD's features.
+//! - [`boost`]: gradient-boosted trees with XGBoost's exact greedy splits, XGBOD's classifier.
 //! - [`methods`]: one file per SSAD method; each declares its network, its `L_N` and `L_A`,
 //!   its sampler and its scoring.
 //! - [`model_file`]: versioned, self-describing model files (safetensors with a JSON config).
 //! - [`experiment`]: split + fit + score + metrics, as `anoonly eval` runs them.
+//! - [`bench`]: experiment grids (`anoonly bench`): results files, reports beside the paper's
+//!   tables, figures.
 //! - [`rng`]: one seed per run, sub-seeds per component, a portable ChaCha generator.
 
+pub mod bench;
+pub mod boost;
 pub mod data;
+pub mod detectors;
 pub mod experiment;
 pub mod methods;
 pub mod metrics;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use anoonly::bench::{self, Grid, RunOptions, Shard, Suite, Variant};
 use anoonly::data::{self, LoadOptions};
 use anoonly::experiment::{self, pct, record_line, summarize, EvalConfig, EvalRecord};
 use anoonly::methods::{FitParams, MethodKind};
@@ -15,7 +16,7 @@ use anoonly::metrics::evaluate;
 use anoonly::model_file;
 use anoonly::output::write_atomic;
 use anoonly::protocol::{Protocol, Setting, SplitParams};
-use anoonly::train::{EmptyBatch, EpochReport};
+use anoonly::train::{EmptyBatch, EpochReport, NormKind};
 
 #[derive(Parser)]
 #[command(
@@ -43,6 +44,86 @@ enum Command {
     Score(ScoreArgs),
     /// Built-in synthetic data: DeepSAD against DeepSAD+AnoOnly, in seconds, no file needed.
     Demo(DemoArgs),
+    /// Run a grid of evaluations (files x methods x variants x settings x gamma_la x seeds)
+    /// in parallel, into a directory: results.jsonl, report.md/.csv beside the paper's
+    /// tables, figures (SVG, PNG). `bench merge` joins shards, `bench report` rebuilds.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct BenchArgs {
+    #[command(subcommand)]
+    action: Option<BenchAction>,
+    #[command(flatten)]
+    run: BenchRunArgs,
+}
+
+#[derive(Subcommand)]
+enum BenchAction {
+    /// Join the results of several run directories (e.g. shards) and build their report.
+    Merge {
+        /// Run directories to join.
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Directory for the joined results and report.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Rebuild report.md, report.csv and the figures of a run directory.
+    Report { dir: PathBuf },
+}
+
+#[derive(Args)]
+struct BenchRunArgs {
+    /// Output directory (results.jsonl, report.md, report.csv, figures).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Named grid: `paper` (Table 1: every method and variant, clean, gamma_la 0.1, seeds
+    /// 0,1,2, on the ADBench family files under --data-dir), `sweep` (+ gamma_la 1..100%),
+    /// `noise` (+ label-noise setting), `quick` (built-in synthetic data, seconds),
+    /// `ablation` (DeepSAD: Table 2 norms, lambda_n, normal-ratio and batch-size sweeps).
+    #[arg(long)]
+    suite: Option<String>,
+    /// The grid as a TOML file (fields: files, synthetic, methods, variants, settings,
+    /// gamma_la, seeds, ablations, protocol, epochs, set). Flags below override it.
+    #[arg(long)]
+    grid: Option<PathBuf>,
+    /// ADBench root holding CV_by_ResNet18/ and NLP_by_RoBERTa/.
+    #[arg(long, default_value = "../shared/data/adbench")]
+    data_dir: PathBuf,
+    /// Data files instead of a suite's family files.
+    #[arg(long, value_delimiter = ',')]
+    files: Vec<PathBuf>,
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<MethodKind>,
+    /// `base`, `anoonly` or both.
+    #[arg(long, value_delimiter = ',')]
+    variants: Vec<String>,
+    #[arg(long, value_enum, value_delimiter = ',')]
+    settings: Vec<SettingArg>,
+    #[arg(long, value_delimiter = ',')]
+    gamma_la: Vec<f64>,
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
+    #[arg(long, value_enum)]
+    protocol: Option<ProtocolArg>,
+    /// Epochs for every method (default: the authors' settings).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// A method hyperparameter for every cell of that method, `METHOD:NAME=VALUE`
+    /// (e.g. `feawad:compat=official`); repeatable.
+    #[arg(long = "set", value_name = "METHOD:NAME=VALUE")]
+    set: Vec<String>,
+    /// Continue a run in --out: cells already in results.jsonl are not recomputed.
+    #[arg(long)]
+    resume: bool,
+    /// Run only the I-th of N disjoint slices of the grid (array jobs); join with `bench merge`.
+    #[arg(long)]
+    shard: Option<String>,
+    /// No progress display.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args, Clone)]
@@ -57,6 +138,24 @@ struct DataArgs {
     /// Labels file for .npy features.
     #[arg(long)]
     labels: Option<PathBuf>,
+}
+
+impl SettingArg {
+    fn setting(self) -> Setting {
+        match self {
+            SettingArg::Clean => Setting::Clean,
+            SettingArg::Noisy => Setting::Noisy,
+        }
+    }
+}
+
+impl ProtocolArg {
+    fn protocol(self) -> Protocol {
+        match self {
+            ProtocolArg::Adbench => Protocol::Adbench,
+            ProtocolArg::LeakageFree => Protocol::LeakageFree,
+        }
+    }
 }
 
 impl DataArgs {
@@ -96,6 +195,17 @@ struct ModelArgs {
     /// Any method hyperparameter, `NAME=VALUE` (e.g. `lr=0.001`, `hidden=[64,16]`); repeatable.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
+    /// Normalisation layer(s) before the last layer (default: the method's own; with
+    /// --anoonly a BatchNorm where the method has none): none, layernorm, bn-noaffine, bn,
+    /// bn-loss (the paper's BN-dagger: no BatchNorm, its explicit loss L_BN instead).
+    #[arg(long)]
+    norm: Option<NormKind>,
+    /// Weight of L_BN with --norm bn-loss.
+    #[arg(long, default_value_t = 1.0)]
+    bn_loss_weight: f32,
+    /// Training batch size (the method's `batch_size`; an error for a method without one).
+    #[arg(long)]
+    batch_size: Option<usize>,
 }
 
 impl ModelArgs {
@@ -114,6 +224,13 @@ impl ModelArgs {
             p.method.set(k.trim(), v.trim())?;
         }
         p.train.lambda_n = self.lambda_n;
+        p.train.norm = self.norm;
+        p.train.bn_loss_weight = self.bn_loss_weight;
+        if let Some(b) = self.batch_size {
+            p.method
+                .set("batch_size", &b.to_string())
+                .context("--batch-size")?;
+        }
         if self.skip_empty_batches {
             p.train.empty_batch = EmptyBatch::Skip;
         }
@@ -126,6 +243,7 @@ impl ModelArgs {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+#[value(rename_all = "kebab-case")]
 enum SettingArg {
     /// Unlabeled train anomalies dropped (the paper's main tables).
     Clean,
@@ -154,12 +272,32 @@ struct EvalArgs {
     /// Fraction of train anomalies that are labeled (at least one).
     #[arg(long, default_value_t = 0.1)]
     gamma_la: f64,
+    /// Fraction of the train normals kept (the first ones of the shuffled train split), in
+    /// (0, 1].
+    #[arg(long, default_value_t = 1.0)]
+    normal_ratio: f64,
+    /// Rows drawn from larger files before the split (as ADBench), or `none` for all rows.
+    #[arg(long, default_value = "10000", value_parser = parse_max_rows)]
+    max_rows: MaxRows,
     /// Seeds (data split and model), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "0")]
     seeds: Vec<u64>,
     /// One JSON object per line on stdout; the summary goes to stderr.
     #[arg(long)]
     json: bool,
+}
+
+/// `--max-rows`: a row count, or `none` for no cap.
+#[derive(Clone, Copy)]
+struct MaxRows(Option<usize>);
+
+fn parse_max_rows(s: &str) -> Result<MaxRows, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(MaxRows(None));
+    }
+    s.parse()
+        .map(|n| MaxRows(Some(n)))
+        .map_err(|_| format!("expected a row count or `none`, got {s:?}"))
 }
 
 #[derive(Args)]
@@ -201,13 +339,29 @@ struct DemoArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    if let Some(t) = cli.threads {
-        if t == 0 {
-            eprintln!("error: --threads must be at least 1");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help, --version: clap's own output on stdout.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", clap_one_line(&e));
             return ExitCode::from(2);
         }
-        // matrixmultiply reads this once, at the first product.
+    };
+    if cli.threads == Some(0) {
+        eprintln!("error: --threads must be at least 1");
+        return ExitCode::from(2);
+    }
+    // matrixmultiply reads this once, at the first product. `bench` runs one cell per
+    // thread, each cell's products on that thread.
+    let matmul_threads = match cli.command {
+        Command::Bench(_) => Some(1),
+        _ => cli.threads,
+    };
+    if let Some(t) = matmul_threads {
         std::env::set_var("MATMUL_NUM_THREADS", t.to_string());
     }
     let result = match cli.command {
@@ -215,6 +369,7 @@ fn main() -> ExitCode {
         Command::Fit(a) => fit(a),
         Command::Score(a) => score(a),
         Command::Demo(a) => demo(a),
+        Command::Bench(a) => bench(a, cli.threads),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -239,6 +394,24 @@ fn one_line(e: &anyhow::Error) -> String {
         }
     }
     out
+}
+
+/// Refuses layer widths that could not be allocated (see [`model_file::check_widths`]).
+fn check_network(params: &FitParams, n_features: usize) -> Result<()> {
+    model_file::check_widths(&params.method, n_features, model_file::MAX_LAYER_WEIGHTS)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", params.method.kind()))
+}
+
+/// A usage error on one line (clap spreads it over several, with a usage block), so every
+/// failure of the tool is one `error: ...` line that scripts can grep.
+fn clap_one_line(e: &clap::Error) -> String {
+    let text = e.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more"))
+        .collect();
+    parts.join(" ")
 }
 
 /// Epoch progress on stderr when it is a terminal.
@@ -267,20 +440,17 @@ fn eval(a: EvalArgs) -> Result<()> {
     }
     let fit = a.model.fit_params(0)?;
     let split = SplitParams {
-        protocol: match a.protocol {
-            ProtocolArg::Adbench => Protocol::Adbench,
-            ProtocolArg::LeakageFree => Protocol::LeakageFree,
-        },
-        setting: match a.setting {
-            SettingArg::Clean => Setting::Clean,
-            SettingArg::Noisy => Setting::Noisy,
-        },
+        protocol: a.protocol.protocol(),
+        setting: a.setting.setting(),
         gamma_la: a.gamma_la,
+        normal_ratio: a.normal_ratio,
+        max_rows: a.max_rows.0,
         ..SplitParams::default()
     };
     split.validate()?;
     let cfg = EvalConfig { fit, split };
     let ds = data::load(&a.data.data, &a.data.options())?;
+    check_network(&cfg.fit, ds.n_features())?;
     let mut records: Vec<EvalRecord> = Vec::new();
     for &seed in &a.seeds {
         let mut obs = progress(format!("{} seed {seed}", ds.name));
@@ -319,6 +489,7 @@ fn eval(a: EvalArgs) -> Result<()> {
 fn fit(a: FitArgs) -> Result<()> {
     let params = a.model.fit_params(a.seed)?;
     let ds = data::load(&a.data.data, &a.data.options())?;
+    check_network(&params, ds.n_features())?;
     let mut obs = progress(format!("fit {}", ds.name));
     let model = params
         .fit_observed(ds.x.view(), ds.y.view(), &mut obs)
@@ -406,6 +577,119 @@ fn demo(a: DemoArgs) -> Result<()> {
             pct(s.aucpr_normal),
             s.fit_seconds.mean
         );
+    }
+    Ok(())
+}
+
+fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
+    match a.action {
+        Some(BenchAction::Merge { dirs, out }) => {
+            let (n, outputs) = bench::merge(&dirs, &out)?;
+            eprintln!(
+                "merged {n} cells from {} director(ies) into {}",
+                dirs.len(),
+                out.display()
+            );
+            list_outputs(&outputs);
+            Ok(())
+        }
+        Some(BenchAction::Report { dir }) => {
+            list_outputs(&bench::write_report(&dir)?);
+            Ok(())
+        }
+        None => bench_run(a.run, threads),
+    }
+}
+
+fn list_outputs(outputs: &[PathBuf]) {
+    for p in outputs {
+        eprintln!("wrote {}", p.display());
+    }
+}
+
+fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
+    let out = a
+        .out
+        .clone()
+        .context("bench needs --out DIR (where results.jsonl and the report go)")?;
+    let mut grids = match (&a.grid, &a.suite) {
+        (Some(path), _) => vec![Grid::from_toml_file(path)?],
+        (None, Some(s)) => s
+            .parse::<Suite>()
+            .map_err(anyhow::Error::msg)?
+            .grids(&a.data_dir)?,
+        (None, None) if !a.files.is_empty() => vec![Grid::default()],
+        (None, None) => Suite::Paper.grids(&a.data_dir).context(
+            "no --suite, --grid or --files given, and the default `--suite paper` found no data (try `--suite quick`)",
+        )?,
+    };
+    for grid in &mut grids {
+        override_grid(grid, &a)?;
+    }
+    let shard = a.shard.as_deref().map(str::parse::<Shard>).transpose()?;
+    let threads =
+        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let progress = if a.quiet {
+        bench::Progress::Quiet
+    } else if std::io::stderr().is_terminal() {
+        bench::Progress::Bar
+    } else {
+        bench::Progress::Lines
+    };
+    let opts = RunOptions {
+        out: out.clone(),
+        resume: a.resume,
+        threads,
+        shard,
+        progress,
+    };
+    let summary = bench::run_grids(&grids, &opts)?;
+    eprintln!(
+        "{} cells ({} already done, {} run, {} failed) in {:.1}s on {} thread(s)",
+        summary.cells, summary.skipped, summary.ran, summary.failed, summary.wall_seconds, threads
+    );
+    list_outputs(&summary.outputs);
+    Ok(())
+}
+
+/// The grid-axis flags, applied over a suite's or a TOML file's grid.
+fn override_grid(grid: &mut Grid, a: &BenchRunArgs) -> Result<()> {
+    if !a.files.is_empty() {
+        grid.files = a.files.clone();
+        grid.synthetic.clear();
+    }
+    if !a.methods.is_empty() {
+        grid.methods = a.methods.clone();
+    }
+    if !a.variants.is_empty() {
+        grid.variants = a
+            .variants
+            .iter()
+            .map(|v| v.parse::<Variant>())
+            .collect::<Result<_, _>>()
+            .map_err(anyhow::Error::msg)?;
+    }
+    if !a.settings.is_empty() {
+        grid.settings = a.settings.iter().map(|s| s.setting()).collect();
+    }
+    if !a.gamma_la.is_empty() {
+        grid.gamma_la = a.gamma_la.clone();
+    }
+    if !a.seeds.is_empty() {
+        grid.seeds = a.seeds.clone();
+    }
+    if let Some(p) = a.protocol {
+        grid.protocol = p.protocol();
+    }
+    if a.epochs.is_some() {
+        grid.epochs = a.epochs;
+    }
+    for s in &a.set {
+        let (m, kv) = s
+            .split_once(':')
+            .with_context(|| format!("--set {s}: expected METHOD:NAME=VALUE"))?;
+        let m: MethodKind = m.parse().map_err(anyhow::Error::msg)?;
+        grid.set.push((m, kv.to_string()));
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{FitParams, Model};
+use crate::methods::{FitParams, MethodParams, Model};
 use crate::nn::{NamedTensor, StateError};
 use crate::output::write_atomic;
 
@@ -70,12 +70,14 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
     ]
     .into_iter()
     .collect();
-    let tensors = model.tensors();
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
-        .iter()
+    // Each tensor is consumed as it is converted, so at most one extra copy of the largest
+    // (the training scores: one f32 per training row) is alive at a time.
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = model
+        .tensors()
+        .into_iter()
         .map(|t| {
             let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (t.name.clone(), b, t.shape.clone())
+            (t.name, b, t.shape)
         })
         .collect();
     let views = bytes
@@ -93,10 +95,47 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
+    drop(bytes);
+    let data = canonical_header(data).map_err(|reason| ModelFileError::Config {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     write_atomic(path, &data).map_err(|source| ModelFileError::Io {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Rewrites a serialized safetensors file with its JSON header's keys sorted. `safetensors`
+/// writes the metadata from a `HashMap`, whose order changes from run to run, so the same
+/// model gave different bytes each time; sorted, a model file is a pure function of the
+/// model (same seed, data and thread count give the same file, comparable with `md5sum`).
+/// Data offsets are relative to the end of the header, so only the header is rewritten.
+fn canonical_header(data: Vec<u8>) -> Result<Vec<u8>, String> {
+    let n = data
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| 8 + n <= data.len())
+        .ok_or("serialized header length out of range")?;
+    // serde_json's default map is a BTreeMap: keys come out sorted.
+    let header: serde_json::Value =
+        serde_json::from_slice(&data[8..8 + n]).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    if text.len() == n {
+        // The usual case (same JSON, other key order): rewrite in place, no second copy.
+        let mut data = data;
+        data[8..8 + n].copy_from_slice(&text);
+        return Ok(data);
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + data.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&data[8 + n..]);
+    Ok(out)
 }
 
 /// Reads a model written by [`save`].
@@ -114,9 +153,22 @@ pub fn load(path: &Path) -> Result<Model, ModelFileError> {
         return Err(not_model(format!("{len} bytes is larger than any model")));
     }
     let bytes = std::fs::read(path).map_err(io)?;
-    let st = SafeTensors::deserialize(&bytes)
+    from_bytes(&bytes, path)
+}
+
+/// Reads a model file held in memory, with every check of [`load`]; `path` only names it in
+/// errors. For callers holding bytes and for the fuzz target (`fuzz/`).
+pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
+    let not_model = |reason: String| ModelFileError::NotAModel {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if bytes.is_empty() {
+        return Err(not_model("the file is empty".into()));
+    }
+    let st = SafeTensors::deserialize(bytes)
         .map_err(|e| not_model(format!("not a valid safetensors file: {e:?}")))?;
-    let (_, meta) = SafeTensors::read_metadata(&bytes)
+    let (_, meta) = SafeTensors::read_metadata(bytes)
         .map_err(|e| not_model(format!("not a valid safetensors file: {e:?}")))?;
     let meta = meta
         .metadata()
@@ -157,6 +209,13 @@ pub fn load(path: &Path) -> Result<Model, ModelFileError> {
             reason: format!("n_features = {} is out of range", config.n_features),
         });
     }
+    let stored: usize = st.tensors().iter().map(|(_, v)| v.data().len() / 4).sum();
+    check_widths(&config.params.method, config.n_features, stored as u128).map_err(|reason| {
+        ModelFileError::Config {
+            path: path.to_path_buf(),
+            reason: format!("{reason} (the file holds {stored} values)"),
+        }
+    })?;
     let mut tensors = Vec::new();
     for (name, view) in st.tensors() {
         if view.dtype() != Dtype::F32 {
@@ -182,4 +241,50 @@ pub fn load(path: &Path) -> Result<Model, ModelFileError> {
             source,
         }
     })
+}
+
+/// Layer widths of the methods' networks, by hyperparameter name, in the order the layers are
+/// chained (input width first).
+const WIDTH_KEYS: [&str; 5] = ["hidden", "rep_dim", "ae_hidden", "code_dim", "head_hidden"];
+
+/// Most weights one layer of a network trained here may have (2^26, 256 MB as f32; with its
+/// gradient and Adam's two moments about 1 GB). The widest default network has
+/// `n_features x 100` weights in its first layer.
+pub const MAX_LAYER_WEIGHTS: u128 = 1 << 26;
+
+/// Refuses a network that needs more than `max_weights` weights in one layer, *before* it is
+/// built. The methods allocate their layers from the hyperparameters, so `hidden = [10^12]`
+/// on the command line or a forged model-file header would otherwise abort on allocation. In
+/// every method each pair of consecutive widths (input width first, in the order of
+/// [`WIDTH_KEYS`]) is the shape of at least one weight matrix, so each product is a lower
+/// bound on one layer's size. [`from_bytes`] uses the number of values the file holds as the
+/// bound, which limits the allocation to a small multiple of the file size; the CLI uses
+/// [`MAX_LAYER_WEIGHTS`] before fitting.
+pub fn check_widths(
+    method: &MethodParams,
+    n_features: usize,
+    max_weights: u128,
+) -> Result<(), String> {
+    let json = serde_json::to_value(method).map_err(|e| e.to_string())?;
+    let mut chain = vec![("n_features", n_features as u128)];
+    for key in WIDTH_KEYS {
+        match json.get(key) {
+            Some(serde_json::Value::Number(n)) => chain.extend(n.as_u64().map(|v| (key, v.into()))),
+            Some(serde_json::Value::Array(a)) => chain.extend(
+                a.iter()
+                    .filter_map(|v| v.as_u64())
+                    .map(|v| (key, u128::from(v))),
+            ),
+            _ => {}
+        }
+    }
+    for pair in chain.windows(2) {
+        let ((k0, w0), (k1, w1)) = (pair[0], pair[1]);
+        if w0 * w1 > max_weights {
+            return Err(format!(
+                "layer widths {k0} = {w0} x {k1} = {w1} need more than {max_weights} weights"
+            ));
+        }
+    }
+    Ok(())
 }

@@ -4,14 +4,25 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-/// Writes `data` to `path` atomically (temporary file in the same directory, fsync, rename).
+/// Writes `data` to `path` atomically (temporary file in the same directory, fsync, rename,
+/// fsync of the directory). Readers see the old file or the whole new one, never a part. A
+/// process killed between create and rename leaves only its `.NAME.PID.tmp` behind.
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // Make the rename itself durable: without syncing the directory, a power loss right
+        // after can leave neither the old nor the new name. Best effort: some file systems
+        // refuse to open or sync a directory, and the data is already safe on disk.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if let Ok(d) = std::fs::File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
@@ -39,6 +50,28 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap(), b"x\n1\n");
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
+    }
+
+    #[test]
+    fn replaces_an_existing_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.csv");
+        write_atomic(&p, b"old old old\n").unwrap();
+        write_atomic(&p, b"new\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn failed_rename_keeps_the_target_and_removes_the_temp() {
+        let dir = tempfile::tempdir().unwrap();
+        // A non-empty directory cannot be replaced by a file.
+        let p = dir.path().join("out");
+        std::fs::create_dir(&p).unwrap();
+        std::fs::write(p.join("inside"), b"x").unwrap();
+        assert!(write_atomic(&p, b"data").is_err());
+        assert!(p.join("inside").is_file());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

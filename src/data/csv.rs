@@ -4,7 +4,7 @@
 use super::{check_shape, io_err, DataError};
 use ndarray::{Array1, Array2};
 use std::fs::File;
-use std::io::BufReader;
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 /// Default label column names, tried in order when none is given.
@@ -81,11 +81,22 @@ pub(crate) fn read_csv(
     if f.metadata().map_err(|e| io_err(file, e))?.len() == 0 {
         return Err(DataError::EmptyFile { file: file.into() });
     }
+    read_csv_from(BufReader::new(f), file, label_column, need_labels)
+}
+
+/// [`read_csv`] on any non-empty source (a file, or bytes in memory for the fuzzer); `file`
+/// names it in errors.
+pub(crate) fn read_csv_from<R: Read>(
+    source: R,
+    file: &str,
+    label_column: Option<&str>,
+    need_labels: bool,
+) -> Result<(Array2<f32>, Option<Array1<u8>>), DataError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(BufReader::new(f));
+        .from_reader(source);
     let header: Vec<String> = rdr
         .headers()
         .map_err(|e| csv_err(file, &e))?

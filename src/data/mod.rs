@@ -460,6 +460,16 @@ fn read_any(path: &Path, opts: &LoadOptions, need_labels: bool) -> Result<Featur
             csv::read_csv(path, &file, opts.label_column.as_deref(), need_labels)?
         }
     };
+    checked_features(file, name, x, y)
+}
+
+/// Wraps what a reader returned, refusing labels that do not match the rows.
+fn checked_features(
+    file: String,
+    name: String,
+    x: Array2<f32>,
+    y: Option<Array1<u8>>,
+) -> Result<Features, DataError> {
     if let Some(y) = &y {
         if y.len() != x.nrows() {
             return Err(DataError::LengthMismatch {
@@ -470,6 +480,29 @@ fn read_any(path: &Path, opts: &LoadOptions, need_labels: bool) -> Result<Featur
         }
     }
     Ok(Features { name, x, y })
+}
+
+/// An `.npz` archive held in memory, read with exactly the checks of [`load_features`];
+/// `name` stands for the file in errors and is the returned [`Features::name`]. For callers
+/// holding bytes, and for the fuzz targets (`fuzz/`), which must not touch the disk.
+pub fn read_npz_bytes(name: &str, bytes: &[u8]) -> Result<Features, DataError> {
+    let len = bytes.len() as u64;
+    let (x, y) = npz::read_npz_from(std::io::Cursor::new(bytes), len, name, false)?;
+    checked_features(name.into(), name.into(), x, y)
+}
+
+/// A CSV file held in memory, read with exactly the checks of [`load_features`] (label
+/// column `label_column`, else the defaults); see [`read_npz_bytes`].
+pub fn read_csv_bytes(
+    name: &str,
+    bytes: &[u8],
+    label_column: Option<&str>,
+) -> Result<Features, DataError> {
+    if bytes.is_empty() {
+        return Err(DataError::EmptyFile { file: name.into() });
+    }
+    let (x, y) = csv::read_csv_from(bytes, name, label_column, false)?;
+    checked_features(name.into(), name.into(), x, y)
 }
 
 /// Loads a labeled data set for training / evaluation. Labels are required, and at least one

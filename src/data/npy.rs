@@ -671,6 +671,39 @@ fn open(path: &Path, file: &str) -> Result<(BufReader<File>, u64), DataError> {
     Ok((BufReader::new(f), len))
 }
 
+/// An `.npy` feature array held in memory (2-D, any supported dtype and order), with the
+/// checks of the file reader; errors name the array `<memory>`. For callers holding bytes and
+/// for the fuzz targets.
+pub fn parse(bytes: &[u8]) -> Result<Array2<f32>, DataError> {
+    parse_with(bytes, "X", read_matrix)
+}
+
+/// An `.npy` label vector held in memory (`(n,)` or `(n, 1)`, values 0 or 1); see [`parse`].
+pub fn parse_labels(bytes: &[u8]) -> Result<Array1<u8>, DataError> {
+    parse_with(bytes, "y", read_labels)
+}
+
+fn parse_with<'b, T>(
+    bytes: &'b [u8],
+    array: &str,
+    body: impl for<'c> FnOnce(&mut &'b [u8], &Header, u64, Ctx<'c>) -> Result<T, DataError>,
+) -> Result<T, DataError> {
+    let ctx = Ctx {
+        file: "<memory>",
+        array,
+        in_zip: false,
+    };
+    if bytes.is_empty() {
+        return Err(DataError::EmptyFile {
+            file: ctx.file.into(),
+        });
+    }
+    let mut r = bytes;
+    let h = read_header(&mut r, ctx)?;
+    let available = (bytes.len() as u64).saturating_sub(h.prefix_len);
+    body(&mut r, &h, available, ctx)
+}
+
 /// Reads an `.npy` feature file.
 pub(crate) fn read_matrix_file(path: &Path, file: &str) -> Result<Array2<f32>, DataError> {
     let (mut r, len) = open(path, file)?;

@@ -5,15 +5,13 @@ use super::npy::{read_header, read_labels, read_matrix, Ctx};
 use super::{io_err, DataError};
 use ndarray::{Array1, Array2};
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufReader, Read, Seek};
 use std::path::Path;
 use zip::{CompressionMethod, ZipArchive};
 
 /// Deflate cannot expand data more than about 1032:1; an entry declaring more is corrupt or
 /// malicious, and is refused before its declared size is trusted for anything.
 const MAX_DEFLATE_RATIO: u64 = 1032;
-
-type Archive = ZipArchive<BufReader<File>>;
 
 fn zip_err(file: &str, detail: impl Into<String>) -> DataError {
     DataError::Zip {
@@ -30,10 +28,21 @@ pub(crate) fn read_npz(
 ) -> Result<(Array2<f32>, Option<Array1<u8>>), DataError> {
     let f = File::open(path).map_err(|e| io_err(file, e))?;
     let file_len = f.metadata().map_err(|e| io_err(file, e))?.len();
+    read_npz_from(BufReader::new(f), file_len, file, need_labels)
+}
+
+/// [`read_npz`] on any seekable source of `file_len` bytes (a file, or bytes in memory for
+/// the fuzzer); `file` names it in errors.
+pub(crate) fn read_npz_from<R: Read + Seek>(
+    source: R,
+    file_len: u64,
+    file: &str,
+    need_labels: bool,
+) -> Result<(Array2<f32>, Option<Array1<u8>>), DataError> {
     if file_len == 0 {
         return Err(DataError::EmptyFile { file: file.into() });
     }
-    let mut zip = ZipArchive::new(BufReader::new(f)).map_err(|e| zip_err(file, e.to_string()))?;
+    let mut zip = ZipArchive::new(source).map_err(|e| zip_err(file, e.to_string()))?;
     let mut names: Vec<String> = zip.file_names().map(String::from).collect();
     names.sort();
     let has = |k: &str| names.iter().any(|n| n == k);
@@ -69,13 +78,13 @@ pub(crate) fn read_npz(
 
 /// Opens one entry, checks its declared sizes, reads its NPY header and data through `body`,
 /// then reads the entry to its end so that the zip CRC is verified.
-fn read_entry<T>(
-    zip: &mut Archive,
+fn read_entry<T, R: Read + Seek>(
+    zip: &mut ZipArchive<R>,
     file: &str,
     file_len: u64,
     key: &str,
     body: impl FnOnce(
-        &mut zip::read::ZipFile<'_, BufReader<File>>,
+        &mut zip::read::ZipFile<'_, R>,
         &super::npy::Header,
         u64,
         Ctx,

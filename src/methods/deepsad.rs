@@ -18,15 +18,19 @@ use serde::{Deserialize, Serialize};
 use super::{find_vector, vector, FitError, Method};
 use crate::nn::{eval_rows, gather_rows};
 use crate::nn::{
-    Activation, ActivationLayer, Adam, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix,
-    Mode, Module, NamedTensor, Sequential, StateError,
+    Activation, ActivationLayer, Adam, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
+    Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, count_in, head_norm, non_negative, positive, row_batch, Checkpoint, Item, NormKind,
-    Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams,
-    TrainReport,
+    self, count_in, head_norm, non_negative, norm_layer, positive, row_batch, Checkpoint, HeadNorm,
+    Item, NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss,
+    Task, TrainParams, TrainReport,
 };
+
+/// The method's own normalisation before the last layer: its two torch BatchNorms without
+/// affine (the paper's BN*).
+pub const OWN_NORM: NormKind = NormKind::BnNoAffine;
 
 /// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +52,21 @@ pub struct DeepSadParams {
     pub eps: f32,
     /// BatchNorm epsilon.
     pub bn_eps: f32,
+    /// Which of the two normalisation positions `--norm` replaces (`all` by default).
+    pub norm_scope: NormScope,
+}
+
+/// Which of DeepSAD's normalisation positions the run's norm choice ([`head_norm`])
+/// replaces. The paper's Table 2 speaks of "the only BN before the last layer" while the
+/// network has two; `last` is that reading (the first position keeps DeepSAD's own BN*).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NormScope {
+    /// Every hidden layer (the default).
+    #[default]
+    All,
+    /// Only the hidden layer before the last layer.
+    Last,
 }
 
 impl Default for DeepSadParams {
@@ -62,6 +81,7 @@ impl Default for DeepSadParams {
             eta: 1.0,
             eps: 1e-6,
             bn_eps: 1e-4,
+            norm_scope: NormScope::All,
         }
     }
 }
@@ -86,21 +106,28 @@ impl DeepSadParams {
         Ok(())
     }
 
-    /// The network; `norm` is the normalisation after each hidden linear layer
-    /// (the method's own is `BnNoAffine`; AnoOnly keeps it).
-    pub fn network(&self, d_in: usize, norm: NormKind, rng: &mut Rng) -> Sequential {
+    /// The network; `norm` is the normalisation after each hidden linear layer, i.e. in
+    /// place of **both** of the method's BatchNorms (its own is `BnNoAffine`; AnoOnly keeps
+    /// it). Under `bn-loss` each of the two positions gets its own `L_BN` on the linear
+    /// output (before the LeakyReLU, where the BatchNorm sat); the paper speaks of "the only
+    /// BN before the last layer" but DeepSAD has two, and replacing both keeps the BN† row
+    /// comparable with the other rows of Table 2, which swap both. `norm_scope = last`
+    /// replaces only the second one.
+    pub fn network(&self, d_in: usize, norm: impl Into<HeadNorm>, rng: &mut Rng) -> Sequential {
+        let norm = norm.into();
+        let flavour = NormFlavour::Torch {
+            bn_eps: self.bn_eps,
+        };
         let mut layers = Vec::new();
         let mut width = d_in;
-        for &h in &self.hidden {
+        let last = self.hidden.len().saturating_sub(1);
+        for (i, &h) in self.hidden.iter().enumerate() {
             layers.push(Linear::new(width, h, false, Init::TorchDefault, rng).into());
-            match norm {
-                NormKind::None => {}
-                NormKind::LayerNorm => layers.push(LayerNorm::new(h, 1e-5, true).into()),
-                NormKind::BnNoAffine => {
-                    layers.push(BatchNorm1d::torch(h, self.bn_eps, false).into())
-                }
-                NormKind::Bn => layers.push(BatchNorm1d::torch(h, self.bn_eps, true).into()),
-            }
+            let here = match self.norm_scope {
+                NormScope::Last if i < last => HeadNorm::from(OWN_NORM),
+                _ => norm,
+            };
+            layers.extend(norm_layer(here, h, flavour));
             layers.push(ActivationLayer::new(Activation::LeakyRelu(0.01)).into());
             width = h;
         }
@@ -253,7 +280,7 @@ impl Method for FittedDeepSad {
         observer: Observer<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
         let seed = train_params.seed;
-        let norm = head_norm(train_params, NormKind::BnNoAffine);
+        let norm = head_norm(train_params, OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let mut loader_rng = component_rng(seed, "loader");
         let c = init_center(&mut net, x, params.batch_size, &mut loader_rng);
@@ -302,7 +329,7 @@ impl Method for FittedDeepSad {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, NormKind::BnNoAffine);
+        let norm = head_norm(train, OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
         let c = find_vector(tensors, "c", Some(params.rep_dim))?;
@@ -391,6 +418,39 @@ mod tests {
         let c = init_center(&mut net, x.view(), 128, &mut rng);
         assert_eq!(c.len(), 10);
         assert!(c.iter().all(|v| v.abs() >= 0.1 || *v == 0.0));
+    }
+
+    #[test]
+    fn norm_scope_last_keeps_the_first_batchnorm() {
+        use crate::nn::Layer;
+        let kinds = |p: &DeepSadParams, norm: NormKind| -> Vec<&'static str> {
+            let net = p.network(4, norm, &mut component_rng(0, "t"));
+            net.layers
+                .iter()
+                .map(|l| match l {
+                    Layer::Linear(_) => "lin",
+                    Layer::BatchNorm(b) if b.affine() => "bn",
+                    Layer::BatchNorm(_) => "bn*",
+                    Layer::LayerNorm(_) => "ln",
+                    Layer::Act(_) => "act",
+                    Layer::BnLoss(_) => "lbn",
+                })
+                .collect()
+        };
+        let mut p = DeepSadParams::default();
+        assert_eq!(
+            kinds(&p, NormKind::BnLoss),
+            ["lin", "lbn", "act", "lin", "lbn", "act", "lin"]
+        );
+        p.norm_scope = NormScope::Last;
+        assert_eq!(
+            kinds(&p, NormKind::BnLoss),
+            ["lin", "bn*", "act", "lin", "lbn", "act", "lin"]
+        );
+        assert_eq!(
+            kinds(&p, NormKind::None),
+            ["lin", "bn*", "act", "lin", "act", "lin"]
+        );
     }
 
     #[test]

@@ -34,14 +34,18 @@ use serde::{Deserialize, Serialize};
 
 use super::{FitError, Method, MethodKind};
 use crate::nn::{
-    eval_rows, gather_rows, Activation, ActivationLayer, BatchNorm1d, Init, Layer, LayerNorm,
-    Linear, LrSchedule, Matrix, Module, NamedTensor, RmsProp, Sequential, StateError,
+    eval_rows, gather_rows, Activation, ActivationLayer, Init, Layer, Linear, LrSchedule, Matrix,
+    Module, NamedTensor, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, count_in, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer,
-    ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, count_in, head_norm, non_negative, norm_layer, positive, Checkpoint, HeadNorm, Item,
+    NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task,
+    TrainParams, TrainReport,
 };
+
+/// The method's own normalisation before the last layer: none.
+pub const OWN_NORM: NormKind = NormKind::None;
 
 /// Which DevNet losses to train with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -112,19 +116,13 @@ impl DevNetParams {
     /// The network; `norm` is the layer between the ReLU and the output layer (DevNet's own
     /// choice is `None`; AnoOnly's is a Keras BatchNorm). Kernels are drawn from `rng` in
     /// layer order.
-    pub fn network(&self, d_in: usize, norm: NormKind, rng: &mut Rng) -> Sequential {
+    pub fn network(&self, d_in: usize, norm: impl Into<HeadNorm>, rng: &mut Rng) -> Sequential {
         let h = self.hidden;
         let mut layers: Vec<Layer> = vec![
             Linear::new(d_in, h, true, Init::GlorotUniform, rng).into(),
             ActivationLayer::new(Activation::Relu).into(),
         ];
-        match norm {
-            NormKind::None => {}
-            // Keras LayerNormalization() default epsilon.
-            NormKind::LayerNorm => layers.push(LayerNorm::new(h, 1e-3, true).into()),
-            NormKind::BnNoAffine => layers.push(BatchNorm1d::keras_no_affine(h).into()),
-            NormKind::Bn => layers.push(BatchNorm1d::keras(h).into()),
-        }
+        layers.extend(norm_layer(norm, h, NormFlavour::Keras));
         layers.push(Linear::new(h, 1, true, Init::GlorotUniform, rng).into());
         Sequential::new(layers)
     }
@@ -337,7 +335,7 @@ impl FittedDevNet {
         observer: Observer<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
         let seed = train_params.seed;
-        let norm = head_norm(train_params, NormKind::None);
+        let norm = head_norm(train_params, OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let mut task = DevNetTask::new(params, train_params, x, y)?;
         let schedule = Schedule {
@@ -399,7 +397,7 @@ impl Method for FittedDevNet {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, NormKind::None);
+        let norm = head_norm(train, OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
         Ok(FittedDevNet { net })

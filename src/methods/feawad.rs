@@ -56,15 +56,20 @@ use serde::{Deserialize, Serialize};
 
 use super::{FitError, Method};
 use crate::nn::{
-    Activation, ActivationLayer, Adam, BatchNorm1d, Init, Layer, LayerNorm, Linear, LrSchedule,
-    Matrix, Mode, Module, NamedTensor, ParamMut, Sequential, StateError,
+    Activation, ActivationLayer, Adam, Init, Layer, Linear, LrSchedule, Matrix, Mode, Module,
+    NamedTensor, ParamMut, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, row_batch, Checkpoint, Item, NormKind, Observer, ParamError, Reduction,
-    Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, NormKind,
+    Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams,
+    TrainReport,
 };
 use crate::train::{non_negative, positive};
+
+/// The method's own normalisation before the last layer: a Keras BatchNorm on the head's
+/// 33-d input.
+pub const OWN_NORM: NormKind = NormKind::Bn;
 
 /// Which FEAWAD: the fixed one (default) or the authors' code with its two bugs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,19 +192,19 @@ impl FeawadParams {
 
     /// The scoring net around `ae`, head layers drawn from `rng`; `norm` is the layer on
     /// the 33-d input of the output layer (the method's own: Keras BatchNorm).
-    pub fn scoring_net(&self, ae: Autoencoder, norm: NormKind, rng: &mut Rng) -> FeawadNet {
+    pub fn scoring_net(
+        &self,
+        ae: Autoencoder,
+        norm: impl Into<HeadNorm>,
+        rng: &mut Rng,
+    ) -> FeawadNet {
         let d = ae.d();
         let [w1, w2] = self.head_hidden;
         let z0 = d + self.code_dim + 1;
         let dense1 = Linear::new(z0, w1, true, Init::GlorotNormal, rng);
         let dense2 = Linear::new(w1 + 1, w2, true, Init::GlorotNormal, rng);
         let n = w2 + 1;
-        let norm = match norm {
-            NormKind::None => None,
-            NormKind::LayerNorm => Some(LayerNorm::new(n, 1e-3, true).into()),
-            NormKind::BnNoAffine => Some(BatchNorm1d::keras_no_affine(n).into()),
-            NormKind::Bn => Some(BatchNorm1d::keras(n).into()),
-        };
+        let norm = norm_layer(norm, n, NormFlavour::Keras);
         let out = Linear::new(n, 1, true, Init::GlorotNormal, rng);
         FeawadNet {
             ae,
@@ -472,6 +477,10 @@ impl Module for FeawadNet {
         }
         self.out.clear_cache();
         self.cache.clear();
+    }
+
+    fn take_aux_loss(&mut self) -> Option<f32> {
+        self.norm.as_mut().and_then(Module::take_aux_loss)
     }
 
     fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
@@ -769,7 +778,7 @@ impl Method for FittedFeawad {
         let mut init = component_rng(seed, "feawad-init");
         let ae = params.autoencoder(x.ncols(), &mut init);
         // The head is drawn before pretraining so that its init does not depend on it.
-        let norm = head_norm(train_params, NormKind::Bn);
+        let norm = head_norm(train_params, OWN_NORM);
         let head_template = params.scoring_net(ae.clone(), norm, &mut init);
         let (ae, pre_report) = pretrain(params, train_params, ae, x, &unlabeled, &mut |_| {});
         let mut net = FeawadNet {
@@ -830,7 +839,7 @@ impl Method for FittedFeawad {
     ) -> Result<Self, StateError> {
         let mut rng = component_rng(0, "load");
         let ae = params.autoencoder(n_features, &mut rng);
-        let mut net = params.scoring_net(ae, head_norm(train, NormKind::Bn), &mut rng);
+        let mut net = params.scoring_net(ae, head_norm(train, OWN_NORM), &mut rng);
         net.load_state("net.", tensors)?;
         Ok(FittedFeawad { net: Box::new(net) })
     }

@@ -13,6 +13,7 @@ pub mod feawad;
 pub mod ganomaly;
 pub mod prenet;
 pub mod repen;
+pub mod xgbod;
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,12 +24,13 @@ use serde::{Deserialize, Serialize};
 use crate::nn::{NamedTensor, StateError};
 use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 
-pub use deepsad::DeepSadParams;
+pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use ganomaly::GanomalyParams;
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
+pub use xgbod::XgbodParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
 /// scoring, model files). Adding a method = one file implementing this, plus one variant in
@@ -77,6 +79,7 @@ pub enum MethodKind {
     Feawad,
     Ganomaly,
     Repen,
+    Xgbod,
 }
 
 impl MethodKind {
@@ -87,6 +90,7 @@ impl MethodKind {
         MethodKind::Feawad,
         MethodKind::Ganomaly,
         MethodKind::Repen,
+        MethodKind::Xgbod,
     ];
 
     pub fn name(self) -> &'static str {
@@ -97,12 +101,16 @@ impl MethodKind {
             MethodKind::Feawad => "feawad",
             MethodKind::Ganomaly => "ganomaly",
             MethodKind::Repen => "repen",
+            MethodKind::Xgbod => "xgbod",
         }
     }
 
     /// Whether the method has an AnoOnly variant (the paper's baselines do not).
     pub fn supports_anoonly(self) -> bool {
-        !matches!(self, MethodKind::Ganomaly | MethodKind::Repen)
+        !matches!(
+            self,
+            MethodKind::Ganomaly | MethodKind::Repen | MethodKind::Xgbod
+        )
     }
 }
 
@@ -136,6 +144,7 @@ pub enum MethodParams {
     Feawad(FeawadParams),
     Ganomaly(GanomalyParams),
     Repen(RepenParams),
+    Xgbod(XgbodParams),
 }
 
 impl MethodParams {
@@ -148,6 +157,7 @@ impl MethodParams {
             MethodKind::Feawad => MethodParams::Feawad(FeawadParams::default()),
             MethodKind::Ganomaly => MethodParams::Ganomaly(GanomalyParams::default()),
             MethodKind::Repen => MethodParams::Repen(RepenParams::default()),
+            MethodKind::Xgbod => MethodParams::Xgbod(XgbodParams::default()),
         }
     }
 
@@ -159,6 +169,7 @@ impl MethodParams {
             MethodParams::Feawad(_) => MethodKind::Feawad,
             MethodParams::Ganomaly(_) => MethodKind::Ganomaly,
             MethodParams::Repen(_) => MethodKind::Repen,
+            MethodParams::Xgbod(_) => MethodKind::Xgbod,
         }
     }
 
@@ -170,6 +181,7 @@ impl MethodParams {
             MethodParams::Feawad(p) => feawad::FittedFeawad::validate(p),
             MethodParams::Ganomaly(p) => ganomaly::FittedGanomaly::validate(p),
             MethodParams::Repen(p) => repen::FittedRepen::validate(p),
+            MethodParams::Xgbod(p) => xgbod::FittedXgbod::validate(p),
         }
     }
 
@@ -208,6 +220,28 @@ impl MethodParams {
         Ok(())
     }
 
+    /// The normalisation a fit with `train` builds before the last layer: `--norm` if
+    /// given, else the method's own, or AnoOnly's BatchNorm where the method has none.
+    pub fn head_norm(&self, train: &TrainParams) -> crate::train::NormKind {
+        let own = match self {
+            MethodParams::DeepSad(_) => deepsad::OWN_NORM,
+            MethodParams::DevNet(_) => devnet::OWN_NORM,
+            MethodParams::PReNet(_) => prenet::OWN_NORM,
+            MethodParams::Feawad(_) => feawad::OWN_NORM,
+            // Baselines build no network with a normalisation layer (and refuse --norm).
+            MethodParams::Ganomaly(_) | MethodParams::Repen(_) | MethodParams::Xgbod(_) => {
+                crate::train::NormKind::None
+            }
+        };
+        crate::train::head_norm(train, own).kind
+    }
+
+    /// The method's `batch_size` hyperparameter, where it has one.
+    pub fn batch_size(&self) -> Option<usize> {
+        let json = serde_json::to_value(self).ok()?;
+        json.get("batch_size")?.as_u64().map(|b| b as usize)
+    }
+
     /// Overrides the number of epochs.
     pub fn set_epochs(&mut self, epochs: usize) {
         match self {
@@ -217,6 +251,7 @@ impl MethodParams {
             MethodParams::Feawad(p) => feawad::FittedFeawad::set_epochs(p, epochs),
             MethodParams::Ganomaly(p) => ganomaly::FittedGanomaly::set_epochs(p, epochs),
             MethodParams::Repen(p) => repen::FittedRepen::set_epochs(p, epochs),
+            MethodParams::Xgbod(p) => xgbod::FittedXgbod::set_epochs(p, epochs),
         }
     }
 }
@@ -251,6 +286,12 @@ pub enum FitError {
     },
     #[error("training data: non-finite value at row {row}, column {col}")]
     NonFinite { row: usize, col: usize },
+    #[error("training data has {found} rows: {method} keeps an n x n kernel matrix and accepts at most {max}")]
+    TooManyRows {
+        method: MethodKind,
+        found: usize,
+        max: usize,
+    },
     #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
     Diverged,
 }
@@ -276,6 +317,8 @@ pub enum Fitted {
     Feawad(feawad::FittedFeawad),
     Ganomaly(ganomaly::FittedGanomaly),
     Repen(repen::FittedRepen),
+    /// Boxed: it holds the detector bank inline.
+    Xgbod(Box<xgbod::FittedXgbod>),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -394,6 +437,10 @@ impl FitParams {
                 let (f, r) = repen::FittedRepen::fit(p, &self.train, x, y, observer)?;
                 (Fitted::Repen(f), r)
             }
+            MethodParams::Xgbod(p) => {
+                let (f, r) = xgbod::FittedXgbod::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Xgbod(Box::new(f)), r)
+            }
         };
         let mut model = Model {
             params: self.clone(),
@@ -420,6 +467,7 @@ impl Model {
             Fitted::Feawad(f) => f.decision_function(x),
             Fitted::Ganomaly(f) => f.decision_function(x),
             Fitted::Repen(f) => f.decision_function(x),
+            Fitted::Xgbod(f) => f.decision_function(x),
         }
     }
 
@@ -481,6 +529,7 @@ impl Model {
             Fitted::Feawad(f) => f.state(&mut out),
             Fitted::Ganomaly(f) => f.state(&mut out),
             Fitted::Repen(f) => f.state(&mut out),
+            Fitted::Xgbod(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
         out
@@ -493,41 +542,43 @@ impl Model {
         tensors: &[NamedTensor],
     ) -> Result<Model, crate::nn::StateError> {
         let train_scores = find_vector(tensors, "train_scores", None)?;
-        let fitted =
-            match &params.method {
-                MethodParams::DeepSad(p) => Fitted::DeepSad(deepsad::FittedDeepSad::from_state(
-                    p,
-                    &params.train,
-                    n_features,
-                    tensors,
-                )?),
-                MethodParams::DevNet(p) => Fitted::DevNet(devnet::FittedDevNet::from_state(
-                    p,
-                    &params.train,
-                    n_features,
-                    tensors,
-                )?),
-                MethodParams::Feawad(p) => Fitted::Feawad(feawad::FittedFeawad::from_state(
-                    p,
-                    &params.train,
-                    n_features,
-                    tensors,
-                )?),
-                MethodParams::PReNet(p) => {
-                    let f =
-                        prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
-                    Fitted::PReNet(Box::new(f))
-                }
-                MethodParams::Ganomaly(p) => Fitted::Ganomaly(
-                    ganomaly::FittedGanomaly::from_state(p, &params.train, n_features, tensors)?,
-                ),
-                MethodParams::Repen(p) => Fitted::Repen(repen::FittedRepen::from_state(
-                    p,
-                    &params.train,
-                    n_features,
-                    tensors,
-                )?),
-            };
+        let fitted = match &params.method {
+            MethodParams::DeepSad(p) => Fitted::DeepSad(deepsad::FittedDeepSad::from_state(
+                p,
+                &params.train,
+                n_features,
+                tensors,
+            )?),
+            MethodParams::DevNet(p) => Fitted::DevNet(devnet::FittedDevNet::from_state(
+                p,
+                &params.train,
+                n_features,
+                tensors,
+            )?),
+            MethodParams::Feawad(p) => Fitted::Feawad(feawad::FittedFeawad::from_state(
+                p,
+                &params.train,
+                n_features,
+                tensors,
+            )?),
+            MethodParams::PReNet(p) => {
+                let f = prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::PReNet(Box::new(f))
+            }
+            MethodParams::Ganomaly(p) => {
+                let f =
+                    ganomaly::FittedGanomaly::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::Ganomaly(f)
+            }
+            MethodParams::Repen(p) => {
+                let f = repen::FittedRepen::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::Repen(f)
+            }
+            MethodParams::Xgbod(p) => {
+                let f = xgbod::FittedXgbod::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::Xgbod(Box::new(f))
+            }
+        };
         Ok(Model {
             params,
             n_features,

@@ -47,14 +47,18 @@ use serde::{Deserialize, Serialize};
 
 use super::{FitError, Method, MethodKind};
 use crate::nn::{
-    Activation, ActivationLayer, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix, Mode,
-    Module, NamedTensor, ParamMut, RmsProp, Sequential, StateError,
+    Activation, ActivationLayer, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
+    ParamMut, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, sub_seed, Rng};
 use crate::train::{
-    self, count_in, head_norm, non_negative, positive, Checkpoint, Item, NormKind, Observer,
-    ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, count_in, head_norm, non_negative, norm_layer, positive, Checkpoint, HeadNorm, Item,
+    NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task,
+    TrainParams, TrainReport,
 };
+
+/// The method's own normalisation before the last layer: none.
+pub const OWN_NORM: NormKind = NormKind::None;
 
 /// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -133,7 +137,7 @@ impl PReNetParams {
     }
 
     /// The pair network for `d_in` features per row; `norm` ends the feature branch.
-    pub fn network(&self, d_in: usize, norm: NormKind, rng: &mut Rng) -> PairNet {
+    pub fn network(&self, d_in: usize, norm: impl Into<HeadNorm>, rng: &mut Rng) -> PairNet {
         PairNet::new(d_in, self.hidden, norm, self.bn_eps, rng)
     }
 }
@@ -154,17 +158,18 @@ pub struct PairNet {
 
 impl PairNet {
     /// Draws the branch's linear layer, then the score layer (torch default init).
-    pub fn new(d: usize, hidden: usize, norm: NormKind, bn_eps: f32, rng: &mut Rng) -> PairNet {
+    pub fn new(
+        d: usize,
+        hidden: usize,
+        norm: impl Into<HeadNorm>,
+        bn_eps: f32,
+        rng: &mut Rng,
+    ) -> PairNet {
         let mut layers = vec![
             Linear::new(d, hidden, true, Init::TorchDefault, rng).into(),
             ActivationLayer::new(Activation::Relu).into(),
         ];
-        match norm {
-            NormKind::None => {}
-            NormKind::LayerNorm => layers.push(LayerNorm::new(hidden, 1e-5, true).into()),
-            NormKind::BnNoAffine => layers.push(BatchNorm1d::torch(hidden, bn_eps, false).into()),
-            NormKind::Bn => layers.push(BatchNorm1d::torch(hidden, bn_eps, true).into()),
-        }
+        layers.extend(norm_layer(norm, hidden, NormFlavour::Torch { bn_eps }));
         let reg = Linear::new(2 * hidden, 1, true, Init::TorchDefault, rng);
         PairNet {
             feature: Sequential::new(layers),
@@ -254,6 +259,12 @@ impl Module for PairNet {
         self.feature = feature;
         self.reg = reg;
         Ok(())
+    }
+
+    /// The BN† terms of both branch calls (each half of the pair batch is its own batch for
+    /// the norm, as for BatchNorm).
+    fn take_aux_loss(&mut self) -> Option<f32> {
+        self.feature.take_aux_loss()
     }
 }
 
@@ -638,7 +649,7 @@ impl Method for FittedPReNet {
             });
         }
         let seed = train_params.seed;
-        let norm = head_norm(train_params, NormKind::None);
+        let norm = head_norm(train_params, OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let ref_anomalies = x.select(Axis(0), &anomalies);
         let ref_unlabeled = x.select(Axis(0), &unlabeled);
@@ -689,7 +700,7 @@ impl Method for FittedPReNet {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, NormKind::None);
+        let norm = head_norm(train, OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
         let ref_anomalies = find_matrix(tensors, "ref_anomalies", n_features)?;

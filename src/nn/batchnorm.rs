@@ -224,41 +224,35 @@ impl Module for BatchNorm1d {
             *gb += &grad_out.sum_axis(Axis(0));
         }
         if let Some(gg) = &mut self.grad_gamma {
-            let gs = slice_mut(gg);
-            for (dy, xh) in grad_out.rows().into_iter().zip(xhat.rows()) {
-                for ((g, &d), &x) in gs.iter_mut().zip(dy.iter()).zip(xh.iter()) {
-                    *g += d * x;
-                }
-            }
+            add_column_dots(slice_mut(gg), grad_out, &xhat);
         }
         if !need_input_grad {
             return None;
         }
-        let mut dxhat = grad_out.clone();
+        // Standard layout (a copy we need anyway), so the loops below run over flat slices.
+        let mut dxhat = grad_out.as_standard_layout().into_owned();
         if let Some(g) = &self.gamma {
             dxhat *= g;
         }
-        if b == 0 {
+        let n = dxhat.ncols();
+        if b == 0 || n == 0 {
             return Some(dxhat);
         }
         let sum_d = dxhat.sum_axis(Axis(0));
-        let n = dxhat.ncols();
         let mut sum_dx = Array1::<f32>::zeros(n);
-        {
-            let ss = slice_mut(&mut sum_dx);
-            for (d, xh) in dxhat.rows().into_iter().zip(xhat.rows()) {
-                for ((s, &d), &x) in ss.iter_mut().zip(d.iter()).zip(xh.iter()) {
-                    *s += d * x;
-                }
-            }
-        }
+        add_column_dots(slice_mut(&mut sum_dx), &dxhat, &xhat);
         let bf = b as f32;
         let mean_d = sum_d / bf;
         let mean_dx = sum_dx / bf;
         let (md, mdx, is) = (slice(&mean_d), slice(&mean_dx), slice(&inv_std));
-        for (mut d, xh) in dxhat.rows_mut().into_iter().zip(xhat.rows()) {
-            for (j, (d, &x)) in d.iter_mut().zip(xh.iter()).enumerate() {
-                *d = is[j] * (*d - md[j] - x * mdx[j]);
+        let xh = xhat.as_standard_layout();
+        let rows = dxhat
+            .as_slice_mut()
+            .into_iter()
+            .flat_map(|d| d.chunks_exact_mut(n));
+        for (d, xh) in rows.zip(xh.as_slice().into_iter().flat_map(|x| x.chunks_exact(n))) {
+            for ((((d, &x), &m), &mx), &s) in d.iter_mut().zip(xh).zip(md).zip(mdx).zip(is) {
+                *d = s * (*d - m - x * mx);
             }
         }
         Some(dxhat)
@@ -302,6 +296,24 @@ impl Module for BatchNorm1d {
 }
 
 /// A freshly allocated 1-D array as a slice (always contiguous).
+/// `acc[j] += Σ_i a[i, j]·b[i, j]`, rows in order (the same order, hence the same bits, as
+/// the per-row loops this replaces). Over flat slices the compiler vectorises the inner loop;
+/// with per-row ndarray iterators BatchNorm's backward was the largest cost of a DeepSAD
+/// step (35 % of a fit on 16_http). `as_standard_layout` copies only a non-standard input.
+fn add_column_dots(acc: &mut [f32], a: &Matrix, b: &Matrix) {
+    let n = acc.len();
+    if n == 0 {
+        return;
+    }
+    let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+    let (a, b) = (a.as_slice().unwrap_or(&[]), b.as_slice().unwrap_or(&[]));
+    for (ra, rb) in a.chunks_exact(n).zip(b.chunks_exact(n)) {
+        for ((s, &x), &y) in acc.iter_mut().zip(ra).zip(rb) {
+            *s += x * y;
+        }
+    }
+}
+
 fn slice(a: &Array1<f32>) -> &[f32] {
     a.as_slice().unwrap_or(&[])
 }

@@ -19,6 +19,7 @@
 pub mod activation;
 mod affine;
 pub mod batchnorm;
+pub mod bn_loss;
 pub mod init;
 pub mod layernorm;
 pub mod linear;
@@ -28,6 +29,7 @@ pub mod sequential;
 
 pub use activation::{Activation, ActivationLayer};
 pub use batchnorm::{BatchNorm1d, BnConvention};
+pub use bn_loss::BnLoss;
 pub use layernorm::LayerNorm;
 pub use linear::{Init, Linear};
 pub use optim::{Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd};
@@ -141,6 +143,22 @@ pub trait Module {
 
     /// Loads what [`Module::state`] wrote.
     fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError>;
+
+    /// The loss terms the module itself added during the train-mode forwards since the
+    /// last call (the BN† loss of [`BnLoss`]), and resets them; `None` when it has none.
+    /// Their gradients are added by the module's own backward pass; the training core only
+    /// adds the value to the reported loss. Containers must sum their children's.
+    fn take_aux_loss(&mut self) -> Option<f32> {
+        None
+    }
+}
+
+/// Sums optional auxiliary losses (`None` when every part is `None`).
+pub fn sum_aux(parts: impl IntoIterator<Item = Option<f32>>) -> Option<f32> {
+    parts.into_iter().fold(None, |acc, p| match (acc, p) {
+        (None, None) => None,
+        (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+    })
 }
 
 /// Finds `name` in `tensors` (first match).

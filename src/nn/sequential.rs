@@ -1,8 +1,8 @@
 //! A chain of layers, like `torch.nn.Sequential` (state names `"{i}.weight"`).
 
 use super::{
-    ActivationLayer, BatchNorm1d, LayerNorm, Linear, Matrix, Mode, Module, NamedTensor, ParamMut,
-    StateError,
+    sum_aux, ActivationLayer, BatchNorm1d, BnLoss, LayerNorm, Linear, Matrix, Mode, Module,
+    NamedTensor, ParamMut, StateError,
 };
 
 /// One layer of a [`Sequential`].
@@ -12,6 +12,8 @@ pub enum Layer {
     BatchNorm(BatchNorm1d),
     LayerNorm(LayerNorm),
     Act(ActivationLayer),
+    /// The BN† loss layer (identity).
+    BnLoss(BnLoss),
 }
 
 impl Layer {
@@ -21,6 +23,7 @@ impl Layer {
             Layer::BatchNorm(l) => l,
             Layer::LayerNorm(l) => l,
             Layer::Act(l) => l,
+            Layer::BnLoss(l) => l,
         }
     }
 
@@ -30,6 +33,7 @@ impl Layer {
             Layer::BatchNorm(l) => l,
             Layer::LayerNorm(l) => l,
             Layer::Act(l) => l,
+            Layer::BnLoss(l) => l,
         }
     }
 }
@@ -49,6 +53,12 @@ impl From<BatchNorm1d> for Layer {
 impl From<LayerNorm> for Layer {
     fn from(l: LayerNorm) -> Self {
         Layer::LayerNorm(l)
+    }
+}
+
+impl From<BnLoss> for Layer {
+    fn from(l: BnLoss) -> Self {
+        Layer::BnLoss(l)
     }
 }
 
@@ -85,6 +95,9 @@ impl Module for Layer {
     }
     fn load_state(&mut self, prefix: &str, tensors: &[NamedTensor]) -> Result<(), StateError> {
         self.module().load_state(prefix, tensors)
+    }
+    fn take_aux_loss(&mut self) -> Option<f32> {
+        self.module().take_aux_loss()
     }
 }
 
@@ -160,5 +173,9 @@ impl Module for Sequential {
         }
         self.layers = layers;
         Ok(())
+    }
+
+    fn take_aux_loss(&mut self) -> Option<f32> {
+        sum_aux(self.layers.iter_mut().map(Layer::take_aux_loss))
     }
 }

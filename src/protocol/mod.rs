@@ -27,6 +27,7 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
 /// Which split protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Protocol {
     /// The official (ADBench) pipeline, incl. duplication of small files before the split.
     Adbench,
@@ -36,6 +37,7 @@ pub enum Protocol {
 
 /// What happens to the train anomalies that are not labeled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Setting {
     /// Dropped from training (the paper's main setting, `--normal_clean`).
     Clean,

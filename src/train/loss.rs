@@ -31,10 +31,18 @@ pub trait SsadLoss {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reduction {
-    /// `(lambda_n * sum_N l_n + sum_A l_a) / (lambda_n * |N| + |A|)`: at `lambda_n = 0` the
-    /// mean over the anomalies only (DeepSAD's and PReNet's AnoOnly code: `mean` of the
-    /// anomaly terms), continuous in between. A batch without anomaly at `lambda_n = 0`
-    /// has no loss: gradient zero, value `None` (the authors' code gets NaN there).
+    /// `(lambda_n * sum_N l_n + sum_A l_a) / (lambda_n * b + (1 - lambda_n) * max(|A|, 1))`
+    /// for a batch of `b` items, `|A|` of them anomalies. At `lambda_n = 1` the plain batch
+    /// mean; at `lambda_n = 0` the mean over the anomalies only (DeepSAD's and PReNet's
+    /// AnoOnly code: `mean` of the anomaly terms); with `|A| >= 1` the denominator is
+    /// `lambda_n * |N| + |A|`. The `max(|A|, 1)` matters for batches without anomaly only:
+    /// there the loss is `lambda_n * sum_N l_n / (lambda_n * b + 1 - lambda_n)`, which goes
+    /// to 0 with `lambda_n`, so every batch's loss is continuous in `lambda_n` (paper Fig. 7).
+    /// The plain `lambda_n * |N| + |A|` would give such a batch the full mean of `L_N` for
+    /// every `lambda_n > 0` (the weight cancels), and a sweep down to 1e-6 would still train
+    /// on normals at full strength on those batches (about half of CIFAR10's batches of 128
+    /// at gamma_la 0.1). A batch without anomaly at `lambda_n = 0` has no loss: gradient zero,
+    /// value `None` (the authors' code gets NaN there).
     WeightedMean,
     /// `(lambda_n * sum_N l_n + sum_A l_a) / b`: Keras's mean over the whole batch, where
     /// normal rows contribute 0 under AnoOnly (DevNet, FEAWAD).
@@ -72,9 +80,12 @@ pub fn combine(
     let mut grad = Array2::<f32>::zeros(out.raw_dim());
     let mut total = 0.0f64;
     let n_anomaly = items.iter().filter(|it| it.anomaly).count();
-    let n_normal = items.len() - n_anomaly;
     let denominator = match weighting.reduction {
-        Reduction::WeightedMean => f64::from(lambda_n) * n_normal as f64 + n_anomaly as f64,
+        Reduction::WeightedMean if lambda_n == 0.0 && n_anomaly == 0 => 0.0,
+        Reduction::WeightedMean => {
+            let l = f64::from(lambda_n);
+            l * items.len() as f64 + (1.0 - l) * n_anomaly.max(1) as f64
+        }
         Reduction::BatchMean => items.len() as f64,
     };
     if denominator <= 0.0 {
@@ -183,6 +194,21 @@ mod tests {
         let l = combine(&Toy, &out, &items(&[false, false]), &w);
         assert_eq!(l.value, None);
         assert!(l.grad.iter().all(|&g| g == 0.0));
+    }
+
+    #[test]
+    fn anomaly_free_batch_loss_vanishes_with_lambda() {
+        let out = array![[1.0f32], [2.0], [3.0]];
+        let it = items(&[false, false, false]);
+        for (lambda_n, want) in [(1.0f32, 2.0f32), (0.5, 1.5), (1e-6, 6e-6 / 1.000_002)] {
+            let w = LossWeighting {
+                lambda_n,
+                reduction: Reduction::WeightedMean,
+            };
+            let l = combine(&Toy, &out, &it, &w);
+            let v = l.value.unwrap();
+            assert!((v - want).abs() <= 1e-6 * want, "{lambda_n}: {v} vs {want}");
+        }
     }
 
     #[test]

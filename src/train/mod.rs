@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use ndarray::ArrayView2;
 
-use crate::nn::{gather_rows, LrSchedule, Matrix, Mode, Module, Optimizer};
+use crate::nn::{
+    gather_rows, sum_aux, BatchNorm1d, BnLoss, Layer, LayerNorm, LrSchedule, Matrix, Mode, Module,
+    Optimizer,
+};
 use crate::rng::Rng;
 
 /// Training parameters shared by every method (linfa style: plain data, checked by
@@ -24,7 +27,17 @@ pub struct TrainParams {
     /// AnoOnly: `lambda_n = 0` (no loss on normal rows) and a normalisation layer before
     /// the last layer when the method has none.
     pub anoonly: bool,
-    /// Weight of `L_N`. `None`: 1 for the vanilla method, 0 under AnoOnly.
+    /// Weight of `L_N` (`--lambda-n`). `None`: 1 for the vanilla method, 0 under AnoOnly.
+    ///
+    /// The rule, for every method: the batch loss is [`combine`]'s
+    /// `(lambda_n · Σ_N l_n + Σ_A l_a) / denominator` with the method's [`Reduction`], and the
+    /// architecture is decided by `anoonly` and `norm` alone ([`head_norm`]). Hence, bit for
+    /// bit for a fixed seed (tests/ablation.rs): `lambda_n = 1` is the vanilla method and
+    /// `--anoonly` is `lambda_n = 0` with AnoOnly's architecture. `--lambda-n 0` *without*
+    /// `--anoonly` means: no loss on normal rows, the method's own architecture. That is
+    /// AnoOnly for DeepSAD and FEAWAD (which have a BatchNorm of their own) and "AnoOnly
+    /// without its BatchNorm" for DevNet and PReNet (add `--norm bn` to get AnoOnly).
+    /// Likewise `--anoonly --lambda-n X` is AnoOnly's architecture with weight X on `L_N`.
     pub lambda_n: Option<f32>,
     /// The run's seed; every component derives its own stream from it.
     pub seed: u64,
@@ -32,6 +45,13 @@ pub struct TrainParams {
     pub empty_batch: EmptyBatch,
     /// Override of the layer before the last layer (`None`: the method's choice).
     pub norm: Option<NormKind>,
+    /// Weight of the BN† loss `L_BN` when the norm is [`NormKind::BnLoss`] (the paper: 1).
+    #[serde(default = "one")]
+    pub bn_loss_weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl Default for TrainParams {
@@ -42,6 +62,7 @@ impl Default for TrainParams {
             seed: 0,
             empty_batch: EmptyBatch::Step,
             norm: None,
+            bn_loss_weight: 1.0,
         }
     }
 }
@@ -63,6 +84,7 @@ impl TrainParams {
                 ));
             }
         }
+        non_negative("bn_loss_weight", self.bn_loss_weight)?;
         Ok(())
     }
 
@@ -87,26 +109,130 @@ pub enum EmptyBatch {
     Skip,
 }
 
-/// The normalisation layer(s) a method puts before its last layer.
+/// The normalisation layer(s) a method puts before its last layer (`--norm`). Which
+/// layers these are is each method's [`head_norm`] site:
+/// - DeepSAD: the layer after **each** hidden linear layer (its two torch BatchNorms, the
+///   method's own being [`NormKind::BnNoAffine`]);
+/// - DevNet: the layer between the hidden ReLU and the output layer (own: none);
+/// - PReNet: the end of the shared feature branch, before the pair concatenation (own: none);
+/// - FEAWAD: the layer on the 33-d input of the output layer (own: Keras [`NormKind::Bn`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NormKind {
     None,
+    #[serde(rename = "layernorm", alias = "layer-norm")]
     LayerNorm,
     /// BatchNorm without the learnable scale and shift (the paper's BN*).
+    #[serde(rename = "bn-noaffine", alias = "bn-no-affine")]
     BnNoAffine,
     Bn,
+    /// The paper's BN†: no BatchNorm, an identity layer adding the explicit loss `L_BN` of
+    /// eq. 5 on the features BatchNorm would have normalised ([`crate::nn::BnLoss`]).
+    BnLoss,
+}
+
+impl NormKind {
+    pub const ALL: &'static [NormKind] = &[
+        NormKind::None,
+        NormKind::LayerNorm,
+        NormKind::BnNoAffine,
+        NormKind::Bn,
+        NormKind::BnLoss,
+    ];
+
+    /// The CLI's and the JSON records' spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            NormKind::None => "none",
+            NormKind::LayerNorm => "layernorm",
+            NormKind::BnNoAffine => "bn-noaffine",
+            NormKind::Bn => "bn",
+            NormKind::BnLoss => "bn-loss",
+        }
+    }
+}
+
+// The serde names are the CLI names ([`NormKind::name`]); tests/ablation.rs checks both.
+
+impl std::fmt::Display for NormKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for NormKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        NormKind::ALL
+            .iter()
+            .copied()
+            .find(|n| n.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                let names: Vec<_> = NormKind::ALL.iter().map(|n| n.name()).collect();
+                format!("unknown norm `{s}` (known: {})", names.join(", "))
+            })
+    }
+}
+
+/// The normalisation a network is built with: the kind and, for [`NormKind::BnLoss`], the
+/// weight of `L_BN` (irrelevant at inference, where the BN† layer is the identity).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct HeadNorm {
+    pub kind: NormKind,
+    pub bn_loss_weight: f32,
+}
+
+impl From<NormKind> for HeadNorm {
+    fn from(kind: NormKind) -> Self {
+        HeadNorm {
+            kind,
+            bn_loss_weight: 1.0,
+        }
+    }
 }
 
 /// The architecture half of the AnoOnly switch: the normalisation before the last layer.
 /// An explicit override wins; otherwise AnoOnly adds a BatchNorm where the method has none
 /// (paper section 3.3), and keeps the method's own where it has one.
-pub fn head_norm(params: &TrainParams, method_default: NormKind) -> NormKind {
-    match params.norm {
+pub fn head_norm(params: &TrainParams, method_default: NormKind) -> HeadNorm {
+    let kind = match params.norm {
         Some(n) => n,
         None if params.anoonly && method_default == NormKind::None => NormKind::Bn,
         None => method_default,
+    };
+    HeadNorm {
+        kind,
+        bn_loss_weight: params.bn_loss_weight,
     }
+}
+
+/// Which framework's layer defaults a method follows (the authors' code: torch for DeepSAD
+/// and PReNet, Keras for DevNet and FEAWAD).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum NormFlavour {
+    /// torch `BatchNorm1d(eps = bn_eps)`, `LayerNorm(eps = 1e-5)`.
+    Torch { bn_eps: f32 },
+    /// Keras `BatchNormalization()` (eps 1e-3, momentum 0.99), `LayerNormalization()`
+    /// (eps 1e-3).
+    Keras,
+}
+
+/// The layer for `norm` on `n` features (`None` for [`NormKind::None`]): the one place
+/// where the methods' `--norm` choices become layers.
+pub fn norm_layer(norm: impl Into<HeadNorm>, n: usize, flavour: NormFlavour) -> Option<Layer> {
+    let norm = norm.into();
+    Some(match (norm.kind, flavour) {
+        (NormKind::None, _) => return None,
+        (NormKind::LayerNorm, NormFlavour::Torch { .. }) => LayerNorm::new(n, 1e-5, true).into(),
+        (NormKind::LayerNorm, NormFlavour::Keras) => LayerNorm::new(n, 1e-3, true).into(),
+        (NormKind::BnNoAffine, NormFlavour::Torch { bn_eps }) => {
+            BatchNorm1d::torch(n, bn_eps, false).into()
+        }
+        (NormKind::BnNoAffine, NormFlavour::Keras) => BatchNorm1d::keras_no_affine(n).into(),
+        (NormKind::Bn, NormFlavour::Torch { bn_eps }) => BatchNorm1d::torch(n, bn_eps, true).into(),
+        (NormKind::Bn, NormFlavour::Keras) => BatchNorm1d::keras(n).into(),
+        (NormKind::BnLoss, _) => BnLoss::new(n, norm.bn_loss_weight).into(),
+    })
 }
 
 /// An invalid parameter, named.
@@ -259,7 +385,11 @@ pub type Observer<'a> = &'a mut dyn FnMut(&EpochReport);
 /// Runs the training loop of `task` on `net`.
 ///
 /// Per batch: forward in training mode, the weighted loss ([`combine`]), backward, the
-/// task's penalty, one optimiser step at the scheduled learning rate.
+/// task's penalty, one optimiser step at the scheduled learning rate. The net's own loss
+/// terms (BN†, [`Module::take_aux_loss`]) are added to the reported batch loss; their
+/// gradients came with the backward pass. A batch is empty (no loss) only when it has
+/// neither a weighted item loss nor such a term: under BN† an anomaly-free AnoOnly batch
+/// still trains on `L_BN` (eq. 7).
 #[allow(clippy::too_many_arguments)]
 pub fn fit<T: Task>(
     task: &mut T,
@@ -284,11 +414,12 @@ pub fn fit<T: Task>(
             let (input, items) = task.input(batch);
             net.zero_grad();
             let out = net.forward(&input, Mode::Train);
+            let aux = net.take_aux_loss();
             let bl = combine(task.loss(), &out, &items, &weighting);
             net.backward(&bl.grad, false);
             let penalty = task.penalty(net);
             let lr = schedule.lr_schedule.lr(schedule.base_lr, sched_t);
-            match bl.value {
+            match sum_aux([bl.value, aux]) {
                 Some(v) => {
                     loss_sum += f64::from(v + penalty);
                     loss_count += 1;

@@ -1,0 +1,586 @@
+//! The grid: which cells a bench run holds, each cell's key, presets, TOML grids and
+//! shards. A cell is one evaluation (dataset file x method x variant x setting x gamma_la x
+//! seed, plus at most one ablation override); its key names it uniquely and is what
+//! `results.jsonl` and `--resume` match on.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::methods::{FitParams, MethodKind};
+use crate::protocol::{Protocol, Setting, SplitParams};
+use crate::train::ParamError;
+
+/// A method with or without AnoOnly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    Base,
+    AnoOnly,
+}
+
+impl Variant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Base => "base",
+            Variant::AnoOnly => "anoonly",
+        }
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "base" | "vanilla" => Ok(Variant::Base),
+            "anoonly" => Ok(Variant::AnoOnly),
+            _ => Err(format!("unknown variant `{s}` (known: base, anoonly)")),
+        }
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a cell's data comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// A file (`.npz`, `.npy`, `.csv`).
+    File(PathBuf),
+    /// Built-in synthetic data ([`crate::data::synthetic::demo_dataset`] with this seed):
+    /// what `--suite quick` and the tests run on, no file needed.
+    Synthetic(u64),
+}
+
+/// A dataset of the grid: its name (the file stem), its family and where it comes from.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct DatasetRef {
+    pub name: String,
+    pub family: String,
+    pub source: Source,
+}
+
+impl DatasetRef {
+    /// A file, its family read off its name as protocol.md 1.4 groups them: `CIFAR10_3` ->
+    /// `CIFAR10`, `MVTec-AD_bottle` -> `MVTec-AD`, `20news_3` -> `20news`. Files of
+    /// ADBench's `Classical/` folder are one family each (`16_http`).
+    pub fn file(path: &Path) -> DatasetRef {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| path.display().to_string());
+        let classical = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .is_some_and(|d| d == "Classical");
+        let family = if classical {
+            name.clone()
+        } else {
+            family_of(&name)
+        };
+        DatasetRef {
+            name,
+            family,
+            source: Source::File(path.to_path_buf()),
+        }
+    }
+
+    /// Built-in synthetic data, family `synthetic`.
+    pub fn synthetic(seed: u64) -> DatasetRef {
+        DatasetRef {
+            name: format!("synthetic_{seed}"),
+            family: "synthetic".to_string(),
+            source: Source::Synthetic(seed),
+        }
+    }
+}
+
+/// The family of a dataset name: everything before the first `_` (the whole name if
+/// none): ADBench names CV/NLP files `FAMILY_CLASS`, and no family name holds a `_`.
+pub fn family_of(name: &str) -> String {
+    match name.split_once('_') {
+        Some((family, _)) if !family.is_empty() => family.to_string(),
+        _ => name.to_string(),
+    }
+}
+
+/// One ablation override of a cell: a training switch (`norm`, `lambda_n`,
+/// `normal_ratio`, `batch_size`, ...) and its value, as `eval`'s flags spell them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Override {
+    pub name: String,
+    pub value: String,
+}
+
+impl fmt::Display for Override {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}={}", self.name, self.value)
+    }
+}
+
+/// One evaluation of the grid.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cell {
+    pub dataset: DatasetRef,
+    pub method: MethodKind,
+    pub variant: Variant,
+    pub setting: Setting,
+    pub gamma_la: f64,
+    pub seed: u64,
+    pub ablation: Option<Override>,
+}
+
+impl Cell {
+    /// The cell's unique name. It also fixes the cell's randomness: the seed in the key is
+    /// the split seed and the model seed, exactly as `anoonly eval --seeds S` uses it, so a
+    /// cell's result depends on nothing but its key (not on the thread count, the shard or
+    /// the order cells run in), and equals the matching `eval` run bit for bit.
+    pub fn key(&self) -> String {
+        let mut k = format!(
+            "{}/{}/{}/{}/gamma_la={}/seed={}",
+            self.dataset.name,
+            self.method,
+            self.variant,
+            setting_str(self.setting),
+            self.gamma_la,
+            self.seed
+        );
+        if let Some(o) = &self.ablation {
+            k.push('/');
+            k.push_str(&o.to_string());
+        }
+        k
+    }
+}
+
+pub fn setting_str(s: Setting) -> &'static str {
+    crate::experiment::setting_name(s)
+}
+
+/// The axes of a grid; the cells are their product (see [`Grid::cells`]). Also the
+/// shape of a TOML grid file: every field may be given, the rest take these defaults.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Grid {
+    /// Dataset files; empty with `synthetic` set means built-in data.
+    pub files: Vec<PathBuf>,
+    /// Seeds of built-in synthetic datasets (one dataset per seed).
+    pub synthetic: Vec<u64>,
+    pub methods: Vec<MethodKind>,
+    pub variants: Vec<Variant>,
+    pub settings: Vec<Setting>,
+    pub gamma_la: Vec<f64>,
+    pub seeds: Vec<u64>,
+    /// Ablation overrides; each adds its own set of cells. Empty: no ablation.
+    pub ablations: Vec<Override>,
+    pub protocol: Protocol,
+    /// Epochs override for every method (the authors' settings when absent).
+    pub epochs: Option<usize>,
+    /// Per-method hyperparameters, `method -> [NAME=VALUE]` (as `--set`).
+    pub set: Vec<(MethodKind, String)>,
+}
+
+impl Default for Grid {
+    fn default() -> Self {
+        Grid {
+            files: Vec::new(),
+            synthetic: Vec::new(),
+            methods: MethodKind::ALL.to_vec(),
+            variants: vec![Variant::Base, Variant::AnoOnly],
+            settings: vec![Setting::Clean],
+            gamma_la: vec![0.1],
+            seeds: vec![0, 1, 2],
+            ablations: Vec::new(),
+            protocol: Protocol::Adbench,
+            epochs: None,
+            set: Vec::new(),
+        }
+    }
+}
+
+/// A named grid (`--suite`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Suite {
+    /// Table 1's grid: every method (the four SSAD methods with and without AnoOnly, the
+    /// baselines), clean, gamma_la 0.1, seeds 0,1,2, on the ADBench family files found.
+    Paper,
+    /// `paper` plus the gamma_la sweep {1, 5, 10, 25, 50, 75, 100}% (Fig. 5).
+    Sweep,
+    /// `paper` in both the clean and the label-noise setting (Fig. 8).
+    Noise,
+    /// Built-in synthetic data (two datasets), DeepSAD and DevNet, seeds 0 and 1: seconds,
+    /// no files.
+    Quick,
+    /// The paper's ablations on DeepSAD (protocol.md 4): Table 2's normalisation layers
+    /// with and without AnoOnly, the lambda_n sweep (Fig. 7), the normal-ratio sweep
+    /// (Fig. 6) and the batch-size sweep of DeepSAD+AnoOnly (Fig. 9).
+    Ablation,
+}
+
+impl FromStr for Suite {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "paper" => Ok(Suite::Paper),
+            "sweep" => Ok(Suite::Sweep),
+            "noise" => Ok(Suite::Noise),
+            "quick" => Ok(Suite::Quick),
+            "ablation" => Ok(Suite::Ablation),
+            _ => Err(format!(
+                "unknown suite `{s}` (known: paper, sweep, noise, quick, ablation)"
+            )),
+        }
+    }
+}
+
+/// The gamma_la values of the paper's Fig. 5.
+pub const GAMMA_LA_SWEEP: [f64; 7] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0];
+
+/// The ADBench families the paper's Table 1 reports and that have feature files:
+/// (folder under the ADBench root, file-name prefix).
+pub const PAPER_FAMILIES: [(&str, &str); 4] = [
+    ("CV_by_ResNet18", "CIFAR10_"),
+    ("CV_by_ResNet18", "MVTec-AD_"),
+    ("CV_by_ResNet18", "SVHN_"),
+    ("NLP_by_RoBERTa", "20news_"),
+];
+
+/// Why a grid could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    #[error("{0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("{path}: {message}")]
+    Toml { path: PathBuf, message: String },
+    #[error(
+        "{0}: no ADBench family file (CIFAR10_*, MVTec-AD_*, SVHN_*, 20news_*) found under it"
+    )]
+    NoFiles(PathBuf),
+    #[error("the grid is empty: {0}")]
+    Empty(&'static str),
+    #[error("{0}")]
+    Param(#[from] ParamError),
+    #[error("--shard {0}: expected I/N with 1 <= I <= N")]
+    Shard(String),
+}
+
+/// The values of the paper's ablation sweeps (protocol.md 4).
+pub const NORMS: [&str; 5] = ["none", "layernorm", "bn-noaffine", "bn", "bn-loss"];
+pub const LAMBDA_N_SWEEP: [&str; 8] = [
+    "1", "0.1", "0.01", "0.001", "0.0001", "0.00001", "0.000001", "0",
+];
+pub const NORMAL_RATIO_SWEEP: [&str; 6] = ["0.01", "0.05", "0.1", "0.2", "0.5", "1"];
+pub const BATCH_SIZE_SWEEP: [&str; 8] = ["1", "2", "4", "8", "16", "32", "64", "128"];
+
+fn overrides(name: &str, values: &[&str]) -> Vec<Override> {
+    values
+        .iter()
+        .map(|v| Override {
+            name: name.to_string(),
+            value: v.to_string(),
+        })
+        .collect()
+}
+
+impl Suite {
+    /// The suite's grids (their cells are joined). `data_dir` is the ADBench root
+    /// (`../shared/data/adbench`).
+    pub fn grids(self, data_dir: &Path) -> Result<Vec<Grid>, GridError> {
+        if self == Suite::Ablation {
+            let base = Grid {
+                files: family_files(data_dir)?,
+                methods: vec![MethodKind::DeepSad],
+                ..Grid::default()
+            };
+            return Ok(vec![
+                Grid {
+                    ablations: overrides("norm", &NORMS),
+                    ..base.clone()
+                },
+                Grid {
+                    variants: vec![Variant::Base],
+                    ablations: overrides("lambda_n", &LAMBDA_N_SWEEP),
+                    ..base.clone()
+                },
+                Grid {
+                    ablations: overrides("normal_ratio", &NORMAL_RATIO_SWEEP),
+                    ..base.clone()
+                },
+                Grid {
+                    variants: vec![Variant::AnoOnly],
+                    ablations: overrides("batch_size", &BATCH_SIZE_SWEEP),
+                    ..base
+                },
+            ]);
+        }
+        Ok(vec![self.grid(data_dir)?])
+    }
+
+    fn grid(self, data_dir: &Path) -> Result<Grid, GridError> {
+        if self == Suite::Quick {
+            return Ok(Grid {
+                synthetic: vec![0, 1],
+                methods: vec![MethodKind::DeepSad, MethodKind::DevNet],
+                seeds: vec![0, 1],
+                ..Grid::default()
+            });
+        }
+        let files = family_files(data_dir)?;
+        let mut g = Grid {
+            files,
+            ..Grid::default()
+        };
+        match self {
+            Suite::Sweep => g.gamma_la = GAMMA_LA_SWEEP.to_vec(),
+            Suite::Noise => g.settings = vec![Setting::Clean, Setting::Noisy],
+            _ => {}
+        }
+        Ok(g)
+    }
+}
+
+/// The Table 1 family files under an ADBench root, sorted by name.
+pub fn family_files(root: &Path) -> Result<Vec<PathBuf>, GridError> {
+    let mut files = Vec::new();
+    let folders: BTreeSet<&str> = PAPER_FAMILIES.iter().map(|(d, _)| *d).collect();
+    for folder in folders {
+        let dir = root.join(folder);
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(GridError::Io(dir, e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| GridError::Io(dir.clone(), e))?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let wanted = PAPER_FAMILIES
+                .iter()
+                .any(|(d, prefix)| *d == folder && name.starts_with(prefix));
+            if wanted && name.ends_with(".npz") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if files.is_empty() {
+        return Err(GridError::NoFiles(root.to_path_buf()));
+    }
+    Ok(files)
+}
+
+impl Grid {
+    /// Reads a TOML grid file (the fields of [`Grid`]; unknown fields are refused).
+    pub fn from_toml_file(path: &Path) -> Result<Grid, GridError> {
+        let text = std::fs::read_to_string(path).map_err(|e| GridError::Io(path.into(), e))?;
+        toml::from_str(&text).map_err(|e| GridError::Toml {
+            path: path.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })
+    }
+
+    /// The datasets of the grid, files first, then synthetic ones.
+    pub fn datasets(&self) -> Vec<DatasetRef> {
+        let mut v: Vec<DatasetRef> = self.files.iter().map(|p| DatasetRef::file(p)).collect();
+        v.extend(self.synthetic.iter().map(|&s| DatasetRef::synthetic(s)));
+        v
+    }
+
+    /// Every cell, in canonical order (sorted by key). Baselines have no AnoOnly variant:
+    /// they get only their `base` cells.
+    pub fn cells(&self) -> Result<Vec<Cell>, GridError> {
+        let datasets = self.datasets();
+        if datasets.is_empty() {
+            return Err(GridError::Empty(
+                "no dataset (give files or synthetic seeds)",
+            ));
+        }
+        for (axis, empty) in [
+            ("no method", self.methods.is_empty()),
+            ("no variant", self.variants.is_empty()),
+            ("no setting", self.settings.is_empty()),
+            ("no gamma_la", self.gamma_la.is_empty()),
+            ("no seed", self.seeds.is_empty()),
+        ] {
+            if empty {
+                return Err(GridError::Empty(axis));
+            }
+        }
+        let ablations: Vec<Option<Override>> = if self.ablations.is_empty() {
+            vec![None]
+        } else {
+            self.ablations.iter().cloned().map(Some).collect()
+        };
+        let mut cells = Vec::new();
+        for d in &datasets {
+            for &method in &self.methods {
+                for &variant in &self.variants {
+                    if variant == Variant::AnoOnly && !method.supports_anoonly() {
+                        continue;
+                    }
+                    for &setting in &self.settings {
+                        for &gamma_la in &self.gamma_la {
+                            for &seed in &self.seeds {
+                                for ablation in &ablations {
+                                    cells.push(Cell {
+                                        dataset: d.clone(),
+                                        method,
+                                        variant,
+                                        setting,
+                                        gamma_la,
+                                        seed,
+                                        ablation: ablation.clone(),
+                                    });
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cells.sort_by_key(|c| c.key());
+        cells.dedup_by(|a, b| a.key() == b.key());
+        // Validate every distinct configuration once, before any work.
+        for c in &cells {
+            self.config(c)?;
+        }
+        Ok(cells)
+    }
+
+    /// The fit and split parameters of a cell.
+    pub fn config(&self, cell: &Cell) -> Result<(FitParams, SplitParams), ParamError> {
+        let mut fit = FitParams::new(cell.method)
+            .anoonly(cell.variant == Variant::AnoOnly)
+            .seed(cell.seed);
+        if let Some(e) = self.epochs {
+            fit.method.set_epochs(e);
+        }
+        for (m, kv) in &self.set {
+            if *m == cell.method {
+                let (k, v) = kv.split_once('=').ok_or_else(|| {
+                    ParamError::new("set", kv, "expected NAME=VALUE for a method parameter")
+                })?;
+                fit.method.set(k.trim(), v.trim())?;
+            }
+        }
+        let mut split = SplitParams {
+            protocol: self.protocol,
+            setting: cell.setting,
+            gamma_la: cell.gamma_la,
+            ..SplitParams::default()
+        };
+        if let Some(o) = &cell.ablation {
+            apply_override(o, &mut fit, &mut split)?;
+        }
+        fit.validate()?;
+        split
+            .validate()
+            .map_err(|e| ParamError::new("split", cell.key(), e.to_string()))?;
+        Ok((fit, split))
+    }
+}
+
+/// Applies an ablation override. Training switches are [`crate::train::TrainParams`]
+/// fields, `normal_ratio` is a split parameter; any other name is a method
+/// hyperparameter, set as `--set NAME=VALUE` sets it.
+pub fn apply_override(
+    o: &Override,
+    fit: &mut FitParams,
+    split: &mut SplitParams,
+) -> Result<(), ParamError> {
+    let bad = |reason: &str| ParamError::new("ablation", o.to_string(), reason.to_string());
+    match o.name.as_str() {
+        "lambda_n" => {
+            let v: f32 = o
+                .value
+                .parse()
+                .map_err(|_| bad("lambda_n must be a number"))?;
+            fit.train.lambda_n = Some(v);
+        }
+        "normal_ratio" => {
+            split.normal_ratio = o
+                .value
+                .parse()
+                .map_err(|_| bad("normal_ratio must be a number"))?;
+        }
+        "norm" => {
+            let json = serde_json::Value::String(o.value.clone());
+            fit.train.norm = Some(serde_json::from_value(json).map_err(|e| bad(&e.to_string()))?);
+        }
+        name => fit.method.set(name, &o.value)?,
+    }
+    Ok(())
+}
+
+/// `--shard I/N`: the I-th (1-based) of N disjoint slices of the grid.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = GridError;
+    fn from_str(s: &str) -> Result<Self, GridError> {
+        let bad = || GridError::Shard(s.to_string());
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if index == 0 || count == 0 || index > count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+impl Shard {
+    /// The cells of this shard: every N-th cell of the canonical order, starting at the
+    /// I-th. Round robin rather than contiguous blocks, so that each shard gets a similar
+    /// mix of slow and fast methods.
+    pub fn select<T>(&self, cells: Vec<T>) -> Vec<T> {
+        cells
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| i % self.count == self.index - 1)
+            .map(|(_, c)| c)
+            .collect()
+    }
+}
+
+/// The cells of several grids joined, each with the grid it came from, in canonical order
+/// (sorted by key; a key in two grids is kept once, from the first).
+pub fn joined_cells(grids: &[Grid]) -> Result<Vec<(Cell, &Grid)>, GridError> {
+    let mut all: Vec<(String, Cell, &Grid)> = Vec::new();
+    for g in grids {
+        for c in g.cells()? {
+            all.push((c.key(), c, g));
+        }
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all.dedup_by(|a, b| a.0 == b.0);
+    Ok(all.into_iter().map(|(_, c, g)| (c, g)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn families_follow_the_file_names() {
+        assert_eq!(family_of("CIFAR10_3"), "CIFAR10");
+        assert_eq!(family_of("MVTec-AD_metal_nut"), "MVTec-AD");
+        assert_eq!(family_of("amazon"), "amazon");
+        assert_eq!(family_of("20news_3"), "20news");
+        let f = DatasetRef::file(Path::new("x/Classical/16_http.npz"));
+        assert_eq!(f.family, "16_http");
+    }
+}

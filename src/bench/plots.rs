@@ -1,0 +1,314 @@
+//! Which figures a set of results supports, and their data: Fig. 4 (AUCPR box plot per
+//! method, with and without AnoOnly), Fig. 5 (AUCROC against gamma_la), Fig. 8 (clean
+//! against label noise) and one sweep figure per ablation switch (Figs. 6, 7, 9, Table 2).
+
+use std::collections::BTreeMap;
+
+use super::figures::{BoxStats, Chart, Figure, Series};
+use super::grid::Variant;
+use super::report::{Metric, Section};
+use crate::experiment::MeanSd;
+
+/// A figure to write: file stem, caption for the report, and the chart.
+pub struct Planned {
+    pub name: String,
+    pub caption: String,
+    pub figure: Figure,
+}
+
+fn label(method: &str, v: Variant) -> String {
+    match v {
+        Variant::Base => method.to_string(),
+        Variant::AnoOnly => format!("{method}+AnoOnly"),
+    }
+}
+
+fn pct(m: MeanSd) -> (f64, f64) {
+    (100.0 * m.mean, 100.0 * m.sd)
+}
+
+/// Sections without ablation, by (protocol, setting, gamma_la).
+fn plain(sections: &[Section]) -> Vec<&Section> {
+    sections
+        .iter()
+        .filter(|s| s.key.ablation.is_none())
+        .collect()
+}
+
+/// The section the main figures use: the paper's setting if present, else the first
+/// plain clean section, else the first plain one.
+fn main_section(sections: &[Section]) -> Option<&Section> {
+    let p = plain(sections);
+    p.iter()
+        .find(|s| s.key.is_paper_setting())
+        .or_else(|| p.iter().find(|s| s.key.setting == "clean"))
+        .or_else(|| p.first())
+        .copied()
+}
+
+fn methods_in(sec: &Section) -> Vec<String> {
+    let mut m: Vec<String> = Vec::new();
+    for r in &sec.rows {
+        if !m.contains(&r.method) {
+            m.push(r.method.clone());
+        }
+    }
+    m
+}
+
+/// Fig. 4: per method, the distribution over files of the per-file AUCPR (mean over
+/// seeds), without and with AnoOnly.
+fn fig4(sec: &Section) -> Planned {
+    let methods = methods_in(sec);
+    let mut per_file: BTreeMap<(&str, Variant, &str), Vec<f64>> = BTreeMap::new();
+    for r in &sec.results {
+        per_file
+            .entry((&r.method, r.variant, &r.dataset))
+            .or_default()
+            .push(100.0 * r.aucpr);
+    }
+    let series = [Variant::Base, Variant::AnoOnly]
+        .iter()
+        .map(|&v| {
+            let boxes = methods
+                .iter()
+                .map(|m| {
+                    let vals: Vec<f64> = per_file
+                        .iter()
+                        .filter(|((mm, vv, _), _)| mm == m && *vv == v)
+                        .map(|(_, xs)| xs.iter().sum::<f64>() / xs.len() as f64)
+                        .collect();
+                    BoxStats::of(&vals)
+                })
+                .collect();
+            (
+                match v {
+                    Variant::Base => "without AnoOnly".to_string(),
+                    Variant::AnoOnly => "with AnoOnly".to_string(),
+                },
+                boxes,
+            )
+        })
+        .collect();
+    Planned {
+        name: "fig4_aucpr_boxplot".into(),
+        caption: format!(
+            "AUCPR per method without and with AnoOnly, boxes over the files (each file's mean over seeds), {} (paper Fig. 4)",
+            sec.key.title()
+        ),
+        figure: Figure {
+            title: "AUCPR per method, without and with AnoOnly".into(),
+            x_label: "method".into(),
+            y_label: "AUCPR (%)".into(),
+            chart: Chart::Boxes {
+                categories: methods,
+                series,
+            },
+        },
+    }
+}
+
+/// Fig. 5: mean AUCROC (mean of family means, ± sd over seeds) against gamma_la.
+fn fig5(sections: &[Section]) -> Option<Planned> {
+    let main = main_section(sections)?;
+    let mut sweep: Vec<&Section> = plain(sections)
+        .into_iter()
+        .filter(|s| s.key.setting == main.key.setting && s.key.protocol == main.key.protocol)
+        .collect();
+    if sweep.len() < 2 {
+        return None;
+    }
+    sweep.sort_by(|a, b| a.key.gamma_la().total_cmp(&b.key.gamma_la()));
+    let categories = sweep
+        .iter()
+        .map(|s| format!("{}%", (100.0 * s.key.gamma_la() * 100.0).round() / 100.0))
+        .collect();
+    Some(Planned {
+        name: "fig5_gamma_la".into(),
+        caption: format!(
+            "AUCROC (mean of family means ± sd over seeds) against the labeled-anomaly ratio gamma_la, {} · {} (paper Fig. 5)",
+            main.key.setting, main.key.protocol
+        ),
+        figure: Figure {
+            title: "AUCROC against the labeled anomaly ratio".into(),
+            x_label: "gamma_la".into(),
+            y_label: "AUCROC (%)".into(),
+            chart: Chart::Lines {
+                categories,
+                series: variant_series(&sweep, Metric::AucRoc),
+            },
+        },
+    })
+}
+
+/// One series per method variant over the given sections (x = section order).
+fn variant_series(secs: &[&Section], metric: Metric) -> Vec<Series> {
+    let mut names: Vec<(String, Variant)> = Vec::new();
+    for s in secs {
+        for r in &s.rows {
+            if !names.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
+                names.push((r.method.clone(), r.variant));
+            }
+        }
+    }
+    names
+        .into_iter()
+        .map(|(m, v)| {
+            let pts = secs
+                .iter()
+                .map(|s| {
+                    s.rows
+                        .iter()
+                        .find(|r| r.method == m && r.variant == v)
+                        .map(|r| pct(r.metric(metric).mean))
+                })
+                .collect();
+            (label(&m, v), pts)
+        })
+        .collect()
+}
+
+/// Fig. 8: mean AUCROC per method variant, clean against label noise, at the main
+/// section's gamma_la and protocol.
+fn fig8(sections: &[Section]) -> Option<Planned> {
+    let main = main_section(sections)?;
+    let find = |setting: &str| {
+        plain(sections).into_iter().find(|s| {
+            s.key.setting == setting
+                && s.key.protocol == main.key.protocol
+                && s.key.gamma_la() == main.key.gamma_la()
+        })
+    };
+    let (clean, noisy) = (find("clean")?, find("noisy")?);
+    let mut cats: Vec<(String, Variant)> = Vec::new();
+    for r in clean.rows.iter().chain(&noisy.rows) {
+        if !cats.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
+            cats.push((r.method.clone(), r.variant));
+        }
+    }
+    let series = [("clean", clean), ("label noise", noisy)]
+        .iter()
+        .map(|(name, s)| {
+            let vals = cats
+                .iter()
+                .map(|(m, v)| {
+                    s.rows
+                        .iter()
+                        .find(|r| r.method == *m && r.variant == *v)
+                        .map(|r| pct(r.metric(Metric::AucRoc).mean))
+                })
+                .collect();
+            (name.to_string(), vals)
+        })
+        .collect();
+    Some(Planned {
+        name: "fig8_label_noise".into(),
+        caption: format!(
+            "AUCROC (mean of family means ± sd over seeds) per method variant, clean against label noise, gamma_la {}% (paper Fig. 8)",
+            100.0 * main.key.gamma_la()
+        ),
+        figure: Figure {
+            title: "Clean against label noise".into(),
+            x_label: "method".into(),
+            y_label: "AUCROC (%)".into(),
+            chart: Chart::Bars {
+                categories: cats.iter().map(|(m, v)| label(m, *v)).collect(),
+                series,
+            },
+        },
+    })
+}
+
+/// The order of an ablation's values on the x axis: the paper's order for `norm`
+/// (Table 2), descending for `lambda_n` (Fig. 7 goes from 1 to 0), ascending otherwise.
+pub(crate) fn value_order(name: &str, values: &mut [String]) {
+    const NORMS: [&str; 5] = ["none", "layernorm", "bn-noaffine", "bn", "bn-loss"];
+    let num = |s: &String| s.parse::<f64>().ok();
+    if name == "norm" {
+        values.sort_by_key(|v| NORMS.iter().position(|n| n == v).unwrap_or(NORMS.len()));
+    } else if values.iter().all(|v| num(v).is_some()) {
+        values.sort_by(|a, b| {
+            let (x, y) = (num(a).unwrap_or(0.0), num(b).unwrap_or(0.0));
+            if name == "lambda_n" {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            }
+        });
+    } else {
+        values.sort();
+    }
+}
+
+/// One figure per ablation switch: mean AUCROC per method variant against its values.
+fn ablation_figs(sections: &[Section]) -> Vec<Planned> {
+    let mut by_name: BTreeMap<(String, String, String), Vec<&Section>> = BTreeMap::new();
+    for s in sections {
+        if let Some(o) = &s.key.ablation {
+            by_name
+                .entry((
+                    o.name.clone(),
+                    s.key.setting.clone(),
+                    s.key.protocol.clone(),
+                ))
+                .or_default()
+                .push(s);
+        }
+    }
+    by_name
+        .into_iter()
+        .filter(|(_, secs)| !secs.is_empty())
+        .map(|((name, setting, protocol), secs)| {
+            let mut values: Vec<String> = secs
+                .iter()
+                .filter_map(|s| s.key.ablation.as_ref().map(|o| o.value.clone()))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            value_order(&name, &mut values);
+            let ordered: Vec<&Section> = values
+                .iter()
+                .filter_map(|v| {
+                    secs.iter()
+                        .find(|s| s.key.ablation.as_ref().is_some_and(|o| o.value == *v))
+                        .copied()
+                })
+                .collect();
+            let chart = if name == "norm" {
+                Chart::Bars {
+                    categories: values.clone(),
+                    series: variant_series(&ordered, Metric::AucRoc),
+                }
+            } else {
+                Chart::Lines {
+                    categories: values.clone(),
+                    series: variant_series(&ordered, Metric::AucRoc),
+                }
+            };
+            Planned {
+                name: format!("ablation_{name}"),
+                caption: format!(
+                    "AUCROC (mean of family means ± sd over seeds) against `{name}`, {setting} · {protocol}"
+                ),
+                figure: Figure {
+                    title: format!("Ablation: {name}"),
+                    x_label: name.clone(),
+                    y_label: "AUCROC (%)".into(),
+                    chart,
+                },
+            }
+        })
+        .collect()
+}
+
+/// Every figure the results support.
+pub fn plan(sections: &[Section]) -> Vec<Planned> {
+    let mut out = Vec::new();
+    if let Some(s) = main_section(sections) {
+        out.push(fig4(s));
+    }
+    out.extend(fig5(sections));
+    out.extend(fig8(sections));
+    out.extend(ablation_figs(sections));
+    out
+}

@@ -1,0 +1,157 @@
+//! XGBOD (Zhao & Hryniewicki 2018) as ADBench runs it: PyOD 1.0.0's `XGBOD()` defaults
+//! (protocol.md 3.3). The 41 unsupervised detectors of [`crate::detectors::Tos`] are fitted
+//! on all training rows (labels unused); the classifier, gradient-boosted trees with
+//! XGBoost's parameters ([`crate::boost`]), is trained on `[X ‖ TOS]` with the labels, the
+//! TOS columns unscaled (PyOD concatenates raw scores); the score is `P(class 1)`.
+//!
+//! A baseline: it has no AnoOnly variant, so `--anoonly`, `lambda_n` and `norm` are refused
+//! ([`super::MethodKind::supports_anoonly`]). `--epochs` sets the number of boosting rounds.
+
+use std::time::Instant;
+
+use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
+
+use super::{FitError, Method};
+use crate::boost::{Booster, Gbt, GbtParams};
+use crate::detectors::{Tos, TosTiming};
+use crate::nn::{NamedTensor, StateError};
+use crate::train::{
+    count_in, non_negative, positive, EpochReport, ParamError, TrainParams, TrainReport,
+};
+
+/// XGBOD's hyperparameters: those of its boosted trees (the detector grid is fixed).
+pub type XgbodParams = GbtParams;
+
+/// Training rows above which the n² f32 kernel matrix of the OCSVM grid (400 MB at the
+/// limit) is refused; the ADBench protocol caps a file at 10,000 rows, so train ≤ 7,000.
+pub const MAX_TRAIN_ROWS: usize = 10_000;
+
+/// Wall time of the two stages of a fit.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct XgbodTiming {
+    pub detectors: TosTiming,
+    pub detectors_total: f64,
+    pub booster: f64,
+}
+
+/// A fitted XGBOD: the detector bank and the trees.
+#[derive(Clone, Debug)]
+pub struct FittedXgbod {
+    pub tos: Tos,
+    pub booster: Gbt,
+}
+
+/// `[X ‖ TOS]`, the classifier's input.
+pub fn assemble(x: ArrayView2<f32>, tos: &Array2<f32>) -> Array2<f32> {
+    let d = x.ncols();
+    let mut out = Array2::zeros((x.nrows(), d + tos.ncols()));
+    out.slice_mut(s![.., ..d]).assign(&x);
+    out.slice_mut(s![.., d..]).assign(tos);
+    out
+}
+
+impl FittedXgbod {
+    /// Fits and reports how long each stage took.
+    pub fn fit_timed(
+        params: &XgbodParams,
+        seed: u64,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: &mut dyn FnMut(&EpochReport),
+    ) -> Result<(Self, TrainReport, XgbodTiming), FitError> {
+        if x.nrows() > MAX_TRAIN_ROWS {
+            return Err(FitError::TooManyRows {
+                method: super::MethodKind::Xgbod,
+                found: x.nrows(),
+                max: MAX_TRAIN_ROWS,
+            });
+        }
+        let t0 = Instant::now();
+        let (tos, train_tos, detectors) = Tos::fit(x, seed);
+        let detectors_total = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
+        let features = assemble(x, &train_tos);
+        let mut report = TrainReport::default();
+        let epochs = params.n_estimators;
+        let booster = Gbt::fit(params, features.view(), y, &mut |round, loss| {
+            report.epoch_losses.push(Some(loss));
+            observer(&EpochReport {
+                epoch: round,
+                epochs,
+                loss: Some(loss),
+                empty_batches: 0,
+                batches: 1,
+            });
+        });
+        report.steps = epochs;
+        report.kept_epoch = epochs.saturating_sub(1);
+        let timing = XgbodTiming {
+            detectors,
+            detectors_total,
+            booster: t0.elapsed().as_secs_f64(),
+        };
+        Ok((FittedXgbod { tos, booster }, report, timing))
+    }
+
+    /// The classifier's input for new rows.
+    pub fn features(&self, x: ArrayView2<f32>) -> Array2<f32> {
+        assemble(x, &self.tos.features(x))
+    }
+}
+
+impl Method for FittedXgbod {
+    type Params = XgbodParams;
+
+    fn validate(p: &XgbodParams) -> Result<(), ParamError> {
+        count_in("max_depth", p.max_depth, 1, 30)?;
+        positive("learning_rate", p.learning_rate)?;
+        count_in("n_estimators", p.n_estimators, 1, 100_000)?;
+        non_negative("gamma", p.gamma)?;
+        non_negative("min_child_weight", p.min_child_weight)?;
+        non_negative("reg_alpha", p.reg_alpha)?;
+        non_negative("reg_lambda", p.reg_lambda)?;
+        if !(p.base_score > 0.0 && p.base_score < 1.0) {
+            return Err(ParamError::new(
+                "base_score",
+                p.base_score,
+                "must lie in (0, 1)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn fit(
+        params: &XgbodParams,
+        train: &TrainParams,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: &mut dyn FnMut(&EpochReport),
+    ) -> Result<(Self, TrainReport), FitError> {
+        let (f, r, _) = Self::fit_timed(params, train.seed, x, y, observer)?;
+        Ok((f, r))
+    }
+
+    fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32> {
+        self.booster.predict_proba(self.features(x).view())
+    }
+
+    fn state(&self, out: &mut Vec<NamedTensor>) {
+        self.tos.state("tos.", out);
+        self.booster.state("boost.", out);
+    }
+
+    fn from_state(
+        _params: &XgbodParams,
+        _train: &TrainParams,
+        n_features: usize,
+        tensors: &[NamedTensor],
+    ) -> Result<Self, StateError> {
+        let tos = Tos::from_state("tos.", n_features, tensors)?;
+        let booster = Gbt::from_state("boost.", n_features + tos.n_features(), tensors)?;
+        Ok(FittedXgbod { tos, booster })
+    }
+
+    fn set_epochs(params: &mut XgbodParams, epochs: usize) {
+        params.n_estimators = epochs;
+    }
+}

@@ -1,0 +1,336 @@
+//! `anoonly bench`: resume recomputes nothing finished, shards are disjoint and cover the
+//! grid, family averaging by hand, a report from fixed results against a stored file,
+//! results independent of the thread count, and a SIGKILLed run resumed to the same report.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anoonly::bench::report::{family_means, markdown, Metric};
+use anoonly::bench::results::{read_results, RESULTS_FILE};
+use anoonly::bench::{self, Grid, Progress, RunOptions, Shard, StoredResult, Variant};
+use anoonly::methods::MethodKind;
+use anoonly::protocol::Setting;
+
+/// 8 cells of built-in data, a couple of seconds in all.
+fn small_grid() -> Grid {
+    Grid {
+        synthetic: vec![0],
+        methods: vec![MethodKind::DeepSad, MethodKind::DevNet],
+        seeds: vec![0, 1],
+        epochs: Some(4),
+        ..Grid::default()
+    }
+}
+
+fn opts(out: &Path, resume: bool, threads: usize) -> RunOptions {
+    RunOptions {
+        out: out.to_path_buf(),
+        resume,
+        threads,
+        shard: None,
+        progress: Progress::Quiet,
+    }
+}
+
+/// Metrics per key (fit times excluded: they are the only thing allowed to differ).
+fn metrics(dir: &Path) -> BTreeMap<String, [u64; 4]> {
+    read_results(dir)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            (
+                r.key.clone(),
+                [
+                    r.aucroc.to_bits(),
+                    r.aucpr.to_bits(),
+                    r.aucpr_normal.to_bits(),
+                    r.aucpr_normal_official.to_bits(),
+                ],
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn resume_recomputes_nothing_finished() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    let s = bench::run(&small_grid(), &opts(&full, false, 2)).unwrap();
+    assert_eq!((s.cells, s.ran, s.skipped, s.failed), (8, 8, 0, 0));
+
+    // Without --resume an existing run is refused, not mixed.
+    assert!(bench::run(&small_grid(), &opts(&full, false, 2)).is_err());
+    // A finished run resumed runs nothing and leaves its results byte for byte.
+    let before = std::fs::read(full.join(RESULTS_FILE)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&full, true, 2)).unwrap();
+    assert_eq!((s.ran, s.skipped), (0, 8));
+    assert_eq!(std::fs::read(full.join(RESULTS_FILE)).unwrap(), before);
+
+    // An interrupted run: 3 lines finished, a 4th torn mid-write.
+    let part = tmp.path().join("part");
+    std::fs::create_dir_all(&part).unwrap();
+    let text = String::from_utf8(before.clone()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let kept = format!("{}\n{}\n{}\n", lines[0], lines[1], lines[2]);
+    std::fs::write(
+        part.join(RESULTS_FILE),
+        format!("{kept}{}", &lines[3][..40]),
+    )
+    .unwrap();
+    let s = bench::run(&small_grid(), &opts(&part, true, 2)).unwrap();
+    assert_eq!((s.ran, s.skipped), (5, 3));
+    let after = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
+    assert!(after.starts_with(&kept), "finished lines were rewritten");
+    assert_eq!(after.lines().count(), 8, "torn line not dropped");
+    assert_eq!(metrics(&part), metrics(&full));
+    // The report is rebuilt from all 8 results.
+    assert_eq!(
+        std::fs::read(part.join("report.csv")).unwrap(),
+        std::fs::read(full.join("report.csv")).unwrap()
+    );
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    bench::run(&small_grid(), &opts(&a, false, 1)).unwrap();
+    bench::run(&small_grid(), &opts(&b, false, 2)).unwrap();
+    assert_eq!(metrics(&a), metrics(&b));
+    assert_eq!(
+        std::fs::read(a.join("report.csv")).unwrap(),
+        std::fs::read(b.join("report.csv")).unwrap()
+    );
+}
+
+#[test]
+fn shards_are_disjoint_and_cover_the_grid() {
+    let grid = Grid {
+        synthetic: vec![0, 1, 2],
+        methods: vec![MethodKind::DeepSad, MethodKind::DevNet, MethodKind::PReNet],
+        settings: vec![Setting::Clean, Setting::Noisy],
+        gamma_la: vec![0.05, 0.1],
+        ..Grid::default()
+    };
+    let all: Vec<String> = grid.cells().unwrap().iter().map(|c| c.key()).collect();
+    assert_eq!(all.len(), 3 * 3 * 2 * 2 * 2 * 3);
+    assert_eq!(all.iter().collect::<BTreeSet<_>>().len(), all.len());
+    for n in [1, 2, 3, 7, 500] {
+        let mut seen = BTreeSet::new();
+        let mut sizes = Vec::new();
+        for i in 1..=n {
+            let shard: Shard = format!("{i}/{n}").parse().unwrap();
+            let keys: Vec<String> = shard
+                .select(grid.cells().unwrap())
+                .iter()
+                .map(|c| c.key())
+                .collect();
+            sizes.push(keys.len());
+            for k in keys {
+                assert!(seen.insert(k), "a cell in two shards of {n}");
+            }
+        }
+        assert_eq!(seen, all.iter().cloned().collect::<BTreeSet<_>>());
+        let (lo, hi) = (sizes.iter().min().unwrap(), sizes.iter().max().unwrap());
+        assert!(hi - lo <= 1, "unbalanced shards of {n}: {sizes:?}");
+    }
+    for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
+        assert!(bad.parse::<Shard>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn merged_shards_equal_the_whole_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    bench::run(&small_grid(), &opts(&whole, false, 2)).unwrap();
+    let mut dirs = Vec::new();
+    for i in 1..=3 {
+        let d = tmp.path().join(format!("shard{i}"));
+        let mut o = opts(&d, false, 1);
+        o.shard = Some(format!("{i}/3").parse().unwrap());
+        bench::run(&small_grid(), &o).unwrap();
+        dirs.push(d);
+    }
+    let merged = tmp.path().join("merged");
+    let (n, _) = bench::merge(&dirs, &merged).unwrap();
+    assert_eq!(n, 8);
+    assert_eq!(metrics(&merged), metrics(&whole));
+    assert_eq!(
+        std::fs::read(merged.join("report.csv")).unwrap(),
+        std::fs::read(whole.join("report.csv")).unwrap()
+    );
+}
+
+fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
+    StoredResult {
+        key: format!("{dataset}/deepsad/base/clean/gamma_la=0.1/seed={seed}"),
+        dataset: dataset.into(),
+        family: family.into(),
+        method: "deepsad".into(),
+        variant: Variant::Base,
+        setting: "clean".into(),
+        protocol: "adbench".into(),
+        gamma_la: 0.1,
+        seed,
+        ablation: None,
+        aucroc,
+        aucpr: 0.5,
+        aucpr_normal: 0.5,
+        aucpr_normal_official: 0.5,
+        fit_seconds: 1.0,
+    }
+}
+
+#[test]
+fn family_averaging_by_hand() {
+    // Family A has three files, B one: B must weigh as much as all of A.
+    let rs = [
+        rec("A_1", "A", 0, 0.60),
+        rec("A_2", "A", 0, 0.70),
+        rec("A_3", "A", 0, 0.80),
+        rec("B_1", "B", 0, 0.90),
+        rec("A_1", "A", 1, 0.50),
+        rec("A_2", "A", 1, 0.50),
+        rec("A_3", "A", 1, 0.80),
+        rec("B_1", "B", 1, 0.70),
+    ];
+    let refs: Vec<&StoredResult> = rs.iter().collect();
+    let fm = family_means(&refs, Metric::AucRoc);
+    // Seed 0: A = 0.7, B = 0.9, mean 0.8. Seed 1: A = 0.6, B = 0.7, mean 0.65.
+    let (a, na) = fm.families["A"];
+    let (b, nb) = fm.families["B"];
+    assert_eq!((na, nb), (3, 1));
+    let close = |x: f64, y: f64| (x - y).abs() < 1e-12;
+    assert!(
+        close(a.mean, 0.65) && close(a.sd, (0.005f64).sqrt()),
+        "{a:?}"
+    );
+    assert!(close(b.mean, 0.8) && close(b.sd, (0.02f64).sqrt()), "{b:?}");
+    assert!(close(fm.mean.mean, 0.725), "{:?}", fm.mean);
+    assert!(close(fm.mean.sd, (0.01125f64).sqrt()), "{:?}", fm.mean);
+    // A pooled mean over files would give (0.6+0.7+0.8+0.9)/4 = 0.75 at seed 0: not this.
+    assert_eq!(fm.seeds, vec![0, 1]);
+}
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bench")
+        .join(name)
+}
+
+/// The report of a fixed results file (real lines from a shared-data run, shuffled)
+/// against the stored expected report. Set `ANOONLY_BLESS=1` to rewrite the expected
+/// files after an intended change, then review the diff.
+#[test]
+fn report_from_fixed_results_matches_the_stored_file() {
+    let dir = fixture("");
+    let results = read_results(&dir).unwrap();
+    assert!(results.len() >= 20);
+    let md = markdown(&results, &[]);
+    let csv = anoonly::bench::report::csv(&results);
+    if std::env::var_os("ANOONLY_BLESS").is_some() {
+        std::fs::write(fixture("expected_report.md"), &md).unwrap();
+        std::fs::write(fixture("expected_report.csv"), &csv).unwrap();
+    }
+    assert_eq!(
+        md,
+        std::fs::read_to_string(fixture("expected_report.md")).unwrap()
+    );
+    assert_eq!(
+        csv,
+        std::fs::read_to_string(fixture("expected_report.csv")).unwrap()
+    );
+    // The order of the lines does not matter.
+    let mut reversed = results.clone();
+    reversed.reverse();
+    assert_eq!(markdown(&reversed, &[]), md);
+}
+
+/// `anoonly bench` killed with SIGKILL mid-run and resumed gives the same report.csv as an
+/// uninterrupted run (report.md differs only in fit times).
+#[cfg(unix)]
+#[test]
+fn sigkilled_bench_resumes_to_the_same_report() {
+    let bin = env!("CARGO_BIN_EXE_anoonly");
+    let tmp = tempfile::tempdir().unwrap();
+    let grid = tmp.path().join("grid.toml");
+    std::fs::write(
+        &grid,
+        "synthetic = [0, 1]\nmethods = [\"deepsad\"]\nseeds = [0, 1, 2]\n",
+    )
+    .unwrap();
+    let args = |out: &Path| {
+        let mut c = Command::new(bin);
+        c.args(["bench", "--quiet", "--threads", "1", "--grid"])
+            .arg(&grid)
+            .arg("--out")
+            .arg(out);
+        c
+    };
+    let whole = tmp.path().join("whole");
+    assert!(args(&whole).status().unwrap().success());
+
+    let killed = tmp.path().join("killed");
+    let mut child = args(&killed).spawn().unwrap();
+    let results = killed.join(RESULTS_FILE);
+    let t0 = std::time::Instant::now();
+    loop {
+        let n = std::fs::read_to_string(&results)
+            .map(|t| t.lines().count())
+            .unwrap_or(0);
+        if n >= 2 || t0.elapsed().as_secs() > 120 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done = std::fs::read_to_string(&results).unwrap().lines().count();
+    assert!(done < 12, "the run finished before it was killed");
+    let mut resume = args(&killed);
+    resume.arg("--resume");
+    assert!(resume.status().unwrap().success());
+    assert_eq!(metrics(&killed), metrics(&whole));
+    assert_eq!(
+        std::fs::read(killed.join("report.csv")).unwrap(),
+        std::fs::read(whole.join("report.csv")).unwrap()
+    );
+}
+
+#[test]
+fn quick_suite_writes_report_and_figures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("q");
+    let grid = Grid {
+        settings: vec![Setting::Clean, Setting::Noisy],
+        gamma_la: vec![0.05, 0.1],
+        ..small_grid()
+    };
+    let s = bench::run(&grid, &opts(&out, false, 2)).unwrap();
+    assert_eq!(s.failed, 0);
+    for f in [
+        "report.md",
+        "report.csv",
+        "fig4_aucpr_boxplot.svg",
+        "fig4_aucpr_boxplot.png",
+        "fig5_gamma_la.png",
+        "fig8_label_noise.png",
+    ] {
+        let p = out.join(f);
+        assert!(p.is_file(), "{f} missing");
+        assert!(std::fs::metadata(&p).unwrap().len() > 1000, "{f} is empty");
+    }
+    let png = std::fs::read(out.join("fig5_gamma_la.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let svg = std::fs::read_to_string(out.join("fig8_label_noise.svg")).unwrap();
+    assert!(svg.contains("label noise") && svg.contains("deepsad+AnoOnly"));
+    // No temp files left behind.
+    for e in std::fs::read_dir(&out).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.starts_with('.'), "left {name}");
+    }
+}
