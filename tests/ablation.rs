@@ -135,6 +135,7 @@ fn bn_loss_layer_adds_the_weighted_gradient_and_value() {
 /// `norm = bn` (AnoOnly's layer).
 #[test]
 fn lambda_n_one_is_vanilla_and_zero_is_anoonly_for_every_method() {
+    // Baselines have no AnoOnly variant (their fit refuses --anoonly, lambda_n and --norm).
     for &kind in MethodKind::ALL.iter().filter(|k| k.supports_anoonly()) {
         let vanilla = quick(kind, 3);
         let anoonly = quick(kind, 3).anoonly(true);

@@ -10,7 +10,9 @@
 pub mod deepsad;
 pub mod devnet;
 pub mod feawad;
+pub mod ganomaly;
 pub mod prenet;
+pub mod repen;
 pub mod xgbod;
 
 use std::fmt;
@@ -25,7 +27,9 @@ use crate::train::{EpochReport, ParamError, TrainParams, TrainReport};
 pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
+pub use ganomaly::GanomalyParams;
 pub use prenet::PReNetParams;
+pub use repen::RepenParams;
 pub use xgbod::XgbodParams;
 
 /// What each method file provides to the shared plumbing of this module (validation, fit,
@@ -73,6 +77,8 @@ pub enum MethodKind {
     DevNet,
     PReNet,
     Feawad,
+    Ganomaly,
+    Repen,
     Xgbod,
 }
 
@@ -82,6 +88,8 @@ impl MethodKind {
         MethodKind::DevNet,
         MethodKind::PReNet,
         MethodKind::Feawad,
+        MethodKind::Ganomaly,
+        MethodKind::Repen,
         MethodKind::Xgbod,
     ];
 
@@ -91,13 +99,18 @@ impl MethodKind {
             MethodKind::DevNet => "devnet",
             MethodKind::PReNet => "prenet",
             MethodKind::Feawad => "feawad",
+            MethodKind::Ganomaly => "ganomaly",
+            MethodKind::Repen => "repen",
             MethodKind::Xgbod => "xgbod",
         }
     }
 
     /// Whether the method has an AnoOnly variant (the paper's baselines do not).
     pub fn supports_anoonly(self) -> bool {
-        !matches!(self, MethodKind::Xgbod)
+        !matches!(
+            self,
+            MethodKind::Ganomaly | MethodKind::Repen | MethodKind::Xgbod
+        )
     }
 }
 
@@ -129,6 +142,8 @@ pub enum MethodParams {
     DevNet(DevNetParams),
     PReNet(PReNetParams),
     Feawad(FeawadParams),
+    Ganomaly(GanomalyParams),
+    Repen(RepenParams),
     Xgbod(XgbodParams),
 }
 
@@ -140,6 +155,8 @@ impl MethodParams {
             MethodKind::DevNet => MethodParams::DevNet(DevNetParams::default()),
             MethodKind::PReNet => MethodParams::PReNet(PReNetParams::default()),
             MethodKind::Feawad => MethodParams::Feawad(FeawadParams::default()),
+            MethodKind::Ganomaly => MethodParams::Ganomaly(GanomalyParams::default()),
+            MethodKind::Repen => MethodParams::Repen(RepenParams::default()),
             MethodKind::Xgbod => MethodParams::Xgbod(XgbodParams::default()),
         }
     }
@@ -150,6 +167,8 @@ impl MethodParams {
             MethodParams::DevNet(_) => MethodKind::DevNet,
             MethodParams::PReNet(_) => MethodKind::PReNet,
             MethodParams::Feawad(_) => MethodKind::Feawad,
+            MethodParams::Ganomaly(_) => MethodKind::Ganomaly,
+            MethodParams::Repen(_) => MethodKind::Repen,
             MethodParams::Xgbod(_) => MethodKind::Xgbod,
         }
     }
@@ -160,6 +179,8 @@ impl MethodParams {
             MethodParams::DevNet(p) => devnet::FittedDevNet::validate(p),
             MethodParams::PReNet(p) => prenet::FittedPReNet::validate(p),
             MethodParams::Feawad(p) => feawad::FittedFeawad::validate(p),
+            MethodParams::Ganomaly(p) => ganomaly::FittedGanomaly::validate(p),
+            MethodParams::Repen(p) => repen::FittedRepen::validate(p),
             MethodParams::Xgbod(p) => xgbod::FittedXgbod::validate(p),
         }
     }
@@ -208,7 +229,9 @@ impl MethodParams {
             MethodParams::PReNet(_) => prenet::OWN_NORM,
             MethodParams::Feawad(_) => feawad::OWN_NORM,
             // Baselines build no network with a normalisation layer (and refuse --norm).
-            MethodParams::Xgbod(_) => crate::train::NormKind::None,
+            MethodParams::Ganomaly(_) | MethodParams::Repen(_) | MethodParams::Xgbod(_) => {
+                crate::train::NormKind::None
+            }
         };
         crate::train::head_norm(train, own).kind
     }
@@ -226,6 +249,8 @@ impl MethodParams {
             MethodParams::DevNet(p) => devnet::FittedDevNet::set_epochs(p, epochs),
             MethodParams::PReNet(p) => prenet::FittedPReNet::set_epochs(p, epochs),
             MethodParams::Feawad(p) => feawad::FittedFeawad::set_epochs(p, epochs),
+            MethodParams::Ganomaly(p) => ganomaly::FittedGanomaly::set_epochs(p, epochs),
+            MethodParams::Repen(p) => repen::FittedRepen::set_epochs(p, epochs),
             MethodParams::Xgbod(p) => xgbod::FittedXgbod::set_epochs(p, epochs),
         }
     }
@@ -290,6 +315,8 @@ pub enum Fitted {
     /// Boxed: it holds the reference pools inline (clippy `large_enum_variant`).
     PReNet(Box<prenet::FittedPReNet>),
     Feawad(feawad::FittedFeawad),
+    Ganomaly(ganomaly::FittedGanomaly),
+    Repen(repen::FittedRepen),
     /// Boxed: it holds the detector bank inline.
     Xgbod(Box<xgbod::FittedXgbod>),
 }
@@ -402,6 +429,14 @@ impl FitParams {
                 let (f, r) = feawad::FittedFeawad::fit(p, &self.train, x, y, observer)?;
                 (Fitted::Feawad(f), r)
             }
+            MethodParams::Ganomaly(p) => {
+                let (f, r) = ganomaly::FittedGanomaly::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Ganomaly(f), r)
+            }
+            MethodParams::Repen(p) => {
+                let (f, r) = repen::FittedRepen::fit(p, &self.train, x, y, observer)?;
+                (Fitted::Repen(f), r)
+            }
             MethodParams::Xgbod(p) => {
                 let (f, r) = xgbod::FittedXgbod::fit(p, &self.train, x, y, observer)?;
                 (Fitted::Xgbod(Box::new(f)), r)
@@ -430,6 +465,8 @@ impl Model {
             Fitted::DevNet(f) => f.decision_function(x),
             Fitted::PReNet(f) => f.decision_function(x),
             Fitted::Feawad(f) => f.decision_function(x),
+            Fitted::Ganomaly(f) => f.decision_function(x),
+            Fitted::Repen(f) => f.decision_function(x),
             Fitted::Xgbod(f) => f.decision_function(x),
         }
     }
@@ -490,6 +527,8 @@ impl Model {
             Fitted::DevNet(f) => f.state(&mut out),
             Fitted::PReNet(f) => f.state(&mut out),
             Fitted::Feawad(f) => f.state(&mut out),
+            Fitted::Ganomaly(f) => f.state(&mut out),
+            Fitted::Repen(f) => f.state(&mut out),
             Fitted::Xgbod(f) => f.state(&mut out),
         }
         out.push(vector("train_scores", &self.train_scores));
@@ -525,6 +564,15 @@ impl Model {
             MethodParams::PReNet(p) => {
                 let f = prenet::FittedPReNet::from_state(p, &params.train, n_features, tensors)?;
                 Fitted::PReNet(Box::new(f))
+            }
+            MethodParams::Ganomaly(p) => {
+                let f =
+                    ganomaly::FittedGanomaly::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::Ganomaly(f)
+            }
+            MethodParams::Repen(p) => {
+                let f = repen::FittedRepen::from_state(p, &params.train, n_features, tensors)?;
+                Fitted::Repen(f)
             }
             MethodParams::Xgbod(p) => {
                 let f = xgbod::FittedXgbod::from_state(p, &params.train, n_features, tensors)?;

@@ -32,7 +32,7 @@ pub use batchnorm::{BatchNorm1d, BnConvention};
 pub use bn_loss::BnLoss;
 pub use layernorm::LayerNorm;
 pub use linear::{Init, Linear};
-pub use optim::{Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention};
+pub use optim::{Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd};
 pub use schedule::LrSchedule;
 pub use sequential::{Layer, Sequential};
 

@@ -219,3 +219,94 @@ impl Optimizer for RmsProp {
         });
     }
 }
+
+/// `torch.optim.SGD(lr, momentum)` without dampening, Nesterov or weight decay (GANomaly):
+/// `buf ← momentum·buf + g` (the first step sets `buf = g`, which is the same formula from
+/// a zero buffer), `w −= lr·buf`.
+#[derive(Clone, Debug)]
+pub struct Sgd {
+    pub momentum: f32,
+    state: Vec<Vec<f32>>,
+}
+
+impl Sgd {
+    pub fn torch(momentum: f32) -> Sgd {
+        Sgd {
+            momentum,
+            state: Vec::new(),
+        }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, net: &mut dyn Module, lr: f32) {
+        let m = self.momentum;
+        let state = &mut self.state;
+        for_each_param(net, |i, p| {
+            let buf = slot(state, i);
+            if buf.len() != p.value.len() {
+                *buf = vec![0.0; p.value.len()];
+            }
+            for ((w, &g), b) in p.value.iter_mut().zip(p.grad.iter()).zip(buf.iter_mut()) {
+                *b = m * *b + g;
+                *w -= lr * *b;
+            }
+        });
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct Accumulators {
+    grad: Vec<f32>,
+    update: Vec<f32>,
+}
+
+/// Keras (TF 2.8) `Adadelta` (REPEN's `'adadelta'`; defaults lr 0.001, rho 0.95, epsilon
+/// 1e-7), in the order of TF's `ResourceApplyAdadelta` kernel:
+/// `acc_g ← ρ·acc_g + (1−ρ)g²`; `u = √(acc_u + ε)/√(acc_g + ε) · g`; `w −= lr·u`;
+/// `acc_u ← ρ·acc_u + (1−ρ)u²`. With lr 0.001 the first steps move each weight by about
+/// `lr·√ε/√(1−ρ)` ≈ 1.4e-6: REPEN as the paper ran it learns very slowly.
+#[derive(Clone, Debug)]
+pub struct Adadelta {
+    pub rho: f32,
+    pub eps: f32,
+    state: Vec<Accumulators>,
+}
+
+impl Adadelta {
+    /// `tf.keras.optimizers.Adadelta()` defaults except the learning rate, which the caller
+    /// passes to [`Optimizer::step`] (Keras default 0.001).
+    pub fn keras() -> Adadelta {
+        Adadelta {
+            rho: 0.95,
+            eps: 1e-7,
+            state: Vec::new(),
+        }
+    }
+}
+
+impl Optimizer for Adadelta {
+    fn step(&mut self, net: &mut dyn Module, lr: f32) {
+        let (rho, eps) = (self.rho, self.eps);
+        let state = &mut self.state;
+        for_each_param(net, |i, p| {
+            let s = slot(state, i);
+            if s.grad.len() != p.value.len() {
+                s.grad = vec![0.0; p.value.len()];
+                s.update = vec![0.0; p.value.len()];
+            }
+            for (((w, &g), ag), au) in p
+                .value
+                .iter_mut()
+                .zip(p.grad.iter())
+                .zip(s.grad.iter_mut())
+                .zip(s.update.iter_mut())
+            {
+                *ag = *ag * rho + g * g * (1.0 - rho);
+                let u = (*au + eps).sqrt() / (*ag + eps).sqrt() * g;
+                *w -= u * lr;
+                *au = *au * rho + u * u * (1.0 - rho);
+            }
+        });
+    }
+}

@@ -24,3 +24,65 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// Bit patterns of scores, for bit-identity assertions.
+pub fn bits(s: &ndarray::Array1<f32>) -> Vec<u32> {
+    s.iter().map(|v| v.to_bits()).collect()
+}
+
+/// A small synthetic set (300 normal, 30 anomalies, 12 features) for fast method tests.
+pub fn small_synthetic() -> anoonly::Dataset {
+    anoonly::data::synthetic::generate(&anoonly::data::synthetic::SyntheticParams {
+        n_normal: 300,
+        n_anomaly: 30,
+        dim: 12,
+        seed: 5,
+    })
+}
+
+/// Saves `model`, loads it back and checks parameters, scores on `x` (bit for bit) and
+/// the 10 % threshold.
+pub fn assert_round_trip(model: &anoonly::methods::Model, x: ndarray::ArrayView2<f32>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    anoonly::model_file::save(model, &path).unwrap();
+    let back = anoonly::model_file::load(&path).unwrap();
+    assert_eq!(back.params, model.params);
+    let a = model.decision_function(x).unwrap();
+    assert_eq!(bits(&a), bits(&back.decision_function(x).unwrap()));
+    assert_eq!(model.threshold(0.1).unwrap(), back.threshold(0.1).unwrap());
+}
+
+/// Test AUCROC of `fit` on the shared MVTec-AD_bottle features (clean, gamma_la 0.1,
+/// seed 0), or `None` after a SKIPPED line when the shared data is absent.
+pub fn mvtec_bottle_aucroc(test: &str, fit: anoonly::methods::FitParams) -> Option<f64> {
+    let root = shared_data(test)?;
+    let ds = anoonly::data::load(
+        &root.join("CV_by_ResNet18/MVTec-AD_bottle.npz"),
+        &anoonly::data::LoadOptions::default(),
+    )
+    .unwrap();
+    let cfg = anoonly::experiment::EvalConfig {
+        fit,
+        split: anoonly::protocol::SplitParams::default(),
+    };
+    let rec = anoonly::experiment::evaluate_once(&ds, &cfg, 0, &mut |_| {}).unwrap();
+    Some(rec.aucroc)
+}
+
+/// Fits `params(seed)` twice and `params(seed + 1)` once on `ds`: the same seed must give
+/// bit-identical scores, another seed other scores. Returns the first model and its scores.
+pub fn assert_seed_determinism(
+    params: &dyn Fn(u64) -> anoonly::methods::FitParams,
+    ds: &anoonly::Dataset,
+    seed: u64,
+) -> (anoonly::methods::Model, ndarray::Array1<f32>) {
+    let fit = |s: u64| params(s).fit(ds.x.view(), ds.y.view()).unwrap();
+    let a = fit(seed);
+    let sa = a.decision_function(ds.x.view()).unwrap();
+    let same = fit(seed).decision_function(ds.x.view()).unwrap();
+    assert_eq!(bits(&sa), bits(&same));
+    let other = fit(seed + 1).decision_function(ds.x.view()).unwrap();
+    assert_ne!(bits(&sa), bits(&other));
+    (a, sa)
+}
