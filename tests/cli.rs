@@ -20,26 +20,8 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// A small labeled CSV made from the synthetic generator.
 fn write_csv(path: &Path) {
-    let ds = anoonly::data::synthetic::generate(&anoonly::data::synthetic::SyntheticParams {
-        n_normal: 400,
-        n_anomaly: 40,
-        dim: 8,
-        seed: 5,
-    });
-    let mut s = String::new();
-    for j in 0..ds.n_features() {
-        s.push_str(&format!("f{j},"));
-    }
-    s.push_str("y\n");
-    for (row, y) in ds.x.outer_iter().zip(ds.y.iter()) {
-        for v in row {
-            s.push_str(&format!("{v},"));
-        }
-        s.push_str(&format!("{y}\n"));
-    }
-    std::fs::write(path, s).unwrap();
+    common::write_synthetic_csv(path, 400, 40, 8, 5);
 }
 
 #[test]

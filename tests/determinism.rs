@@ -4,6 +4,8 @@
 //! really splits the products of a 128-row batch across two threads (it only does so when
 //! `m·k + k·n >= 2^15`), so the thread-count comparison is not vacuous.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -21,24 +23,7 @@ fn anoonly(args: &[&str], threads: &str) {
 }
 
 fn write_csv(path: &Path) {
-    let ds = anoonly::data::synthetic::generate(&anoonly::data::synthetic::SyntheticParams {
-        n_normal: 560,
-        n_anomaly: 40,
-        dim: 300,
-        seed: 11,
-    });
-    let mut s = String::new();
-    for j in 0..ds.n_features() {
-        s.push_str(&format!("f{j},"));
-    }
-    s.push_str("y\n");
-    for (row, y) in ds.x.outer_iter().zip(ds.y.iter()) {
-        for v in row {
-            s.push_str(&format!("{v},"));
-        }
-        s.push_str(&format!("{y}\n"));
-    }
-    std::fs::write(path, s).unwrap();
+    common::write_synthetic_csv(path, 560, 40, 300, 11);
 }
 
 /// Fits `method` and scores the data; returns (model bytes, scores CSV bytes).

@@ -86,3 +86,31 @@ pub fn assert_seed_determinism(
     assert_ne!(bits(&sa), bits(&other));
     (a, sa)
 }
+
+/// A labeled CSV (`f0..f{dim-1},y`) from the synthetic generator.
+pub fn write_synthetic_csv(
+    path: &std::path::Path,
+    n_normal: usize,
+    n_anomaly: usize,
+    dim: usize,
+    seed: u64,
+) {
+    let ds = anoonly::data::synthetic::generate(&anoonly::data::synthetic::SyntheticParams {
+        n_normal,
+        n_anomaly,
+        dim,
+        seed,
+    });
+    let mut s = String::new();
+    for j in 0..ds.n_features() {
+        s.push_str(&format!("f{j},"));
+    }
+    s.push_str("y\n");
+    for (row, y) in ds.x.outer_iter().zip(ds.y.iter()) {
+        for v in row {
+            s.push_str(&format!("{v},"));
+        }
+        s.push_str(&format!("{y}\n"));
+    }
+    std::fs::write(path, s).unwrap();
+}
