@@ -154,10 +154,14 @@ impl Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         root.fill(&WHITE).map_err(err)?;
+        // The legend gets its own column on the right, so it never covers data.
+        let (w, _) = root.dim_in_pixel();
+        let (plot, side) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
+        let mut entries: Vec<(String, RGBColor, LegendKind)> = Vec::new();
         let n = self.n_categories().max(1);
         let (y0, y1) = self.y_range();
         let cats = self.categories().to_vec();
-        let mut chart = ChartBuilder::on(root)
+        let mut chart = ChartBuilder::on(&plot)
             .caption(&self.title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(56)
@@ -220,7 +224,7 @@ impl Figure {
                             ])
                             .map_err(err)?;
                     }
-                    legend(&mut chart, name, c, LegendKind::Filled).map_err(err)?;
+                    entries.push((name.clone(), c, LegendKind::Filled));
                 }
             }
             Chart::Bars { series, .. } => {
@@ -245,7 +249,7 @@ impl Figure {
                                 .map_err(err)?;
                         }
                     }
-                    legend(&mut chart, name, c, LegendKind::Filled).map_err(err)?;
+                    entries.push((name.clone(), c, LegendKind::Filled));
                 }
             }
             Chart::Lines { series, .. } => {
@@ -272,18 +276,27 @@ impl Figure {
                             })
                         }))
                         .map_err(err)?;
-                    legend(&mut chart, name, c, LegendKind::Line).map_err(err)?;
+                    entries.push((name.clone(), c, LegendKind::Line));
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font(("sans-serif", 13))
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()
+        for (i, (name, c, kind)) in entries.iter().enumerate() {
+            let y = 60 + 26 * i as i32;
+            match kind {
+                LegendKind::Filled => side
+                    .draw(&Rectangle::new([(6, y - 7), (24, y + 7)], c.filled()))
+                    .map_err(err)?,
+                LegendKind::Line => side
+                    .draw(&PathElement::new(vec![(6, y), (24, y)], c.stroke_width(3)))
+                    .map_err(err)?,
+            }
+            side.draw(&Text::new(
+                name.clone(),
+                (30, y - 7),
+                ("sans-serif", 14).into_font().color(&BLACK),
+            ))
             .map_err(err)?;
+        }
         root.present().map_err(err)
     }
 
@@ -323,30 +336,14 @@ impl Figure {
     }
 }
 
+/// How a legend entry shows its series.
 enum LegendKind {
     Filled,
     Line,
 }
 
-/// Adds a legend entry by drawing an empty series with a label.
-type Coords =
-    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>;
-
-fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut ChartContext<'a, DB, Coords>,
-    name: &str,
-    c: RGBColor,
-    kind: LegendKind,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    let anno = chart.draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?;
-    anno.label(name).legend(move |(x, y)| match kind {
-        LegendKind::Filled => Rectangle::new([(x, y - 6), (x + 16, y + 6)], c.filled()).into_dyn(),
-        LegendKind::Line => {
-            PathElement::new(vec![(x, y), (x + 16, y)], c.stroke_width(2)).into_dyn()
-        }
-    });
-    Ok(())
-}
+/// Pixels kept right of the plot for the legend.
+const LEGEND_WIDTH: u32 = 190;
 
 /// Why a figure could not be written.
 #[derive(Debug, thiserror::Error)]
