@@ -209,20 +209,13 @@ impl Gbt {
     /// Rebuilds from [`Gbt::state`], checking every index (rows of `d` features).
     pub fn from_state(prefix: &str, d: usize, tensors: &[NamedTensor]) -> Result<Gbt, StateError> {
         let get = |name: &str| -> Result<Vec<f32>, StateError> {
-            let full = format!("{prefix}{name}");
-            let t = tensors
-                .iter()
-                .find(|t| t.name == full)
-                .ok_or_else(|| StateError::Missing(full.clone()))?;
-            if t.shape.len() != 1 || t.data.len() != t.shape[0] {
+            let t = crate::nn::find_finite(tensors, &format!("{prefix}{name}"))?;
+            if t.shape.len() != 1 {
                 return Err(StateError::Shape {
-                    name: full,
+                    name: t.name.clone(),
                     expected: vec![t.data.len()],
                     found: t.shape.clone(),
                 });
-            }
-            if t.data.iter().any(|v| !v.is_finite()) {
-                return Err(StateError::NonFinite(full));
             }
             Ok(t.data.clone())
         };

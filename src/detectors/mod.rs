@@ -355,22 +355,7 @@ impl Tos {
     /// Rebuilds the bank from [`Tos::state`]'s tensors for rows of `d` features.
     pub fn from_state(prefix: &str, d: usize, tensors: &[NamedTensor]) -> Result<Tos, StateError> {
         let get = |name: &str| -> Result<&NamedTensor, StateError> {
-            let full = format!("{prefix}{name}");
-            let t = tensors
-                .iter()
-                .find(|t| t.name == full)
-                .ok_or_else(|| StateError::Missing(full.clone()))?;
-            if t.data.len() != t.shape.iter().product::<usize>() {
-                return Err(StateError::Shape {
-                    name: full,
-                    expected: vec![t.data.len()],
-                    found: t.shape.clone(),
-                });
-            }
-            if t.data.iter().any(|v| !v.is_finite()) {
-                return Err(StateError::NonFinite(full));
-            }
-            Ok(t)
+            crate::nn::find_finite(tensors, &format!("{prefix}{name}"))
         };
         let shaped = |name: &str, shape: Vec<usize>| -> Result<Vec<f32>, StateError> {
             let t = get(name)?;

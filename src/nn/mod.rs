@@ -172,6 +172,26 @@ pub(crate) fn find_tensor<'a>(
         .ok_or_else(|| StateError::Missing(name.to_string()))
 }
 
+/// Finds `name` and checks that its data fills its declared shape and is finite; the caller
+/// checks the shape itself (for states whose shapes are only known from their own tensors).
+pub(crate) fn find_finite<'a>(
+    tensors: &'a [NamedTensor],
+    name: &str,
+) -> Result<&'a NamedTensor, StateError> {
+    let t = find_tensor(tensors, name)?;
+    if t.data.len() != t.shape.iter().product::<usize>() {
+        return Err(StateError::Shape {
+            name: t.name.clone(),
+            expected: vec![t.data.len()],
+            found: t.shape.clone(),
+        });
+    }
+    if t.data.iter().any(|v| !v.is_finite()) {
+        return Err(StateError::NonFinite(t.name.clone()));
+    }
+    Ok(t)
+}
+
 /// Checks a tensor's shape and finiteness. The length check is separate from the shape check
 /// because a hand-made [`NamedTensor`] may carry a `data` that does not match its `shape`.
 fn checked<'a>(t: &'a NamedTensor, expected: &[usize]) -> Result<&'a [f32], StateError> {
