@@ -81,7 +81,8 @@ struct BenchRunArgs {
     out: Option<PathBuf>,
     /// Named grid: `paper` (Table 1: every method and variant, clean, gamma_la 0.1, seeds
     /// 0,1,2, on the ADBench family files under --data-dir), `sweep` (+ gamma_la 1..100%),
-    /// `noise` (+ label-noise setting), `quick` (built-in synthetic data, seconds),
+    /// `noise` (+ label-noise setting), `full` (sweep + noise: Figs. 4, 5, 8 in one run),
+    /// `quick` (built-in synthetic data, seconds),
     /// `ablation` (DeepSAD: Table 2 norms, lambda_n, normal-ratio and batch-size sweeps).
     #[arg(long)]
     suite: Option<String>,

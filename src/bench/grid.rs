@@ -215,6 +215,9 @@ pub enum Suite {
     Sweep,
     /// `paper` in both the clean and the label-noise setting (Fig. 8).
     Noise,
+    /// `sweep` and `noise` together: every table and figure of the paper's main section in
+    /// one run (Figs. 4, 5, 8).
+    Full,
     /// Built-in synthetic data (two datasets), DeepSAD and DevNet, seeds 0 and 1: seconds,
     /// no files.
     Quick,
@@ -231,10 +234,11 @@ impl FromStr for Suite {
             "paper" => Ok(Suite::Paper),
             "sweep" => Ok(Suite::Sweep),
             "noise" => Ok(Suite::Noise),
+            "full" => Ok(Suite::Full),
             "quick" => Ok(Suite::Quick),
             "ablation" => Ok(Suite::Ablation),
             _ => Err(format!(
-                "unknown suite `{s}` (known: paper, sweep, noise, quick, ablation)"
+                "unknown suite `{s}` (known: paper, sweep, noise, full, quick, ablation)"
             )),
         }
     }
@@ -318,6 +322,12 @@ impl Suite {
                     ablations: overrides("batch_size", &BATCH_SIZE_SWEEP),
                     ..base
                 },
+            ]);
+        }
+        if self == Suite::Full {
+            return Ok(vec![
+                Suite::Sweep.grid(data_dir)?,
+                Suite::Noise.grid(data_dir)?,
             ]);
         }
         Ok(vec![self.grid(data_dir)?])
