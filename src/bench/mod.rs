@@ -95,8 +95,6 @@ fn cost(cell: &Cell, rows: usize) -> f64 {
         // Measured CPU: GANomaly 7 s on CIFAR10_0; REPEN 18-32 s whatever the size (50 000 steps).
         MethodKind::Ganomaly => 3.0 * size,
         MethodKind::Repen => 20.0,
-        #[allow(unreachable_patterns)]
-        _ => 5.0 * size,
     }
 }
 
