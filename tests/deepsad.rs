@@ -3,10 +3,9 @@
 
 mod common;
 
-use anoonly::data::{self, synthetic, LoadOptions};
+use anoonly::data::synthetic;
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams};
-use anoonly::model_file;
 use anoonly::protocol::{split, Setting, SplitParams};
 use ndarray::Array1;
 
@@ -59,18 +58,7 @@ fn same_seed_gives_bit_identical_scores() {
 fn save_load_round_trip_scores_bit_identically() {
     let ds = small();
     let model = quick(true, 2).fit(ds.x.view(), ds.y.view()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("m.safetensors");
-    model_file::save(&model, &path).unwrap();
-    let back = model_file::load(&path).unwrap();
-    assert_eq!(back.params, model.params);
-    let a = model.decision_function(ds.x.view()).unwrap();
-    let b = back.decision_function(ds.x.view()).unwrap();
-    assert!(a
-        .iter()
-        .zip(b.iter())
-        .all(|(x, y)| x.to_bits() == y.to_bits()));
-    assert_eq!(model.threshold(0.1).unwrap(), back.threshold(0.1).unwrap());
+    common::assert_round_trip(&model, ds.x.view());
 }
 
 #[test]
@@ -120,15 +108,12 @@ fn scoring_checks_feature_count_and_contamination() {
 /// leave room for seed noise on one file.
 #[test]
 fn anoonly_beats_deepsad_on_cifar10_0_needs_shared_data() {
-    let Some(root) = common::shared_data("anoonly_beats_deepsad_on_cifar10_0_needs_shared_data")
-    else {
+    let Some(ds) = common::shared_file(
+        "anoonly_beats_deepsad_on_cifar10_0_needs_shared_data",
+        "CV_by_ResNet18/CIFAR10_0.npz",
+    ) else {
         return;
     };
-    let ds = data::load(
-        &root.join("CV_by_ResNet18/CIFAR10_0.npz"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
     for setting in [Setting::Clean, Setting::Noisy] {
         let mut auc = Vec::new();
         for anoonly in [false, true] {

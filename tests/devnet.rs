@@ -3,11 +3,10 @@
 
 mod common;
 
-use anoonly::data::{self, synthetic, LoadOptions};
+use anoonly::data::synthetic;
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::devnet::FittedDevNet;
 use anoonly::methods::{DevNetLoss, FitError, FitParams, MethodKind, MethodParams, Model};
-use anoonly::model_file;
 use anoonly::protocol::{split, Setting, SplitParams};
 use anoonly::train::Checkpoint;
 use ndarray::Array1;
@@ -36,12 +35,8 @@ fn quick(anoonly: bool, seed: u64) -> FitParams {
     p
 }
 
-fn bits(s: &Array1<f32>) -> Vec<u32> {
-    s.iter().map(|v| v.to_bits()).collect()
-}
-
 fn scores(m: &Model, x: ndarray::ArrayView2<f32>) -> Vec<u32> {
-    bits(&m.decision_function(x).unwrap())
+    common::bits(&m.decision_function(x).unwrap())
 }
 
 #[test]
@@ -87,13 +82,7 @@ fn save_load_round_trip_scores_bit_identically() {
     let ds = small();
     for anoonly in [false, true] {
         let model = quick(anoonly, 2).fit(ds.x.view(), ds.y.view()).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.safetensors");
-        model_file::save(&model, &path).unwrap();
-        let back = model_file::load(&path).unwrap();
-        assert_eq!(back.params, model.params);
-        assert_eq!(scores(&model, ds.x.view()), scores(&back, ds.x.view()));
-        assert_eq!(model.threshold(0.1).unwrap(), back.threshold(0.1).unwrap());
+        common::assert_round_trip(&model, ds.x.view());
     }
 }
 
@@ -153,7 +142,10 @@ fn best_train_loss_checkpoint_keeps_the_argmin_epoch() {
     .unwrap();
     assert_eq!(report.kept_epoch, 29);
     assert_eq!(report.epoch_losses, long.report.epoch_losses);
-    assert_ne!(bits(&last.scores(ds.x.view())), scores(&long, ds.x.view()));
+    assert_ne!(
+        common::bits(&last.scores(ds.x.view())),
+        scores(&long, ds.x.view())
+    );
 }
 
 #[test]
@@ -206,15 +198,12 @@ fn refuses_bad_input_and_parameters() {
 /// within 5 points: a single reference seed on one file carries a few points of seed noise.
 #[test]
 fn devnet_matches_reference_on_cifar10_0_needs_shared_data() {
-    let Some(root) = common::shared_data("devnet_matches_reference_on_cifar10_0_needs_shared_data")
-    else {
+    let Some(ds) = common::shared_file(
+        "devnet_matches_reference_on_cifar10_0_needs_shared_data",
+        "CV_by_ResNet18/CIFAR10_0.npz",
+    ) else {
         return;
     };
-    let ds = data::load(
-        &root.join("CV_by_ResNet18/CIFAR10_0.npz"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
     for (anoonly, reference) in [(false, 0.824), (true, 0.780)] {
         let cfg = EvalConfig {
             fit: FitParams::new(MethodKind::DevNet).anoonly(anoonly),

@@ -3,12 +3,11 @@
 
 mod common;
 
-use anoonly::data::{self, synthetic, LoadOptions};
+use anoonly::data::synthetic;
 use anoonly::experiment::{evaluate_once, EvalConfig};
 use anoonly::methods::{FeawadCompat, FitParams, MethodKind, MethodParams};
 use anoonly::model_file;
 use anoonly::protocol::{split, SplitParams};
-use ndarray::Array1;
 
 fn small() -> anoonly::Dataset {
     synthetic::generate(&synthetic::SyntheticParams {
@@ -34,10 +33,6 @@ fn quick(anoonly: bool, compat: &str, seed: u64) -> FitParams {
         p.method.set(k, v).unwrap();
     }
     p
-}
-
-fn bits(s: &Array1<f32>) -> Vec<u32> {
-    s.iter().map(|v| v.to_bits()).collect()
 }
 
 #[test]
@@ -81,10 +76,18 @@ fn same_seed_gives_bit_identical_scores() {
                     .unwrap()
             };
             let a = fit(7);
-            assert_eq!(bits(&a), bits(&fit(7)), "{compat} anoonly={anoonly}");
-            assert_ne!(bits(&a), bits(&fit(8)), "{compat} anoonly={anoonly}");
+            assert_eq!(
+                common::bits(&a),
+                common::bits(&fit(7)),
+                "{compat} anoonly={anoonly}"
+            );
+            assert_ne!(
+                common::bits(&a),
+                common::bits(&fit(8)),
+                "{compat} anoonly={anoonly}"
+            );
             if !anoonly {
-                by_compat.push(bits(&a));
+                by_compat.push(common::bits(&a));
             }
         }
     }
@@ -101,15 +104,7 @@ fn save_load_round_trip_scores_bit_identically() {
         let model = quick(anoonly, compat, 2)
             .fit(ds.x.view(), ds.y.view())
             .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.safetensors");
-        model_file::save(&model, &path).unwrap();
-        let back = model_file::load(&path).unwrap();
-        assert_eq!(back.params, model.params);
-        let a = model.decision_function(ds.x.view()).unwrap();
-        let b = back.decision_function(ds.x.view()).unwrap();
-        assert_eq!(bits(&a), bits(&b));
-        assert_eq!(model.threshold(0.1).unwrap(), back.threshold(0.1).unwrap());
+        common::assert_round_trip(&model, ds.x.view());
     }
 }
 
@@ -125,8 +120,8 @@ fn norm_override_changes_the_head_and_loads_back() {
     let back = model_file::load(&path).unwrap();
     let a = model.decision_function(ds.x.view()).unwrap();
     assert_eq!(
-        bits(&a),
-        bits(&back.decision_function(ds.x.view()).unwrap())
+        common::bits(&a),
+        common::bits(&back.decision_function(ds.x.view()).unwrap())
     );
 }
 
@@ -137,15 +132,12 @@ fn norm_override_changes_the_head_and_loads_back() {
 /// 0.985; all four variant × compat pairs gave 0.97–0.985; bound 0.9).
 #[test]
 fn feawad_detects_mvtec_bottle_anomalies_needs_shared_data() {
-    let Some(root) = common::shared_data("feawad_detects_mvtec_bottle_anomalies_needs_shared_data")
-    else {
+    let Some(ds) = common::shared_file(
+        "feawad_detects_mvtec_bottle_anomalies_needs_shared_data",
+        "CV_by_ResNet18/MVTec-AD_bottle.npz",
+    ) else {
         return;
     };
-    let ds = data::load(
-        &root.join("CV_by_ResNet18/MVTec-AD_bottle.npz"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
     for (compat, anoonly) in [("fixed", false), ("official", true)] {
         let mut fit = FitParams::new(MethodKind::Feawad).anoonly(anoonly);
         for (k, v) in [

@@ -3,10 +3,9 @@
 
 mod common;
 
-use anoonly::data::{self, synthetic, LoadOptions};
+use anoonly::data::synthetic;
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams};
-use anoonly::model_file;
 use anoonly::protocol::{split, SplitParams};
 use ndarray::Array1;
 
@@ -27,10 +26,6 @@ fn quick(anoonly: bool, seed: u64) -> FitParams {
     p
 }
 
-fn bits(s: &Array1<f32>) -> Vec<u32> {
-    s.iter().map(|v| v.to_bits()).collect()
-}
-
 #[test]
 fn same_seed_gives_bit_identical_scores() {
     let ds = small();
@@ -44,33 +39,28 @@ fn same_seed_gives_bit_identical_scores() {
         let (a, b, c) = (fit(7), fit(7), fit(8));
         let sa = a.decision_function(sp.x_test.view()).unwrap();
         let sb = b.decision_function(sp.x_test.view()).unwrap();
-        assert_eq!(bits(&sa), bits(&sb));
+        assert_eq!(common::bits(&sa), common::bits(&sb));
         assert_ne!(
-            bits(&sa),
-            bits(&c.decision_function(sp.x_test.view()).unwrap())
+            common::bits(&sa),
+            common::bits(&c.decision_function(sp.x_test.view()).unwrap())
         );
         // Scoring is row-wise: a slice scores as in the full batch.
         let part = a
             .decision_function(sp.x_test.slice(ndarray::s![3..10, ..]))
             .unwrap();
-        assert_eq!(bits(&part), bits(&sa.slice(ndarray::s![3..10]).to_owned()));
+        assert_eq!(
+            common::bits(&part),
+            common::bits(&sa.slice(ndarray::s![3..10]).to_owned())
+        );
     }
 }
 
 #[test]
 fn save_load_round_trip_scores_bit_identically() {
     let ds = small();
-    let dir = tempfile::tempdir().unwrap();
     for anoonly in [false, true] {
         let model = quick(anoonly, 2).fit(ds.x.view(), ds.y.view()).unwrap();
-        let path = dir.path().join(format!("m{anoonly}.safetensors"));
-        model_file::save(&model, &path).unwrap();
-        let back = model_file::load(&path).unwrap();
-        assert_eq!(back.params, model.params);
-        let a = model.decision_function(ds.x.view()).unwrap();
-        let b = back.decision_function(ds.x.view()).unwrap();
-        assert_eq!(bits(&a), bits(&b));
-        assert_eq!(model.threshold(0.1).unwrap(), back.threshold(0.1).unwrap());
+        common::assert_round_trip(&model, ds.x.view());
     }
 }
 
@@ -131,15 +121,12 @@ fn bad_params_are_refused_by_name() {
 /// that (fixed before running).
 #[test]
 fn prenet_matches_reference_on_cifar10_0_needs_shared_data() {
-    let Some(root) = common::shared_data("prenet_matches_reference_on_cifar10_0_needs_shared_data")
-    else {
+    let Some(ds) = common::shared_file(
+        "prenet_matches_reference_on_cifar10_0_needs_shared_data",
+        "CV_by_ResNet18/CIFAR10_0.npz",
+    ) else {
         return;
     };
-    let ds = data::load(
-        &root.join("CV_by_ResNet18/CIFAR10_0.npz"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
     for (anoonly, reference) in [(false, 0.757), (true, 0.763)] {
         let cfg = EvalConfig {
             fit: FitParams::new(MethodKind::PReNet).anoonly(anoonly),

@@ -4,7 +4,6 @@
 mod common;
 
 use anoonly::boost::{Booster, Gbt, GbtParams, LEAF};
-use anoonly::data::{self, LoadOptions};
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::xgbod::assemble;
 use anoonly::methods::{FitError, FitParams, MethodKind};
@@ -180,15 +179,12 @@ fn too_many_rows_is_a_clear_error() {
 
 #[test]
 fn xgbod_beats_chance_on_mvtec_bottle_needs_shared_data() {
-    let Some(root) = common::shared_data("xgbod_beats_chance_on_mvtec_bottle_needs_shared_data")
-    else {
+    let Some(ds) = common::shared_file(
+        "xgbod_beats_chance_on_mvtec_bottle_needs_shared_data",
+        "CV_by_ResNet18/MVTec-AD_bottle.npz",
+    ) else {
         return;
     };
-    let ds = data::load(
-        &root.join("CV_by_ResNet18/MVTec-AD_bottle.npz"),
-        &LoadOptions::default(),
-    )
-    .unwrap();
     let cfg = EvalConfig {
         fit: FitParams::new(MethodKind::Xgbod),
         split: SplitParams {

@@ -25,6 +25,16 @@ pub fn shared_data(test: &str) -> Option<PathBuf> {
     }
 }
 
+/// A shared ADBench file (`rel` under `../shared/data/adbench`), or `None` after a loud
+/// SKIPPED line when the shared data is absent.
+pub fn shared_file(test: &str, rel: &str) -> Option<anoonly::Dataset> {
+    let root = shared_data(test)?;
+    Some(
+        anoonly::data::load(&root.join(rel), &anoonly::data::LoadOptions::default())
+            .unwrap_or_else(|e| panic!("{rel}: {e}")),
+    )
+}
+
 /// Bit patterns of scores, for bit-identity assertions.
 pub fn bits(s: &ndarray::Array1<f32>) -> Vec<u32> {
     s.iter().map(|v| v.to_bits()).collect()
@@ -56,12 +66,7 @@ pub fn assert_round_trip(model: &anoonly::methods::Model, x: ndarray::ArrayView2
 /// Test AUCROC of `fit` on the shared MVTec-AD_bottle features (clean, gamma_la 0.1,
 /// seed 0), or `None` after a SKIPPED line when the shared data is absent.
 pub fn mvtec_bottle_aucroc(test: &str, fit: anoonly::methods::FitParams) -> Option<f64> {
-    let root = shared_data(test)?;
-    let ds = anoonly::data::load(
-        &root.join("CV_by_ResNet18/MVTec-AD_bottle.npz"),
-        &anoonly::data::LoadOptions::default(),
-    )
-    .unwrap();
+    let ds = shared_file(test, "CV_by_ResNet18/MVTec-AD_bottle.npz")?;
     let cfg = anoonly::experiment::EvalConfig {
         fit,
         split: anoonly::protocol::SplitParams::default(),
