@@ -292,6 +292,8 @@ pub enum FitError {
         found: usize,
         max: usize,
     },
+    #[error("training data has {found} rows: batches index rows with 32 bits, at most 4294967295")]
+    RowIndexLimit { found: usize },
     #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
     Diverged,
 }
@@ -400,6 +402,9 @@ impl FitParams {
         }
         if x.nrows() == 0 || x.ncols() == 0 {
             return Err(FitError::Empty);
+        }
+        if u32::try_from(x.nrows()).is_err() {
+            return Err(FitError::RowIndexLimit { found: x.nrows() });
         }
         if let Some((row, &value)) = y.iter().enumerate().find(|(_, &v)| v > 1) {
             return Err(FitError::BadLabel { row, value });
