@@ -452,21 +452,33 @@ fn eval(a: EvalArgs) -> Result<()> {
     let cfg = EvalConfig { fit, split };
     let ds = data::load(&a.data.data, &a.data.options())?;
     check_network(&cfg.fit, ds.n_features())?;
+    let name = ds.name.clone();
     let mut records: Vec<EvalRecord> = Vec::new();
-    for &seed in &a.seeds {
-        let mut obs = progress(format!("{} seed {seed}", ds.name));
-        let r = experiment::evaluate_once(&ds, &cfg, seed, &mut obs)?;
+    let mut emit = |r: EvalRecord| -> Result<()> {
         if a.json {
             println!("{}", serde_json::to_string(&r)?);
         } else {
             println!("{}", record_line(&r));
         }
         records.push(r);
+        Ok(())
+    };
+    // The last seed takes the dataset and splits it in place (`evaluate_owned`), so a
+    // one-seed run on a large file holds the data about once, not twice (docs/scale.md).
+    let (&last, first) = a
+        .seeds
+        .split_last()
+        .context("--seeds needs at least one seed")?;
+    for &seed in first {
+        let mut obs = progress(format!("{name} seed {seed}"));
+        emit(experiment::evaluate_once(&ds, &cfg, seed, &mut obs)?)?;
     }
+    let mut obs = progress(format!("{name} seed {last}"));
+    emit(experiment::evaluate_owned(ds, &cfg, last, &mut obs)?)?;
     let s = summarize(&records);
     let line = format!(
         "{} {}{} over {} seed(s): AUCROC {}  AUCPR {}  AUCPR-normal {}  fit {:.2}s",
-        ds.name,
+        name,
         cfg.fit.method.kind(),
         if cfg.fit.train.anoonly {
             "+AnoOnly"
@@ -495,15 +507,16 @@ fn fit(a: FitArgs) -> Result<()> {
     let model = params
         .fit_observed(ds.x.view(), ds.y.view(), &mut obs)
         .with_context(|| format!("{}: fit", a.data.data.display()))?;
+    let (n_rows, n_anomalies, n_features) = (ds.n_rows(), ds.n_anomalies(), ds.n_features());
+    // The data is not needed to write the model: freeing it first keeps the peak at
+    // training instead of data + the serialized file (issue 7, docs/scale.md).
+    drop(ds);
     model_file::save(&model, &a.out)?;
     eprintln!(
-        "wrote {} ({}{}, {} rows, {} labeled anomalies, {} features)",
+        "wrote {} ({}{}, {n_rows} rows, {n_anomalies} labeled anomalies, {n_features} features)",
         a.out.display(),
         model.kind(),
         if params.train.anoonly { "+AnoOnly" } else { "" },
-        ds.n_rows(),
-        ds.n_anomalies(),
-        ds.n_features()
     );
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anoonly::protocol::{split_indices, Protocol, Resampling, Setting, SplitParams};
+use common::widen;
 use ndarray::Array1;
 
 /// Reads `y.npy` out of an ADBench `.npz` (deflate zip) and parses the NPY v1/v2 header
@@ -152,7 +153,7 @@ fn split_counts_match_table_1_5_needs_shared_data() {
             s.train_all
                 .iter()
                 .chain(&s.test)
-                .filter(|&&r| y[r] == 1)
+                .filter(|&&r| y[r as usize] == 1)
                 .count()
         };
         let got = (
@@ -161,17 +162,17 @@ fn split_counts_match_table_1_5_needs_shared_data() {
             z.train.len(),
             c.n_labeled,
             c.test.len(),
-            c.test.iter().filter(|&&r| y[r] == 1).count(),
+            c.test.iter().filter(|&&r| y[r as usize] == 1).count(),
         );
         let want = (anom_after, clean, noisy, n_lab, n_test, test_anom);
         if got != want {
             mismatches.push(format!("{file}: got {got:?}, want {want:?}"));
         }
         // the very rows of the official pipeline
-        assert_eq!(&c.train[..6], train_head, "{file}");
-        assert_eq!(&c.test[..6], test_head, "{file}");
-        assert_eq!(c.train.iter().sum::<usize>(), sum_train, "{file}");
-        assert_eq!(c.test.iter().sum::<usize>(), sum_test, "{file}");
+        assert_eq!(widen(&c.train[..6]), train_head, "{file}");
+        assert_eq!(widen(&c.test[..6]), test_head, "{file}");
+        assert_eq!(widen(&c.train).iter().sum::<usize>(), sum_train, "{file}");
+        assert_eq!(widen(&c.test).iter().sum::<usize>(), sum_test, "{file}");
         match c.resampled {
             Resampling::Duplicated { from } => assert!(from == n && n < 1000),
             Resampling::Subsampled { from } => assert!(from == n && n > 10000),
@@ -187,7 +188,7 @@ fn split_counts_match_table_1_5_needs_shared_data() {
             42,
         )
         .unwrap();
-        let train: std::collections::HashSet<usize> = lf.train_all.iter().copied().collect();
+        let train: std::collections::HashSet<u32> = lf.train_all.iter().copied().collect();
         assert!(
             lf.test.iter().all(|r| !train.contains(r)),
             "{file}: leakage"

@@ -1,12 +1,16 @@
 //! The split protocol (protocol.md 1.2, 1.5) on synthetic labels: counts, numpy-identical row
 //! choice, leakage, scaling, determinism, clean/noisy, normal_ratio, errors.
 
+mod common;
+
 use std::collections::HashSet;
 
 use anoonly::protocol::{
-    split, split_indices, MinMax, Protocol, ProtocolError, Resampling, Setting, SplitParams,
+    split, split_indices, split_owned, MinMax, Protocol, ProtocolError, Resampling, Setting, Split,
+    SplitParams,
 };
-use ndarray::{array, Array1, Array2};
+use common::widen;
+use ndarray::{array, Array1, Array2, ShapeBuilder};
 
 fn params(protocol: Protocol, setting: Setting) -> SplitParams {
     SplitParams {
@@ -65,7 +69,7 @@ fn counts_of_files_that_are_not_resampled() {
             assert_eq!(z.train.len(), noisy, "{name} noisy");
             assert_eq!((c.n_labeled, z.n_labeled), (n_lab, n_lab), "{name} n_lab");
             assert_eq!(c.test.len(), n_test, "{name} n_test");
-            let ta = c.test.iter().filter(|&&r| y[r] == 1).count();
+            let ta = c.test.iter().filter(|&&r| y[r as usize] == 1).count();
             assert_eq!(ta, test_anom, "{name} test anomalies");
             assert_eq!(z.n_unlabeled_anomalies, noisy - clean, "{name}");
             assert_eq!(c.resampled, Resampling::None);
@@ -113,12 +117,13 @@ fn rows_match_the_official_numpy_pipeline() {
         };
         let s = split_indices(y.view(), &params(Protocol::Adbench, setting), seed).unwrap();
         let what = format!("n {n} seed {seed} clean {clean}");
-        assert_eq!(&s.train[..8], head, "{what}");
-        assert_eq!(&s.train[s.train.len() - 4..], tail, "{what}");
-        assert_eq!(&s.test[..8], test_head, "{what}");
-        assert_eq!(s.train.len(), n_train, "{what}");
-        assert_eq!(s.train.iter().sum::<usize>(), sum_train, "{what}");
-        assert_eq!(s.test.iter().sum::<usize>(), sum_test, "{what}");
+        let (train, test) = (widen(&s.train), widen(&s.test));
+        assert_eq!(&train[..8], head, "{what}");
+        assert_eq!(&train[train.len() - 4..], tail, "{what}");
+        assert_eq!(&test[..8], test_head, "{what}");
+        assert_eq!(train.len(), n_train, "{what}");
+        assert_eq!(train.iter().sum::<usize>(), sum_train, "{what}");
+        assert_eq!(test.iter().sum::<usize>(), sum_test, "{what}");
     }
 }
 
@@ -131,7 +136,7 @@ fn capped_files_are_subsampled() {
         (s.n_rows_used, s.train_all.len(), s.test.len()),
         (10000, 7000, 3000)
     );
-    let uniq: HashSet<usize> = s.train_all.iter().chain(&s.test).copied().collect();
+    let uniq: HashSet<u32> = s.train_all.iter().chain(&s.test).copied().collect();
     assert_eq!(uniq.len(), 10000, "subsampling is without replacement");
     let p = SplitParams {
         max_rows: None,
@@ -157,15 +162,15 @@ fn leakage_free_has_no_row_in_train_and_test() {
         assert_eq!(s.resampled, Resampling::None);
         assert_eq!(s.n_rows_used, n);
         assert_eq!(s.x_test.nrows(), 90); // ceil(0.3 * 300)
-        let train: HashSet<usize> = s.idx_train.iter().copied().collect();
+        let train: HashSet<u32> = s.idx_train.iter().copied().collect();
         assert_eq!(train.len(), s.idx_train.len(), "no duplicate in train");
         assert!(s.idx_test.iter().all(|r| !train.contains(r)), "{setting:?}");
-        let all: HashSet<usize> = s.idx_train.iter().chain(&s.idx_test).copied().collect();
+        let all: HashSet<u32> = s.idx_train.iter().chain(&s.idx_test).copied().collect();
         assert_eq!(all.len(), s.idx_train.len() + s.idx_test.len());
     }
     // the ADBench protocol on the same file duplicates rows into both parts
     let s = split(x.view(), y.view(), &SplitParams::default(), 42).unwrap();
-    let train: HashSet<usize> = s.idx_train.iter().copied().collect();
+    let train: HashSet<u32> = s.idx_train.iter().copied().collect();
     assert!(s.idx_test.iter().any(|r| train.contains(r)));
 }
 
@@ -195,7 +200,7 @@ fn minmax_is_fitted_on_the_whole_train_split() {
     let idx = split_indices(y.view(), &SplitParams::default(), 3).unwrap();
     // fitted on all train rows, including the unlabeled anomalies the clean setting drops
     assert!(idx.train_all.len() > idx.train.len());
-    let fit = MinMax::fit(x.select(ndarray::Axis(0), &idx.train_all).view());
+    let fit = MinMax::fit(x.select(ndarray::Axis(0), &widen(&idx.train_all)).view());
     assert_eq!(s.scaler, fit);
     // column 0 is the row index: train values in [0, 1], constant column 1 -> 0
     assert!(s
@@ -209,7 +214,7 @@ fn minmax_is_fitted_on_the_whole_train_split() {
     for (k, &r) in s.idx_test.iter().enumerate() {
         let want = ((r as f64 - f64::from(fit.min[0])) / f64::from(fit.scale[0])) as f32;
         assert_eq!(s.x_test[[k, 0]], want);
-        assert_eq!(s.y_test[k], y[r]);
+        assert_eq!(s.y_test[k], y[r as usize]);
     }
 }
 
@@ -257,7 +262,7 @@ fn clean_drops_and_noisy_keeps_unlabeled_anomalies() {
         assert!(s.y_train.iter().skip(m - n_lab).all(|&v| v == 1));
         for (k, &r) in s.idx_train.iter().enumerate() {
             if s.y_train[k] == 1 {
-                assert_eq!(y[r], 1);
+                assert_eq!(y[r as usize], 1);
             }
         }
     }
@@ -267,7 +272,7 @@ fn clean_drops_and_noisy_keeps_unlabeled_anomalies() {
         s.idx_train
             .iter()
             .zip(s.y_train.iter())
-            .filter(|&(&r, &l)| l == 0 && y[r] == 1)
+            .filter(|&(&r, &l)| l == 0 && y[r as usize] == 1)
             .count()
     };
     assert_eq!(unlabeled_true_anomalies(&clean), 0);
@@ -276,8 +281,12 @@ fn clean_drops_and_noisy_keeps_unlabeled_anomalies() {
     assert_eq!(noisy.n_unlabeled_anomalies, 189);
     // noisy order: [normals, unlabeled anomalies, labeled anomalies]
     let n_norm = noisy.y_train.len() - 189 - 21;
-    assert!(noisy.idx_train[..n_norm].iter().all(|&r| y[r] == 0));
-    assert!(noisy.idx_train[n_norm..].iter().all(|&r| y[r] == 1));
+    assert!(noisy.idx_train[..n_norm]
+        .iter()
+        .all(|&r| y[r as usize] == 0));
+    assert!(noisy.idx_train[n_norm..]
+        .iter()
+        .all(|&r| y[r as usize] == 1));
     // same normals, same labeled anomalies in both settings
     assert_eq!(clean.idx_train[..n_norm], noisy.idx_train[..n_norm]);
     assert_eq!(
@@ -297,7 +306,7 @@ fn normal_ratio_keeps_the_first_normals() {
             ..SplitParams::default()
         };
         let s = split_indices(y.view(), &p, 42).unwrap();
-        let n_norm = s.train.iter().filter(|&&r| y[r] == 0).count();
+        let n_norm = s.train.iter().filter(|&&r| y[r as usize] == 0).count();
         assert_eq!(n_norm, want, "ratio {ratio}"); // ceil(ratio * 3500)
         assert_eq!(s.train[..n_norm], full.train[..n_norm]);
         assert_eq!(s.n_labeled, 19);
@@ -420,4 +429,122 @@ fn errors() {
             n_test: 4
         })
     ));
+}
+
+/// Every field of two splits, bit for bit.
+fn assert_same_split(a: &Split, b: &Split, what: &str) {
+    let bits = |m: &Array2<f32>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&a.x_train), bits(&b.x_train), "{what}: x_train");
+    assert_eq!(a.x_train.dim(), b.x_train.dim(), "{what}");
+    assert_eq!(bits(&a.x_test), bits(&b.x_test), "{what}: x_test");
+    assert_eq!(a.x_test.dim(), b.x_test.dim(), "{what}");
+    assert_eq!(a.y_train, b.y_train, "{what}");
+    assert_eq!(a.y_test, b.y_test, "{what}");
+    assert_eq!(
+        (&a.idx_train, &a.idx_test),
+        (&b.idx_train, &b.idx_test),
+        "{what}"
+    );
+    assert_eq!(a.scaler, b.scaler, "{what}");
+    assert_eq!(
+        (
+            a.n_labeled,
+            a.n_unlabeled_anomalies,
+            a.n_rows_used,
+            a.resampled
+        ),
+        (
+            b.n_labeled,
+            b.n_unlabeled_anomalies,
+            b.n_rows_used,
+            b.resampled
+        ),
+        "{what}"
+    );
+}
+
+#[test]
+fn split_owned_equals_split_in_every_case() {
+    // random-looking features with a few -0.0/0.0 ties, 3 columns
+    let x_of = |n: usize| {
+        Array2::from_shape_fn((n, 3), |(i, j)| match (i * 7 + j * 13) % 11 {
+            0 => 0.0,
+            1 => -0.0,
+            k => ((i * 31 + j * 17) % 97) as f32 * 0.37 - 5.0 + k as f32,
+        })
+    };
+    let cases: Vec<(&str, usize, usize, SplitParams)> = vec![
+        ("adbench, duplicated", 300, 40, SplitParams::default()),
+        (
+            "adbench, plain",
+            3000,
+            300,
+            params(Protocol::Adbench, Setting::Noisy),
+        ),
+        (
+            "subsampled",
+            12000,
+            700,
+            SplitParams {
+                max_rows: Some(5000),
+                ..SplitParams::default()
+            },
+        ),
+        (
+            "leakage-free, small, normal ratio",
+            300,
+            40,
+            SplitParams {
+                protocol: Protocol::LeakageFree,
+                normal_ratio: 0.3,
+                ..SplitParams::default()
+            },
+        ),
+        (
+            "no cap",
+            12000,
+            400,
+            SplitParams {
+                max_rows: None,
+                setting: Setting::Noisy,
+                ..SplitParams::default()
+            },
+        ),
+    ];
+    for (what, n, n_anom, p) in cases {
+        let (x, y) = (x_of(n), labels(n, n_anom));
+        for seed in [0, 42] {
+            let copied = split(x.view(), y.view(), &p, seed).unwrap();
+            let owned = split_owned(x.clone(), y.clone(), &p, seed).unwrap();
+            assert_same_split(&copied, &owned, &format!("{what}, seed {seed}"));
+        }
+    }
+    // a column-major (Fortran-order) matrix takes the copying route and gives the same split
+    let (x, y) = (x_of(3000), labels(3000, 300));
+    let mut f = Array2::<f32>::zeros((3000, 3).f());
+    f.assign(&x);
+    let p = SplitParams::default();
+    let owned = split_owned(f, y.clone(), &p, 5).unwrap();
+    assert_same_split(
+        &split(x.view(), y.view(), &p, 5).unwrap(),
+        &owned,
+        "F order",
+    );
+}
+
+#[test]
+fn split_owned_refuses_what_split_refuses() {
+    let (x, mut y) = (features(300), labels(300, 40));
+    y[3] = 2;
+    assert_eq!(
+        split_owned(x.clone(), y.clone(), &SplitParams::default(), 0).unwrap_err(),
+        split(x.view(), y.view(), &SplitParams::default(), 0).unwrap_err()
+    );
+    let mut x = features(300);
+    x[[9, 1]] = f32::NAN;
+    let y = labels(300, 40);
+    assert_eq!(
+        split_owned(x, y, &SplitParams::default(), 0).unwrap_err(),
+        ProtocolError::NonFiniteFeature { row: 9, col: 1 }
+    );
 }

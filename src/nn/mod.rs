@@ -59,10 +59,9 @@ pub fn gather_rows(x: ndarray::ArrayView2<f32>, idx: &[usize]) -> Matrix {
     }
 }
 
-/// Rows per forward pass at inference. It bounds memory only (1024 rows x 100 units is
-/// 0.4 MB per layer output; 4096 made the scoring pass the peak of `eval` on 16_http): in
-/// [`Mode::Eval`] every
-/// layer is row-wise, so scores do not depend on it.
+/// Rows per forward pass at inference. It bounds memory only: in [`Mode::Eval`] every layer
+/// is row-wise, so scores do not depend on it. 1024 rows x 100 units is 0.4 MB per layer
+/// output; 4096 made the scoring pass the peak of `eval` on 16_http.
 pub const EVAL_CHUNK: usize = 1024;
 
 /// Inference-mode forward of `x` in chunks of [`EVAL_CHUNK`] rows, each output row reduced

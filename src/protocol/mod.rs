@@ -23,7 +23,7 @@ pub mod mt19937;
 
 pub use mt19937::Mt19937;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// Which split protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -140,6 +140,8 @@ pub enum ProtocolError {
     },
     #[error("the train split holds no anomaly, so none can be labeled")]
     NoAnomalyInTrain,
+    #[error("{n_rows} rows: a split indexes rows with 32 bits, at most 4294967295 rows")]
+    TooManyRows { n_rows: usize },
 }
 
 /// Min-max scaling fitted on the train rows: `(x − min) / scale`, with `scale = max − min`, or
@@ -153,10 +155,15 @@ pub struct MinMax {
 impl MinMax {
     /// Fits on the rows of `x` (at least one row).
     pub fn fit(x: ArrayView2<f32>) -> Self {
-        let d = x.ncols();
+        Self::fit_iter(x.ncols(), x.rows().into_iter())
+    }
+
+    fn fit_iter<'a>(d: usize, rows: impl Iterator<Item = ArrayView1<'a, f32>>) -> Self {
         let mut min = Array1::from_elem(d, f32::INFINITY);
         let mut max = Array1::from_elem(d, f32::NEG_INFINITY);
-        for row in x.rows() {
+        let mut n_rows = 0usize;
+        for row in rows {
+            n_rows += 1;
             for ((v, lo), hi) in row.iter().zip(min.iter_mut()).zip(max.iter_mut()) {
                 *lo = lo.min(*v);
                 *hi = hi.max(*v);
@@ -170,10 +177,16 @@ impl MinMax {
                 1.0
             }
         });
-        if x.nrows() == 0 {
+        if n_rows == 0 {
             min.fill(0.0);
         }
         MinMax { min, scale }
+    }
+
+    /// Fits on the rows `rows` of `x`, visited in that order: equal to `fit` on
+    /// `x.select(Axis(0), rows)` without the copy.
+    pub fn fit_rows(x: ArrayView2<f32>, rows: &[u32]) -> Self {
+        Self::fit_iter(x.ncols(), rows.iter().map(|&r| x.row(r as usize)))
     }
 
     /// Scales a copy of `x`.
@@ -194,16 +207,19 @@ impl MinMax {
 }
 
 /// Row indices of a split, into the caller's (original) rows. Duplicated rows repeat an index.
+///
+/// Indices are `u32` (a split refuses more than 2^32 rows): at 567k rows each index vector
+/// of `usize` would be 4.5 MB against 6.8 MB of data (16_http), and a split holds several.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SplitIndices {
     /// Final train rows, in train order `[normals, unlabeled anomalies (noisy), labeled]`.
-    pub train: Vec<usize>,
+    pub train: Vec<u32>,
     /// Labels of `train`: 1 = labeled anomaly, 0 = unlabeled.
     pub train_labels: Vec<u8>,
     /// All rows of the train split (the MinMax fit set), in split order.
-    pub train_all: Vec<usize>,
+    pub train_all: Vec<u32>,
     /// Test rows, in split order.
-    pub test: Vec<usize>,
+    pub test: Vec<u32>,
     pub n_labeled: usize,
     pub n_unlabeled_anomalies: usize,
     pub n_rows_used: usize,
@@ -226,9 +242,9 @@ pub struct Split {
     pub n_rows_used: usize,
     pub resampled: Resampling,
     /// Original row index of each `x_train` row.
-    pub idx_train: Vec<usize>,
+    pub idx_train: Vec<u32>,
     /// Original row index of each `x_test` row.
-    pub idx_test: Vec<usize>,
+    pub idx_test: Vec<u32>,
     /// The scaler fitted on the train split.
     pub scaler: MinMax,
 }
@@ -276,6 +292,12 @@ pub fn n_test_rows(n: usize, test_size: f64) -> usize {
 }
 
 /// The split as row indices only (labels `y` are enough). [`split`] gathers and scales the rows.
+///
+/// Written to keep few row-count index vectors alive at once (about 1.7 rows' worth of
+/// `u32` at most), because at 567k rows the indices, not the data, used to set the peak
+/// memory of `eval`. The draws are those of the official code: shuffling a
+/// class's index list in place draws exactly what `permutation(count)` draws and gives the
+/// same order as indexing the list with that permutation.
 pub fn split_indices(
     y: ArrayView1<u8>,
     params: &SplitParams,
@@ -289,30 +311,44 @@ pub fn split_indices(
         });
     }
     let n0 = y.len();
-    // Step 1/2: resampling; `rows[i]` is the original index of row i.
+    if u32::try_from(n0).is_err() {
+        return Err(ProtocolError::TooManyRows { n_rows: n0 });
+    }
+    // Step 1/2: resampling; `rows[i]` is the original index of row i (`None`: the identity).
     let mut rng = Mt19937::from_seed(seed);
-    let mut rows: Vec<usize> = (0..n0).collect();
+    let mut rows: Option<Vec<u32>> = None;
     let mut resampled = Resampling::None;
     if params.protocol == Protocol::Adbench && n0 < params.min_rows && n0 > 0 {
         rng = Mt19937::from_seed(seed);
-        rows = rng.choice_with_replacement(n0, params.min_rows);
+        let drawn = rng.choice_with_replacement(n0, params.min_rows);
+        rows = Some(drawn.into_iter().map(|i| i as u32).collect());
         resampled = Resampling::Duplicated { from: n0 };
     }
     if let Some(cap) = params.max_rows {
-        if rows.len() > cap {
+        let len = rows.as_ref().map_or(n0, Vec::len);
+        if len > cap {
             rng = Mt19937::from_seed(seed);
-            let pick = rng.choice_without_replacement(rows.len(), cap);
-            rows = pick.into_iter().map(|i| rows[i]).collect();
+            let mut pick = rng.permutation_u32(len);
+            pick.truncate(cap);
+            if let Some(r) = &rows {
+                for i in pick.iter_mut() {
+                    *i = r[*i as usize];
+                }
+            }
+            pick.shrink_to_fit();
+            rows = Some(pick);
             resampled = Resampling::Subsampled { from: n0 };
         }
     }
-    let n = rows.len();
-    let labels: Vec<u8> = rows.iter().map(|&r| y[r]).collect();
+    let n = rows.as_ref().map_or(n0, Vec::len);
+    let orig = |i: u32| -> u32 { rows.as_ref().map_or(i, |r| r[i as usize]) };
+    let label = |i: u32| -> u8 { y[orig(i) as usize] };
 
     // Step 3: stratified split (sklearn StratifiedShuffleSplit._iter_indices, 2 classes).
     let n_test = n_test_rows(n, params.test_size);
     let n_train = n - n_test.min(n);
-    let class_idx: [Vec<usize>; 2] = [0u8, 1].map(|c| (0..n).filter(|&i| labels[i] == c).collect());
+    let mut class_idx: [Vec<u32>; 2] =
+        [0u8, 1].map(|c| (0..n as u32).filter(|&i| label(i) == c).collect());
     for (c, idx) in class_idx.iter().enumerate() {
         if idx.len() < 2 {
             return Err(ProtocolError::ClassTooSmall {
@@ -332,64 +368,70 @@ pub fn split_indices(
     let n_i = approximate_mode(&counts, n_train, &mut rng);
     let remaining = [counts[0] - n_i[0], counts[1] - n_i[1]];
     let t_i = approximate_mode(&remaining, n_test, &mut rng);
-    let mut train = Vec::with_capacity(n_train);
+    rng.shuffle(&mut class_idx[0]);
+    rng.shuffle(&mut class_idx[1]);
+    let [normal, anomaly] = class_idx;
     let mut test = Vec::with_capacity(n_test);
-    for c in 0..2 {
-        let perm = rng.permutation(counts[c]);
-        let shuffled: Vec<usize> = perm.iter().map(|&p| class_idx[c][p]).collect();
-        train.extend_from_slice(&shuffled[..n_i[c]]);
-        test.extend_from_slice(&shuffled[n_i[c]..n_i[c] + t_i[c]]);
-    }
+    test.extend_from_slice(&normal[n_i[0]..n_i[0] + t_i[0]]);
+    test.extend_from_slice(&anomaly[n_i[1]..n_i[1] + t_i[1]]);
+    // The train list grows in the normals' own buffer (its first `n_i[0]` are the train
+    // normals), so the two lists never coexist with a copy of the larger class.
+    let mut train = normal;
+    train.truncate(n_i[0]);
+    train.extend_from_slice(&anomaly[..n_i[1]]);
+    train.shrink_to_fit();
+    drop(anomaly);
     rng.shuffle(&mut train);
     rng.shuffle(&mut test);
 
     // Step 5: labeled anomalies (positions within the train split).
-    let pos_normal: Vec<usize> = (0..train.len())
-        .filter(|&p| labels[train[p]] == 0)
-        .collect();
-    let keep_normals = (pos_normal.len() as f64 * params.normal_ratio).ceil() as usize;
-    let pos_normal = &pos_normal[..keep_normals.min(pos_normal.len())];
-    let pos_anomaly: Vec<usize> = (0..train.len())
-        .filter(|&p| labels[train[p]] == 1)
-        .collect();
+    let n_normal = train.iter().filter(|&&i| label(i) == 0).count();
+    let keep_normals = ((n_normal as f64 * params.normal_ratio).ceil() as usize).min(n_normal);
+    let pos_anomaly: Vec<usize> = (0..train.len()).filter(|&p| label(train[p]) == 1).collect();
     if pos_anomaly.is_empty() {
         return Err(ProtocolError::NoAnomalyInTrain);
     }
     let k =
         ((params.gamma_la * pos_anomaly.len() as f64).ceil() as usize).clamp(1, pos_anomaly.len());
-    let pos_labeled: Vec<usize> = rng
-        .choice_without_replacement(pos_anomaly.len(), k)
-        .into_iter()
-        .map(|i| pos_anomaly[i])
-        .collect();
-    let mut is_labeled = vec![false; train.len()];
-    for &p in &pos_labeled {
-        is_labeled[p] = true;
-    }
+    let pick = rng.permutation_u32(pos_anomaly.len());
+    let labeled = &pick[..k];
     // Steps 6/7: order [normals, unlabeled anomalies (ascending), labeled anomalies].
-    let mut order: Vec<usize> = pos_normal.to_vec();
+    let mut order: Vec<u32> = train
+        .iter()
+        .copied()
+        .filter(|&i| label(i) == 0)
+        .take(keep_normals)
+        .map(orig)
+        .collect();
     let mut n_unlabeled_anomalies = 0;
     if params.setting == Setting::Noisy {
-        let unlabeled: Vec<usize> = pos_anomaly
-            .iter()
-            .copied()
-            .filter(|&p| !is_labeled[p])
-            .collect();
-        n_unlabeled_anomalies = unlabeled.len();
-        order.extend(unlabeled);
+        let mut is_labeled = vec![false; pos_anomaly.len()];
+        for &j in labeled {
+            is_labeled[j as usize] = true;
+        }
+        for (j, &p) in pos_anomaly.iter().enumerate() {
+            if !is_labeled[j] {
+                order.push(orig(train[p]));
+                n_unlabeled_anomalies += 1;
+            }
+        }
     }
     let n_unlabeled = order.len();
-    order.extend_from_slice(&pos_labeled);
+    order.extend(
+        labeled
+            .iter()
+            .map(|&j| orig(train[pos_anomaly[j as usize]])),
+    );
     let mut train_labels = vec![0u8; n_unlabeled];
     train_labels.resize(order.len(), 1);
-
-    let to_orig = |v: &[usize]| -> Vec<usize> { v.iter().map(|&i| rows[i]).collect() };
-    let train_all = to_orig(&train);
+    for i in train.iter_mut().chain(test.iter_mut()) {
+        *i = orig(*i);
+    }
     Ok(SplitIndices {
-        train: order.iter().map(|&p| train_all[p]).collect(),
+        train: order,
         train_labels,
-        train_all,
-        test: to_orig(&test),
+        train_all: train,
+        test,
         n_labeled: k,
         n_unlabeled_anomalies,
         n_rows_used: n,
@@ -397,14 +439,8 @@ pub fn split_indices(
     })
 }
 
-/// Splits `x`, `y` (labels 0/1, 1 = anomaly) under `params` at the run's data `seed`, and scales
-/// both parts with a [`MinMax`] fitted on the whole train split.
-pub fn split(
-    x: ArrayView2<f32>,
-    y: ArrayView1<u8>,
-    params: &SplitParams,
-    seed: u64,
-) -> Result<Split, ProtocolError> {
+/// Checks what every split needs of `x` and `y`: as many labels as rows, finite features.
+fn check_xy(x: ArrayView2<f32>, y: ArrayView1<u8>) -> Result<(), ProtocolError> {
     if x.nrows() != y.len() {
         return Err(ProtocolError::ShapeMismatch {
             x_rows: x.nrows(),
@@ -416,17 +452,30 @@ pub fn split(
             return Err(ProtocolError::NonFiniteFeature { row, col });
         }
     }
+    Ok(())
+}
+
+/// Splits `x`, `y` (labels 0/1, 1 = anomaly) under `params` at the run's data `seed`, and scales
+/// both parts with a [`MinMax`] fitted on the whole train split. `x` is left as it is; the
+/// train and test rows are copies (see [`split_owned`] to reuse `x`'s memory instead).
+pub fn split(
+    x: ArrayView2<f32>,
+    y: ArrayView1<u8>,
+    params: &SplitParams,
+    seed: u64,
+) -> Result<Split, ProtocolError> {
+    check_xy(x, y)?;
     let s = split_indices(y, params, seed)?;
-    let scaler = MinMax::fit(x.select(Axis(0), &s.train_all).view());
-    let mut x_train = x.select(Axis(0), &s.train);
-    let mut x_test = x.select(Axis(0), &s.test);
+    let scaler = MinMax::fit_rows(x, &s.train_all);
+    let mut x_train = gather_rows(x, &s.train);
+    let mut x_test = gather_rows(x, &s.test);
     scaler.transform_inplace(&mut x_train);
     scaler.transform_inplace(&mut x_test);
     Ok(Split {
         x_train,
         y_train: Array1::from(s.train_labels),
         x_test,
-        y_test: s.test.iter().map(|&r| y[r]).collect(),
+        y_test: s.test.iter().map(|&r| y[r as usize]).collect(),
         n_labeled: s.n_labeled,
         n_unlabeled_anomalies: s.n_unlabeled_anomalies,
         n_rows_used: s.n_rows_used,
@@ -435,4 +484,165 @@ pub fn split(
         idx_test: s.test,
         scaler,
     })
+}
+
+/// [`split`] that takes `x` and `y` by value and reuses `x`'s memory: the rows are permuted
+/// in place to `[train, test, unused]`, then the test rows are moved out of the buffer's
+/// tail slab by slab while the buffer shrinks behind them, leaving the train rows. The peak
+/// is about `x` itself instead of `x` plus both parts, which is what keeps `eval` on a
+/// 567k-row file under 3x the data (issue 7, docs/scale.md). Gives exactly [`split`]'s
+/// result. Files duplicated before the split (`Resampling::Duplicated`, small by
+/// definition) repeat rows and are copied as [`split`] does.
+pub fn split_owned(
+    x: Array2<f32>,
+    y: Array1<u8>,
+    params: &SplitParams,
+    seed: u64,
+) -> Result<Split, ProtocolError> {
+    check_xy(x.view(), y.view())?;
+    let s = split_indices(y.view(), params, seed)?;
+    if matches!(s.resampled, Resampling::Duplicated { .. }) {
+        return split(x.view(), y.view(), params, seed);
+    }
+    let scaler = MinMax::fit_rows(x.view(), &s.train_all);
+    let SplitIndices {
+        train,
+        train_labels,
+        train_all,
+        test,
+        n_labeled,
+        n_unlabeled_anomalies,
+        n_rows_used,
+        resampled,
+    } = s;
+    drop(train_all);
+    let y_test: Array1<u8> = test.iter().map(|&r| y[r as usize]).collect();
+    drop(y);
+    let (n_train, n_test) = (train.len(), test.len());
+    // The permutation `[train, test, every other row]` (rows are distinct: no duplication).
+    let n0 = x.nrows();
+    let mut used = BitSet::new(n0);
+    let mut perm = train;
+    perm.reserve_exact(n0 - n_train);
+    perm.extend_from_slice(&test);
+    drop(test);
+    for &r in &perm {
+        used.insert(r as usize);
+    }
+    perm.extend((0..n0 as u32).filter(|&r| !used.contains(r as usize)));
+    drop(used);
+    let d = x.ncols();
+    let mut buf = into_row_major_vec(x);
+    permute_rows_inplace(&mut buf, d, &perm);
+    perm.truncate(n_train + n_test);
+    let idx_test = perm.split_off(n_train);
+    perm.shrink_to_fit();
+    let x_test = take_tail(&mut buf, n_train * d, n_test * d);
+    let mut x_test = Array2::from_shape_vec((n_test, d), x_test).expect("n_test rows of d");
+    let mut x_train = Array2::from_shape_vec((n_train, d), buf).expect("n_train rows of d");
+    scaler.transform_inplace(&mut x_train);
+    scaler.transform_inplace(&mut x_test);
+    Ok(Split {
+        x_train,
+        y_train: Array1::from(train_labels),
+        x_test,
+        y_test,
+        n_labeled,
+        n_unlabeled_anomalies,
+        n_rows_used,
+        resampled,
+        idx_train: perm,
+        idx_test,
+        scaler,
+    })
+}
+
+/// Moves `buf[at..at + len]` into a new vector and cuts `buf` to `at` values. The copy goes
+/// a slab at a time from the end, each slab followed by a shrink of `buf`, and the new
+/// vector starts as untouched zero pages: where the allocator hands the tail of a large
+/// block back to the system (glibc's `mremap`), resident memory grows by one slab, not by
+/// `len`. Elsewhere the result is the same, only the peak is not lowered.
+fn take_tail(buf: &mut Vec<f32>, at: usize, len: usize) -> Vec<f32> {
+    const SLAB: usize = 1 << 16;
+    buf.truncate(at + len);
+    buf.shrink_to_fit();
+    let mut out = vec![0f32; len];
+    let mut end = len;
+    while end > 0 {
+        let start = end.saturating_sub(SLAB);
+        out[start..end].copy_from_slice(&buf[at + start..at + end]);
+        buf.truncate(at + start);
+        buf.shrink_to_fit();
+        end = start;
+    }
+    out
+}
+
+/// A fixed-size set of row numbers, one bit each.
+struct BitSet(Vec<u64>);
+
+impl BitSet {
+    fn new(n: usize) -> Self {
+        BitSet(vec![0; n.div_ceil(64)])
+    }
+
+    fn insert(&mut self, i: usize) {
+        self.0[i / 64] |= 1 << (i % 64);
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] & (1 << (i % 64)) != 0
+    }
+}
+
+/// The rows `idx` of `x`, in that order.
+fn gather_rows(x: ArrayView2<f32>, idx: &[u32]) -> Array2<f32> {
+    let d = x.ncols();
+    let mut out = Vec::with_capacity(idx.len() * d);
+    for &i in idx {
+        out.extend(x.row(i as usize).iter().copied());
+    }
+    Array2::from_shape_vec((idx.len(), d), out).expect("idx.len() rows of d values")
+}
+
+/// `x`'s values in row-major order, without a copy when `x` is contiguous row-major (as
+/// every loader's matrix is).
+fn into_row_major_vec(x: Array2<f32>) -> Vec<f32> {
+    if x.as_slice().is_none() {
+        return x.as_standard_layout().iter().copied().collect();
+    }
+    let len = x.len();
+    let (mut v, offset) = x.into_raw_vec_and_offset();
+    let offset = offset.unwrap_or(0);
+    if offset > 0 {
+        v.copy_within(offset..offset + len, 0);
+    }
+    v.truncate(len);
+    v
+}
+
+/// Reorders the rows of the row-major `buf` (rows of `d` values) in place so that row `j`
+/// becomes the old row `perm[j]`, following the permutation's cycles with one row of
+/// scratch. `perm` must be a permutation of `0..rows`.
+fn permute_rows_inplace(buf: &mut [f32], d: usize, perm: &[u32]) {
+    let n = perm.len();
+    let mut done = BitSet::new(n);
+    let mut tmp = vec![0f32; d];
+    for start in 0..n {
+        if done.contains(start) || perm[start] as usize == start {
+            continue;
+        }
+        tmp.copy_from_slice(&buf[start * d..(start + 1) * d]);
+        let mut j = start;
+        loop {
+            done.insert(j);
+            let k = perm[j] as usize;
+            if k == start {
+                buf[j * d..(j + 1) * d].copy_from_slice(&tmp);
+                break;
+            }
+            buf.copy_within(k * d..(k + 1) * d, j * d);
+            j = k;
+        }
+    }
 }

@@ -154,6 +154,14 @@ impl Mt19937 {
         v
     }
 
+    /// [`Mt19937::permutation`] as `u32` (same draws): half the memory for row indices.
+    pub fn permutation_u32(&mut self, n: usize) -> Vec<u32> {
+        assert!(u32::try_from(n).is_ok(), "at most 2^32 indices");
+        let mut v: Vec<u32> = (0..n as u32).collect();
+        self.shuffle(&mut v);
+        v
+    }
+
     /// `np.random.choice(n, size, replace=False)` (legacy: `permutation(n)[:size]`).
     pub fn choice_without_replacement(&mut self, n: usize, size: usize) -> Vec<usize> {
         assert!(size <= n, "cannot take {size} of {n} without replacement");

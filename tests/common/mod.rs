@@ -35,6 +35,11 @@ pub fn shared_file(test: &str, rel: &str) -> Option<anoonly::Dataset> {
     )
 }
 
+/// Split indices (`u32`) as `usize`, to compare with the official code's rows.
+pub fn widen(v: &[u32]) -> Vec<usize> {
+    v.iter().map(|&i| i as usize).collect()
+}
+
 /// Bit patterns of scores, for bit-identity assertions.
 pub fn bits(s: &ndarray::Array1<f32>) -> Vec<u32> {
     s.iter().map(|v| v.to_bits()).collect()
