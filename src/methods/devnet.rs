@@ -197,8 +197,8 @@ impl SsadLoss for DevNetObjective {
 /// The training task: positional batches of unlabeled rows and labeled anomalies.
 pub struct DevNetTask<'a> {
     x: ArrayView2<'a, f32>,
-    unlabeled: Vec<usize>,
-    anomalies: Vec<usize>,
+    unlabeled: Vec<u32>,
+    anomalies: Vec<u32>,
     batch_size: usize,
     batches_per_epoch: usize,
     loss: DevNetObjective,
@@ -216,8 +216,8 @@ impl<'a> DevNetTask<'a> {
         x: ArrayView2<'a, f32>,
         y: ArrayView1<u8>,
     ) -> Result<Self, FitError> {
-        let unlabeled: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
-        let anomalies: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
+        let unlabeled = train::rows_labeled(y, 0);
+        let anomalies = train::rows_labeled(y, 1);
         if unlabeled.is_empty() {
             return Err(FitError::TooFewUnlabeled {
                 method: MethodKind::DevNet,
@@ -254,7 +254,7 @@ impl<'a> DevNetTask<'a> {
                 } else {
                     &self.anomalies
                 };
-                pool[rng.gen_range(0..pool.len())]
+                pool[rng.gen_range(0..pool.len())] as usize
             })
             .collect()
     }
