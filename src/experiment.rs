@@ -4,12 +4,16 @@
 
 use std::time::Instant;
 
+use ndarray::{Array1, Array2};
 use serde::Serialize;
 
 use crate::data::Dataset;
 use crate::methods::{FitError, FitParams, MethodParams, ScoreError};
 use crate::metrics::{evaluate, MetricError, Metrics};
-use crate::protocol::{split, split_owned, Protocol, ProtocolError, Setting, Split, SplitParams};
+use crate::protocol::{
+    plan, split_owned, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
+    SplitPlan,
+};
 use crate::train::{EpochReport, NormKind};
 
 /// What one evaluation needs besides the data and the seed.
@@ -92,25 +96,47 @@ pub fn setting_name(s: Setting) -> &'static str {
     }
 }
 
-/// Runs one evaluation with `seed` as the data seed and the model seed.
+/// Runs one evaluation with `seed` as the data seed and the model seed. `ds` is left as it
+/// is, so the train rows are copied for the fit and the test rows only after it: the peak
+/// is the data plus its train part, not plus both parts.
 pub fn evaluate_once(
     ds: &Dataset,
     cfg: &EvalConfig,
     seed: u64,
     observer: &mut dyn FnMut(&EpochReport),
 ) -> Result<EvalRecord, EvalError> {
-    let sp = split(ds.x.view(), ds.y.view(), &cfg.split, seed).map_err(|source| {
-        EvalError::Protocol {
+    let (x, y) = (ds.x.view(), ds.y.view());
+    let SplitPlan { indices, scaler } =
+        plan(x, y, &cfg.split, seed).map_err(|source| EvalError::Protocol {
             dataset: ds.name.clone(),
             source,
-        }
-    })?;
-    evaluate_split(&ds.name, sp, cfg, seed, observer)
+        })?;
+    let SplitIndices {
+        train,
+        train_labels,
+        test,
+        n_labeled,
+        n_unlabeled_anomalies,
+        ..
+    } = indices;
+    let x_train = scaler.scaled_rows(x, &train);
+    drop(train);
+    let train = TrainPart {
+        x: x_train,
+        y: Array1::from(train_labels),
+        n_labeled,
+        n_unlabeled_anomalies,
+    };
+    let test_part = || {
+        let y_test = test.iter().map(|&r| y[r as usize]).collect();
+        (scaler.scaled_rows(x, &test), y_test)
+    };
+    evaluate_parts(&ds.name, train, test_part, cfg, seed, observer)
 }
 
 /// [`evaluate_once`] that consumes the dataset and reuses its memory for the split
-/// ([`split_owned`]): the same record, with a peak of about the data plus its test rows
-/// instead of the data plus both parts. For the last (or only) seed of a run.
+/// ([`split_owned`]): the same record, with a peak of about the data itself. For the last
+/// (or only) seed of a run.
 pub fn evaluate_owned(
     ds: Dataset,
     cfg: &EvalConfig,
@@ -122,19 +148,6 @@ pub fn evaluate_owned(
         dataset: name.clone(),
         source,
     })?;
-    evaluate_split(&name, sp, cfg, seed, observer)
-}
-
-/// Fits on a split's train rows, scores its test rows and measures.
-fn evaluate_split(
-    dataset: &str,
-    sp: Split,
-    cfg: &EvalConfig,
-    seed: u64,
-    observer: &mut dyn FnMut(&EpochReport),
-) -> Result<EvalRecord, EvalError> {
-    let name = || dataset.to_string();
-    // Only the matrices and labels are needed from here on; the index lists go now.
     let Split {
         x_train,
         y_train,
@@ -144,6 +157,40 @@ fn evaluate_split(
         n_unlabeled_anomalies,
         ..
     } = sp;
+    let train = TrainPart {
+        x: x_train,
+        y: y_train,
+        n_labeled,
+        n_unlabeled_anomalies,
+    };
+    evaluate_parts(&name, train, || (x_test, y_test), cfg, seed, observer)
+}
+
+/// What a fit needs of a split.
+struct TrainPart {
+    x: Array2<f32>,
+    y: Array1<u8>,
+    n_labeled: usize,
+    n_unlabeled_anomalies: usize,
+}
+
+/// Fits on the train part, drops it, then gets the test part from `test` (scaled rows, true
+/// labels), scores it and measures.
+fn evaluate_parts(
+    dataset: &str,
+    train: TrainPart,
+    test: impl FnOnce() -> (Array2<f32>, Array1<u8>),
+    cfg: &EvalConfig,
+    seed: u64,
+    observer: &mut dyn FnMut(&EpochReport),
+) -> Result<EvalRecord, EvalError> {
+    let name = || dataset.to_string();
+    let TrainPart {
+        x: x_train,
+        y: y_train,
+        n_labeled,
+        n_unlabeled_anomalies,
+    } = train;
     let fit_params = cfg.fit.clone().seed(seed);
     let norm = fit_params.method.head_norm(&fit_params.train);
     let t0 = Instant::now();
@@ -154,7 +201,9 @@ fn evaluate_split(
             source,
         })?;
     let fit_seconds = t0.elapsed().as_secs_f64();
-    drop(x_train);
+    let n_train = y_train.len();
+    drop((x_train, y_train));
+    let (x_test, y_test) = test();
     let t1 = Instant::now();
     let scores = model
         .decision_function(x_test.view())
@@ -191,7 +240,7 @@ fn evaluate_split(
         aucpr_normal_official: m.aucpr_normal_official,
         fit_seconds,
         score_seconds,
-        n_train: y_train.len(),
+        n_train,
         n_labeled,
         n_unlabeled_anomalies,
         n_test: y_test.len(),

@@ -189,6 +189,18 @@ impl MinMax {
         Self::fit_iter(x.ncols(), rows.iter().map(|&r| x.row(r as usize)))
     }
 
+    /// The rows `rows` of `x`, in that order, scaled.
+    pub fn scaled_rows(&self, x: ArrayView2<f32>, rows: &[u32]) -> Array2<f32> {
+        let mut out = Vec::with_capacity(rows.len() * x.ncols());
+        for &r in rows {
+            out.extend(x.row(r as usize).iter().copied());
+        }
+        let mut out = Array2::from_shape_vec((rows.len(), x.ncols()), out)
+            .expect("rows.len() rows of x.ncols() values");
+        self.transform_inplace(&mut out);
+        out
+    }
+
     /// Scales a copy of `x`.
     pub fn transform(&self, x: ArrayView2<f32>) -> Array2<f32> {
         let mut out = x.to_owned();
@@ -455,6 +467,29 @@ fn check_xy(x: ArrayView2<f32>, y: ArrayView1<u8>) -> Result<(), ProtocolError> 
     Ok(())
 }
 
+/// A split decided but not yet copied: its row indices and the scaler fitted on its train
+/// split. [`split`] and [`split_owned`] build one and then copy or move the rows; a caller
+/// that needs one part at a time (fit, then score) can gather each with
+/// [`MinMax::scaled_rows`] and hold only that part.
+#[derive(Clone, Debug)]
+pub struct SplitPlan {
+    pub indices: SplitIndices,
+    pub scaler: MinMax,
+}
+
+/// Checks `x` and `y`, draws the split's rows and fits the scaler on the train split.
+pub fn plan(
+    x: ArrayView2<f32>,
+    y: ArrayView1<u8>,
+    params: &SplitParams,
+    seed: u64,
+) -> Result<SplitPlan, ProtocolError> {
+    check_xy(x, y)?;
+    let indices = split_indices(y, params, seed)?;
+    let scaler = MinMax::fit_rows(x, &indices.train_all);
+    Ok(SplitPlan { indices, scaler })
+}
+
 /// Splits `x`, `y` (labels 0/1, 1 = anomaly) under `params` at the run's data `seed`, and scales
 /// both parts with a [`MinMax`] fitted on the whole train split. `x` is left as it is; the
 /// train and test rows are copies (see [`split_owned`] to reuse `x`'s memory instead).
@@ -464,17 +499,16 @@ pub fn split(
     params: &SplitParams,
     seed: u64,
 ) -> Result<Split, ProtocolError> {
-    check_xy(x, y)?;
-    let s = split_indices(y, params, seed)?;
-    let scaler = MinMax::fit_rows(x, &s.train_all);
-    let mut x_train = gather_rows(x, &s.train);
-    let mut x_test = gather_rows(x, &s.test);
-    scaler.transform_inplace(&mut x_train);
-    scaler.transform_inplace(&mut x_test);
-    Ok(Split {
-        x_train,
+    let SplitPlan { indices, scaler } = plan(x, y, params, seed)?;
+    Ok(copy_parts(x, y, indices, scaler))
+}
+
+/// The [`Split`] of a plan, its rows copied out of `x`.
+fn copy_parts(x: ArrayView2<f32>, y: ArrayView1<u8>, s: SplitIndices, scaler: MinMax) -> Split {
+    Split {
+        x_train: scaler.scaled_rows(x, &s.train),
         y_train: Array1::from(s.train_labels),
-        x_test,
+        x_test: scaler.scaled_rows(x, &s.test),
         y_test: s.test.iter().map(|&r| y[r as usize]).collect(),
         n_labeled: s.n_labeled,
         n_unlabeled_anomalies: s.n_unlabeled_anomalies,
@@ -483,7 +517,7 @@ pub fn split(
         idx_train: s.train,
         idx_test: s.test,
         scaler,
-    })
+    }
 }
 
 /// [`split`] that takes `x` and `y` by value and reuses `x`'s memory: the rows are permuted
@@ -499,12 +533,10 @@ pub fn split_owned(
     params: &SplitParams,
     seed: u64,
 ) -> Result<Split, ProtocolError> {
-    check_xy(x.view(), y.view())?;
-    let s = split_indices(y.view(), params, seed)?;
+    let SplitPlan { indices: s, scaler } = plan(x.view(), y.view(), params, seed)?;
     if matches!(s.resampled, Resampling::Duplicated { .. }) {
-        return split(x.view(), y.view(), params, seed);
+        return Ok(copy_parts(x.view(), y.view(), s, scaler));
     }
-    let scaler = MinMax::fit_rows(x.view(), &s.train_all);
     let SplitIndices {
         train,
         train_labels,
@@ -593,16 +625,6 @@ impl BitSet {
     fn contains(&self, i: usize) -> bool {
         self.0[i / 64] & (1 << (i % 64)) != 0
     }
-}
-
-/// The rows `idx` of `x`, in that order.
-fn gather_rows(x: ArrayView2<f32>, idx: &[u32]) -> Array2<f32> {
-    let d = x.ncols();
-    let mut out = Vec::with_capacity(idx.len() * d);
-    for &i in idx {
-        out.extend(x.row(i as usize).iter().copied());
-    }
-    Array2::from_shape_vec((idx.len(), d), out).expect("idx.len() rows of d values")
 }
 
 /// `x`'s values in row-major order, without a copy when `x` is contiguous row-major (as
