@@ -14,7 +14,7 @@ use anoonly::experiment::{self, pct, record_line, summarize, EvalConfig, EvalRec
 use anoonly::methods::{FitParams, MethodKind};
 use anoonly::metrics::evaluate;
 use anoonly::model_file;
-use anoonly::output::write_atomic;
+use anoonly::output::{check_output_path, write_atomic};
 use anoonly::protocol::{Protocol, Setting, SplitParams};
 use anoonly::train::{EmptyBatch, EpochReport, NormKind};
 
@@ -501,6 +501,7 @@ fn eval(a: EvalArgs) -> Result<()> {
 
 fn fit(a: FitArgs) -> Result<()> {
     let params = a.model.fit_params(a.seed)?;
+    check_output_path(&a.out).map_err(anyhow::Error::msg)?;
     let ds = data::load(&a.data.data, &a.data.options())?;
     check_network(&params, ds.n_features())?;
     let mut obs = progress(format!("fit {}", ds.name));
@@ -522,6 +523,9 @@ fn fit(a: FitArgs) -> Result<()> {
 }
 
 fn score(a: ScoreArgs) -> Result<()> {
+    if let Some(out) = &a.out {
+        check_output_path(out).map_err(anyhow::Error::msg)?;
+    }
     let model = model_file::load(&a.model)?;
     let feats = data::load_features(&a.data.data, &a.data.options())?;
     let scores = model

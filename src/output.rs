@@ -30,6 +30,30 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Checks, before any work, that `path` can be created where it points: its directory
+/// exists and is a directory. A fit that takes minutes should not end in "No such file or
+/// directory" because of a typo in `--out`.
+pub fn check_output_path(path: &Path) -> Result<(), String> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{}: cannot write: directory {} does not exist",
+            path.display(),
+            dir.display()
+        ));
+    }
+    if path.is_dir() {
+        return Err(format!(
+            "{}: cannot write: it is a directory",
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
 fn temp_sibling(path: &Path) -> PathBuf {
     let name = path
         .file_name()
@@ -41,6 +65,17 @@ fn temp_sibling(path: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_paths_are_checked_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_output_path(&dir.path().join("a.st")).is_ok());
+        assert!(check_output_path(Path::new("a.st")).is_ok());
+        let e = check_output_path(&dir.path().join("nope").join("a.st")).unwrap_err();
+        assert!(e.contains("directory") && e.contains("nope") && e.contains("does not exist"));
+        let e = check_output_path(dir.path()).unwrap_err();
+        assert!(e.contains("is a directory"), "{e}");
+    }
 
     #[test]
     fn writes_whole_file_and_leaves_no_temp() {

@@ -830,7 +830,7 @@ fn out_in_a_missing_directory() {
             "--method",
             "devnet",
         ],
-        &["model.st", "No such file"],
+        &["model.st", "no-such-dir", "does not exist"],
         Some(&out),
     );
 }
