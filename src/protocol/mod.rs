@@ -359,8 +359,12 @@ pub fn split_indices(
     // Step 3: stratified split (sklearn StratifiedShuffleSplit._iter_indices, 2 classes).
     let n_test = n_test_rows(n, params.test_size);
     let n_train = n - n_test.min(n);
-    let mut class_idx: [Vec<u32>; 2] =
-        [0u8, 1].map(|c| (0..n as u32).filter(|&i| label(i) == c).collect());
+    let n_anomalies = (0..n as u32).filter(|&i| label(i) == 1).count();
+    let mut class_idx: [Vec<u32>; 2] = [0u8, 1].map(|c| {
+        let mut idx = Vec::with_capacity(if c == 1 { n_anomalies } else { n - n_anomalies });
+        idx.extend((0..n as u32).filter(|&i| label(i) == c));
+        idx
+    });
     for (c, idx) in class_idx.iter().enumerate() {
         if idx.len() < 2 {
             return Err(ProtocolError::ClassTooSmall {
