@@ -191,7 +191,7 @@ impl Task for DeepSadTask<'_> {
     }
 
     fn input(&self, batch: &Range<usize>) -> (Matrix, Vec<Item>) {
-        row_batch(self.x, &self.anomaly, &self.order.rows(batch))
+        row_batch(self.x, &self.anomaly, self.order.rows(batch))
     }
 
     fn loss(&self) -> &dyn SsadLoss {
@@ -244,11 +244,8 @@ impl ShuffledBatches {
     }
 
     /// The row indices of one batch.
-    pub(crate) fn rows(&self, batch: &Range<usize>) -> Vec<usize> {
-        self.order[batch.clone()]
-            .iter()
-            .map(|&i| i as usize)
-            .collect()
+    pub(crate) fn rows(&self, batch: &Range<usize>) -> &[u32] {
+        &self.order[batch.clone()]
     }
 }
 
@@ -286,7 +283,7 @@ pub fn init_center(
     let mut count = 0usize;
     for range in order.batches() {
         let batch = order.rows(&range);
-        let out = net.forward(&gather_rows(x, &batch), Mode::Eval);
+        let out = net.forward(&gather_rows(x, batch), Mode::Eval);
         let part = out.mapv(f64::from).sum_axis(Axis(0));
         sum = Some(match sum {
             Some(s) => s + part,
@@ -506,7 +503,9 @@ mod tests {
             let mut fresh: Vec<usize> = (0..1000).collect();
             fresh.shuffle(&mut a);
             order.reshuffle(&mut b);
-            let got: Vec<Vec<usize>> = order.batches().iter().map(|r| order.rows(r)).collect();
+            let got: Vec<Vec<usize>> = (order.batches().iter())
+                .map(|r| order.rows(r).iter().map(|&i| i as usize).collect())
+                .collect();
             let want: Vec<Vec<usize>> = fresh.chunks_exact(128).map(<[usize]>::to_vec).collect();
             assert_eq!(got, want, "epoch {epoch}");
         }
@@ -519,7 +518,7 @@ mod tests {
         order.reshuffle(&mut rng);
         let b = order.batches();
         assert_eq!(b.len(), 2);
-        let mut all: Vec<usize> = b.iter().flat_map(|r| order.rows(r)).collect();
+        let mut all: Vec<u32> = b.iter().flat_map(|r| order.rows(r).to_vec()).collect();
         all.sort_unstable();
         all.dedup();
         assert_eq!(all.len(), 256);

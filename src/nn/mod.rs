@@ -41,22 +41,44 @@ use ndarray::{Array1, Array2};
 /// A batch of rows, or a weight matrix.
 pub type Matrix = Array2<f32>;
 
+/// A row number as index lists hold it: `usize`, or `u32` where lists of every row of a
+/// large file are kept (split indices, DeepSAD's permutation) and half the size matters.
+pub trait RowIndex: Copy {
+    fn row(self) -> usize;
+}
+
+impl RowIndex for usize {
+    fn row(self) -> usize {
+        self
+    }
+}
+
+impl RowIndex for u32 {
+    fn row(self) -> usize {
+        self as usize
+    }
+}
+
 /// Copies the rows `idx` of `x` into a new matrix (a batch). Row-wise memcpy when `x` is
 /// in standard layout: several times faster than `select`, which goes through
 /// `concatenate`, and it runs once per step.
-pub fn gather_rows(x: ndarray::ArrayView2<f32>, idx: &[usize]) -> Matrix {
+pub fn gather_rows<I: RowIndex>(x: ndarray::ArrayView2<f32>, idx: &[I]) -> Matrix {
     let d = x.ncols();
+    let mut out = Vec::with_capacity(idx.len() * d);
     match x.as_slice() {
         Some(flat) => {
-            let mut out = Vec::with_capacity(idx.len() * d);
             for &i in idx {
+                let i = i.row();
                 out.extend_from_slice(&flat[i * d..(i + 1) * d]);
             }
-            Matrix::from_shape_vec((idx.len(), d), out)
-                .unwrap_or_else(|_| x.select(ndarray::Axis(0), idx))
         }
-        None => x.select(ndarray::Axis(0), idx),
+        None => {
+            for &i in idx {
+                out.extend(x.row(i.row()).iter().copied());
+            }
+        }
     }
+    Matrix::from_shape_vec((idx.len(), d), out).expect("idx.len() rows of d values")
 }
 
 /// Rows per forward pass at inference. It bounds memory only: in [`Mode::Eval`] every layer
@@ -285,6 +307,10 @@ mod tests {
         assert_eq!(gather_rows(x.view(), &idx), want);
         let t = x.t().to_owned(); // 2 x 3; its transpose view is not contiguous
         assert_eq!(gather_rows(t.t(), &idx), want);
-        assert_eq!(gather_rows(x.slice(s![.., ..1]), &[1]), array![[3.0f32]]);
+        assert_eq!(
+            gather_rows(x.slice(s![.., ..1]), &[1usize]),
+            array![[3.0f32]]
+        );
+        assert_eq!(gather_rows(x.view(), &[2u32, 0, 2]), want);
     }
 }

@@ -16,7 +16,7 @@ use ndarray::{ArrayView1, ArrayView2};
 
 use crate::nn::{
     gather_rows, sum_aux, BatchNorm1d, BnLoss, Layer, LayerNorm, LrSchedule, Matrix, Mode, Module,
-    Optimizer,
+    Optimizer, RowIndex,
 };
 use crate::rng::Rng;
 
@@ -354,13 +354,17 @@ pub fn rows_labeled(y: ArrayView1<u8>, value: u8) -> Vec<u32> {
 /// The network input and items of a batch of training rows: the rows `batch` of `x`
 /// (gathered row by row) and, per item, whether it carries `L_A` (`anomaly[row]`). The
 /// common case of [`Task::input`] for methods whose items are rows.
-pub fn row_batch(x: ArrayView2<f32>, anomaly: &[bool], batch: &[usize]) -> (Matrix, Vec<Item>) {
+pub fn row_batch<I: RowIndex>(
+    x: ArrayView2<f32>,
+    anomaly: &[bool],
+    batch: &[I],
+) -> (Matrix, Vec<Item>) {
     let items = batch
         .iter()
         .enumerate()
         .map(|(index, &r)| Item {
             index,
-            anomaly: anomaly[r],
+            anomaly: anomaly[r.row()],
             target: 0.0,
         })
         .collect();
