@@ -436,9 +436,9 @@ fn progress(label: String) -> impl FnMut(&EpochReport) {
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
-    if a.seeds.is_empty() {
+    let Some((&last, first)) = a.seeds.split_last() else {
         bail!("--seeds needs at least one seed");
-    }
+    };
     let fit = a.model.fit_params(0)?;
     let split = SplitParams {
         protocol: a.protocol.protocol(),
@@ -465,10 +465,6 @@ fn eval(a: EvalArgs) -> Result<()> {
     };
     // The last seed takes the dataset and splits it in place (`evaluate_owned`), so a
     // one-seed run on a large file holds the data about once, not twice (docs/scale.md).
-    let (&last, first) = a
-        .seeds
-        .split_last()
-        .context("--seeds needs at least one seed")?;
     for &seed in first {
         let mut obs = progress(format!("{name} seed {seed}"));
         emit(experiment::evaluate_once(&ds, &cfg, seed, &mut obs)?)?;
