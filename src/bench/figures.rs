@@ -105,14 +105,6 @@ pub struct Figure {
 }
 
 impl Figure {
-    fn n_categories(&self) -> usize {
-        match &self.chart {
-            Chart::Boxes { categories, .. }
-            | Chart::Bars { categories, .. }
-            | Chart::Lines { categories, .. } => categories.len(),
-        }
-    }
-
     fn categories(&self) -> &[String] {
         match &self.chart {
             Chart::Boxes { categories, .. }
@@ -158,7 +150,7 @@ impl Figure {
         let (w, _) = root.dim_in_pixel();
         let (plot, side) = root.split_horizontally(w.saturating_sub(LEGEND_WIDTH));
         let mut entries: Vec<(String, RGBColor, LegendKind)> = Vec::new();
-        let n = self.n_categories().max(1);
+        let n = self.categories().len().max(1);
         let (y0, y1) = self.y_range();
         let cats = self.categories().to_vec();
         let mut chart = ChartBuilder::on(&plot)

@@ -148,7 +148,7 @@ impl Cell {
             self.dataset.name,
             self.method,
             self.variant,
-            setting_str(self.setting),
+            crate::experiment::setting_name(self.setting),
             self.gamma_la,
             self.seed
         );
@@ -158,10 +158,6 @@ impl Cell {
         }
         k
     }
-}
-
-pub fn setting_str(s: Setting) -> &'static str {
-    crate::experiment::setting_name(s)
 }
 
 /// The axes of a grid; the cells are their product (see [`Grid::cells`]). Also the

@@ -288,7 +288,7 @@ fn write_report_from(
     for p in &planned {
         outputs.extend(p.figure.write(dir, &p.name)?);
     }
-    let mut md = report::markdown(res, fails);
+    let mut md = report::markdown_of(&sections, res.len(), fails);
     if !planned.is_empty() {
         md.push_str("## Figures\n\n");
         for p in &planned {
@@ -298,7 +298,7 @@ fn write_report_from(
             ));
         }
     }
-    for (name, text) in [("report.md", md), ("report.csv", report::csv(res))] {
+    for (name, text) in [("report.md", md), ("report.csv", report::csv_of(&sections))] {
         let path = dir.join(name);
         write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
         outputs.push(path);

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use super::figures::{BoxStats, Chart, Figure, Series};
 use super::grid::Variant;
-use super::report::{Metric, Section};
+use super::grid::NORMS;
+use super::report::{ablation_groups, variants, AblationGroup, Metric, Section};
 use crate::experiment::MeanSd;
 
 /// A figure to write: file stem, caption for the report, and the chart.
@@ -16,7 +17,8 @@ pub struct Planned {
     pub figure: Figure,
 }
 
-fn label(method: &str, v: Variant) -> String {
+/// A method variant's name in legends and table headers: `deepsad`, `deepsad+AnoOnly`.
+pub(crate) fn label(method: &str, v: Variant) -> String {
     match v {
         Variant::Base => method.to_string(),
         Variant::AnoOnly => format!("{method}+AnoOnly"),
@@ -143,15 +145,7 @@ fn fig5(sections: &[Section]) -> Option<Planned> {
 
 /// One series per method variant over the given sections (x = section order).
 fn variant_series(secs: &[&Section], metric: Metric) -> Vec<Series> {
-    let mut names: Vec<(String, Variant)> = Vec::new();
-    for s in secs {
-        for r in &s.rows {
-            if !names.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
-                names.push((r.method.clone(), r.variant));
-            }
-        }
-    }
-    names
+    variants(secs.iter().flat_map(|s| &s.rows))
         .into_iter()
         .map(|(m, v)| {
             let pts = secs
@@ -180,12 +174,7 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
         })
     };
     let (clean, noisy) = (find("clean")?, find("noisy")?);
-    let mut cats: Vec<(String, Variant)> = Vec::new();
-    for r in clean.rows.iter().chain(&noisy.rows) {
-        if !cats.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
-            cats.push((r.method.clone(), r.variant));
-        }
-    }
+    let cats = variants(clean.rows.iter().chain(&noisy.rows));
     let series = [("clean", clean), ("label noise", noisy)]
         .iter()
         .map(|(name, s)| {
@@ -222,7 +211,6 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
 /// The order of an ablation's values on the x axis: the paper's order for `norm`
 /// (Table 2), descending for `lambda_n` (Fig. 7 goes from 1 to 0), ascending otherwise.
 pub(crate) fn value_order(name: &str, values: &mut [String]) {
-    const NORMS: [&str; 5] = ["none", "layernorm", "bn-noaffine", "bn", "bn-loss"];
     let num = |s: &String| s.parse::<f64>().ok();
     if name == "norm" {
         values.sort_by_key(|v| NORMS.iter().position(|n| n == v).unwrap_or(NORMS.len()));
@@ -242,30 +230,16 @@ pub(crate) fn value_order(name: &str, values: &mut [String]) {
 
 /// One figure per ablation switch: mean AUCROC per method variant against its values.
 fn ablation_figs(sections: &[Section]) -> Vec<Planned> {
-    let mut by_name: BTreeMap<(String, String, String), Vec<&Section>> = BTreeMap::new();
-    for s in sections {
-        if let Some(o) = &s.key.ablation {
-            by_name
-                .entry((
-                    o.name.clone(),
-                    s.key.setting.clone(),
-                    s.key.protocol.clone(),
-                ))
-                .or_default()
-                .push(s);
-        }
-    }
-    by_name
+    ablation_groups(sections)
         .into_iter()
-        .filter(|(_, secs)| !secs.is_empty())
-        .map(|((name, setting, protocol), secs)| {
-            let mut values: Vec<String> = secs
-                .iter()
-                .filter_map(|s| s.key.ablation.as_ref().map(|o| o.value.clone()))
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            value_order(&name, &mut values);
+        .map(
+            |AblationGroup {
+                 name,
+                 setting,
+                 protocol,
+                 sections: secs,
+                 values,
+             }| {
             let ordered: Vec<&Section> = values
                 .iter()
                 .filter_map(|v| {
@@ -292,7 +266,7 @@ fn ablation_figs(sections: &[Section]) -> Vec<Planned> {
                 ),
                 figure: Figure {
                     title: format!("Ablation: {name}"),
-                    x_label: name.clone(),
+                    x_label: name.to_string(),
                     y_label: "AUCROC (%)".into(),
                     chart,
                 },

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use super::grid::{Override, Variant};
 use super::paper::{self, Table, FAMILIES};
 use super::results::{Failure, StoredResult};
-use crate::experiment::MeanSd;
+use crate::experiment::{pct, MeanSd};
 
 /// A metric of a results line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,7 +213,6 @@ pub struct Row {
     pub metrics: Vec<(Metric, FamilyMeans)>,
     /// Mean fit time of a cell, seconds.
     pub fit_seconds: f64,
-    pub cells: usize,
 }
 
 impl Row {
@@ -234,6 +233,59 @@ pub struct Section {
     pub families: Vec<String>,
     pub rows: Vec<Row>,
     pub results: Vec<StoredResult>,
+}
+
+/// The distinct method variants of `rows`, in first-seen order.
+pub(crate) fn variants<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(String, Variant)> {
+    let mut out: Vec<(String, Variant)> = Vec::new();
+    for r in rows {
+        if !out.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
+            out.push((r.method.clone(), r.variant));
+        }
+    }
+    out
+}
+
+/// The sections of one ablation switch at one setting and protocol, with the switch's
+/// values in axis order ([`super::plots::value_order`]).
+pub(crate) struct AblationGroup<'a> {
+    pub name: &'a str,
+    pub setting: &'a str,
+    pub protocol: &'a str,
+    pub sections: Vec<&'a Section>,
+    pub values: Vec<String>,
+}
+
+/// The ablation sections grouped by (switch, setting, protocol), in that order.
+pub(crate) fn ablation_groups(secs: &[Section]) -> Vec<AblationGroup<'_>> {
+    let mut by_name: BTreeMap<(&str, &str, &str), Vec<&Section>> = BTreeMap::new();
+    for sec in secs {
+        if let Some(o) = &sec.key.ablation {
+            by_name
+                .entry((&o.name, &sec.key.setting, &sec.key.protocol))
+                .or_default()
+                .push(sec);
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|((name, setting, protocol), sections)| {
+            let mut values: Vec<String> = sections
+                .iter()
+                .filter_map(|g| g.key.ablation.as_ref().map(|o| o.value.clone()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            super::plots::value_order(name, &mut values);
+            AblationGroup {
+                name,
+                setting,
+                protocol,
+                sections,
+                values,
+            }
+        })
+        .collect()
 }
 
 /// Groups results into sections and rows, sorted so that the report does not depend on
@@ -264,7 +316,6 @@ pub fn sections(results: &[StoredResult]) -> Vec<Section> {
                         .map(|&m| (m, family_means(&rr, m)))
                         .collect(),
                     fit_seconds: rr.iter().map(|r| r.fit_seconds).sum::<f64>() / rr.len() as f64,
-                    cells: rr.len(),
                 })
                 .collect();
             let mut results: Vec<StoredResult> = rs.into_iter().cloned().collect();
@@ -277,10 +328,6 @@ pub fn sections(results: &[StoredResult]) -> Vec<Section> {
             }
         })
         .collect()
-}
-
-fn pct(m: MeanSd) -> String {
-    format!("{:.1} ± {:.1}", 100.0 * m.mean, 100.0 * m.sd)
 }
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
@@ -331,13 +378,17 @@ type FileRowKey<'a> = (&'a str, (usize, String), Variant);
 
 /// `report.md`.
 pub fn markdown(results: &[StoredResult], failures: &[Failure]) -> String {
-    let secs = sections(results);
+    markdown_of(&sections(results), results.len(), failures)
+}
+
+/// [`markdown`] from sections already built (of `n_results` results).
+pub fn markdown_of(secs: &[Section], n_results: usize, failures: &[Failure]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# anoonly bench report\n");
     let _ = writeln!(
         s,
         "{} finished cells in {} section(s){}. Metrics in %: each cell is the mean ± sd over seeds of the family mean, where (protocol.md 1.4) a family mean is the plain mean of the metric over the family's files, and the last column is the plain mean of the family means (every family weighs 1). Where the paper has a value (clean, `adbench`, gamma_la 10%, no ablation) it follows in brackets with our difference: `ours ± sd [paper, ours − paper]`. The paper's Overall covers 10 families, 6 of which have no files here, so the last column compares with the paper's mean over the same families as ours.\n",
-        results.len(),
+        n_results,
         secs.len(),
         if failures.is_empty() {
             String::new()
@@ -345,7 +396,7 @@ pub fn markdown(results: &[StoredResult], failures: &[Failure]) -> String {
             format!(", {} failed (listed at the end)", failures.len())
         }
     );
-    for sec in &secs {
+    for sec in secs {
         let _ = writeln!(s, "## {}\n", sec.key.title());
         let mut seeds: BTreeSet<u64> = BTreeSet::new();
         let mut files: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
@@ -417,14 +468,14 @@ pub fn markdown(results: &[StoredResult], failures: &[Failure]) -> String {
             s.push('\n');
         }
     }
-    ablation_summaries(&secs, &mut s);
+    ablation_summaries(secs, &mut s);
     if secs.iter().any(|s| s.rows.len() > 1 || s.results.len() > 1) {
         let _ = writeln!(s, "## Appendix: per-file values\n");
         let _ = writeln!(
             s,
             "Mean ± sd over seeds, in %. AUCPR-n = AUCPR of the normal class with the correct sign; AUCPR-n (authors) with the authors' sign.\n"
         );
-        for sec in &secs {
+        for sec in secs {
             let _ = writeln!(s, "### {}\n", sec.key.title());
             let _ = writeln!(
                 s,
@@ -469,31 +520,15 @@ pub fn markdown(results: &[StoredResult], failures: &[Failure]) -> String {
 /// AUCROC of family means (± sd over seeds); for `norm` on DeepSAD, the paper's Table 2
 /// beside (its numbers are over 10 families, ours over the families present).
 fn ablation_summaries(secs: &[Section], s: &mut String) {
-    let mut by_name: BTreeMap<(&str, &str, &str), Vec<&Section>> = BTreeMap::new();
-    for sec in secs {
-        if let Some(o) = &sec.key.ablation {
-            by_name
-                .entry((&o.name, &sec.key.setting, &sec.key.protocol))
-                .or_default()
-                .push(sec);
-        }
-    }
-    for ((name, setting, protocol), group) in by_name {
-        let mut values: Vec<String> = group
-            .iter()
-            .filter_map(|g| g.key.ablation.as_ref().map(|o| o.value.clone()))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        super::plots::value_order(name, &mut values);
-        let mut cols: Vec<(String, Variant)> = Vec::new();
-        for g in &group {
-            for r in &g.rows {
-                if !cols.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
-                    cols.push((r.method.clone(), r.variant));
-                }
-            }
-        }
+    for AblationGroup {
+        name,
+        setting,
+        protocol,
+        sections: group,
+        values,
+    } in ablation_groups(secs)
+    {
+        let mut cols = variants(group.iter().flat_map(|g| &g.rows));
         cols.sort_by_key(|(m, v)| (method_rank(m), *v));
         let gammas: BTreeSet<String> = group
             .iter()
@@ -514,15 +549,7 @@ fn ablation_summaries(secs: &[Section], s: &mut String) {
         let mut header = format!("| {name} |");
         let mut rule = String::from("|---|");
         for (m, v) in &cols {
-            let _ = write!(
-                header,
-                " {m}{} |",
-                if *v == Variant::AnoOnly {
-                    "+AnoOnly"
-                } else {
-                    ""
-                }
-            );
+            let _ = write!(header, " {} |", super::plots::label(m, *v));
             rule.push_str("---|");
         }
         let _ = writeln!(s, "{header}\n{rule}");
@@ -563,10 +590,15 @@ fn ablation_summaries(secs: &[Section], s: &mut String) {
 /// `report.csv`: one row per section x method variant x family (or `mean`) x metric,
 /// with the paper's value and the difference where the paper has one. Values in %.
 pub fn csv(results: &[StoredResult]) -> String {
+    csv_of(&sections(results))
+}
+
+/// [`csv`] from sections already built.
+pub fn csv_of(secs: &[Section]) -> String {
     let mut s = String::from(
         "setting,protocol,gamma_la,ablation,method,anoonly,family,files,metric,mean,sd,seeds,paper,diff\n",
     );
-    for sec in sections(results) {
+    for sec in secs {
         let ablation = sec
             .key
             .ablation
