@@ -11,7 +11,7 @@ use anoonly::nn::{BnLoss, Init, Linear, Matrix, Mode, Module, Sequential};
 use anoonly::protocol::{split, SplitParams};
 use anoonly::rng::component_rng;
 use anoonly::train::NormKind;
-use ndarray::{Array1, Array2};
+use ndarray::Array2;
 use rand::Rng as _;
 
 fn small() -> anoonly::Dataset {
@@ -42,17 +42,13 @@ fn quick(kind: MethodKind, seed: u64) -> FitParams {
     p
 }
 
-fn bits(s: &Array1<f32>) -> Vec<u32> {
-    s.iter().map(|v| v.to_bits()).collect()
-}
-
 fn fit_scores(p: &FitParams) -> (Model, Vec<u32>) {
     let ds = small();
     let sp = split(ds.x.view(), ds.y.view(), &SplitParams::default(), 0).unwrap();
     let m = p.fit(sp.x_train.view(), sp.y_train.view()).unwrap();
     let s = m.decision_function(sp.x_test.view()).unwrap();
     assert!(s.iter().all(|v| v.is_finite()), "{:?}", p);
-    (m, bits(&s))
+    (m, common::bits(&s))
 }
 
 /// `Linear → BnLoss(weight) → Linear`, the scalar `Σ out ⊙ r + weight · L_BN`: every
@@ -201,7 +197,11 @@ fn every_norm_runs_for_every_method() {
             let ds = small();
             let a = m.decision_function(ds.x.view()).unwrap();
             let b = back.decision_function(ds.x.view()).unwrap();
-            assert_eq!(bits(&a), bits(&b), "{kind} {norm}: model file");
+            assert_eq!(
+                common::bits(&a),
+                common::bits(&b),
+                "{kind} {norm}: model file"
+            );
         }
         let mut w0 = quick(kind, 1).anoonly(true);
         w0.train.norm = Some(NormKind::BnLoss);
@@ -294,10 +294,7 @@ fn normal_ratio_counts_and_record_fields() {
 }
 
 fn cli_error(args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_anoonly"))
-        .args(args)
-        .output()
-        .expect("run anoonly");
+    let out = common::cli(args);
     assert!(!out.status.success(), "{args:?} should fail");
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -5,10 +5,13 @@
 //! overcommit). Library-level error details are in `tests/data_errors.rs`; this suite checks
 //! what a user of the CLI sees.
 
+mod data_util;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use data_util::{f32s, npy, npz_bytes, patch_uncompressed_size, Method};
 use safetensors::tensor::{SafeTensors, TensorView};
 
 /// Address-space limit for each run, in KiB (`ulimit -v`).
@@ -157,7 +160,10 @@ impl Case {
 
     /// An npz of `x` and labels `y` (deflated).
     fn npz(&self, name: &str, x: Vec<u8>, y: &[u8]) -> String {
-        self.write(name, zip_bytes(&[("X.npy", x), ("y.npy", labels(y))], true))
+        self.write(
+            name,
+            npz_bytes(&[("X.npy", x), ("y.npy", labels(y))], Method::Deflated),
+        )
     }
 
     /// A tiny fitted model of `method` on [`Case::good_csv`].
@@ -184,35 +190,13 @@ impl Case {
     }
 }
 
-/// NPY bytes (format 1.0) with the given header fields and raw data.
-fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
-    let dict = format!(
-        "{{'descr': '{descr}', 'fortran_order': {}, 'shape': {shape}, }}",
-        if fortran { "True" } else { "False" }
-    );
-    let mut header = dict.into_bytes();
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(b' ');
-    }
-    header.push(b'\n');
-    let mut out = b"\x93NUMPY\x01\x00".to_vec();
-    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
-    out.extend_from_slice(&header);
-    out.extend_from_slice(data);
-    out
-}
-
-fn f4(values: &[f32]) -> Vec<u8> {
-    values.iter().flat_map(|v| v.to_le_bytes()).collect()
-}
-
 /// A 6 x 2 feature matrix and labels with two anomalies.
 fn good_x() -> Vec<u8> {
     npy(
         "<f4",
         false,
         "(6, 2)",
-        &f4(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11.]),
+        &f32s(&[0., 1., 2., 3., 4., 5., 6., 7., 8., 9., 10., 11.]),
     )
 }
 
@@ -220,26 +204,10 @@ fn labels(values: &[u8]) -> Vec<u8> {
     npy("|u1", false, &format!("({},)", values.len()), values)
 }
 
-/// A zip of `entries`, deflated or stored.
-fn zip_bytes(entries: &[(&str, Vec<u8>)], deflate: bool) -> Vec<u8> {
-    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let method = if deflate {
-        zip::CompressionMethod::Deflated
-    } else {
-        zip::CompressionMethod::Stored
-    };
-    for (name, bytes) in entries {
-        let opts = zip::write::SimpleFileOptions::default().compression_method(method);
-        w.start_file(*name, opts).unwrap();
-        w.write_all(bytes).unwrap();
-    }
-    w.finish().unwrap().into_inner()
-}
-
 fn good_npz() -> Vec<u8> {
-    zip_bytes(
+    npz_bytes(
         &[("X.npy", good_x()), ("y.npy", labels(&[0, 1, 0, 0, 1, 0]))],
-        true,
+        Method::Deflated,
     )
 }
 
@@ -307,18 +275,8 @@ fn npz_not_a_zip() {
 fn npz_entry_declaring_a_huge_size() {
     let c = Case::new();
     let mut bytes = good_npz();
-    // Patch the uncompressed size of every entry (local headers at +22, central directory
-    // records at +24) to 4 GB.
-    let huge = 0xFFFF_FFF0u32.to_le_bytes();
-    let mut i = 0;
-    while i + 4 <= bytes.len() {
-        match &bytes[i..i + 4] {
-            b"PK\x03\x04" => bytes[i + 22..i + 26].copy_from_slice(&huge),
-            b"PK\x01\x02" => bytes[i + 24..i + 28].copy_from_slice(&huge),
-            _ => {}
-        }
-        i += 1;
-    }
+    // Every entry declares 4 GB uncompressed (local and central headers).
+    patch_uncompressed_size(&mut bytes, 0xFFFF_FFF0);
     let f = c.write("huge.npz", bytes);
     c.fit_refused(&f, &[], &["huge.npz", "more than deflate can produce"]);
 }
@@ -326,10 +284,10 @@ fn npz_entry_declaring_a_huge_size() {
 #[test]
 fn npz_header_claiming_1e12_elements() {
     let c = Case::new();
-    let x = npy("<f4", false, "(1000000, 1000000)", &f4(&[1.0; 8]));
+    let x = npy("<f4", false, "(1000000, 1000000)", &f32s(&[1.0; 8]));
     let f = c.write(
         "claims.npz",
-        zip_bytes(&[("X.npy", x), ("y.npy", labels(&[0, 1]))], false),
+        npz_bytes(&[("X.npy", x), ("y.npy", labels(&[0, 1]))], Method::Stored),
     );
     c.fit_refused(&f, &[], &["claims.npz", "X.npy", "truncated"]);
 }
@@ -337,7 +295,10 @@ fn npz_header_claiming_1e12_elements() {
 #[test]
 fn npz_without_labels() {
     let c = Case::new();
-    let f = c.write("nolabels.npz", zip_bytes(&[("X.npy", good_x())], true));
+    let f = c.write(
+        "nolabels.npz",
+        npz_bytes(&[("X.npy", good_x())], Method::Deflated),
+    );
     c.fit_refused(&f, &[], &["nolabels.npz", "no \"y.npy\" entry"]);
 }
 
@@ -346,7 +307,7 @@ fn npz_nan_feature() {
     let c = Case::new();
     let mut v = [1.0f32; 12];
     v[7] = f32::NAN;
-    let x = npy("<f4", false, "(6, 2)", &f4(&v));
+    let x = npy("<f4", false, "(6, 2)", &f32s(&v));
     let f = c.npz("nan.npz", x, &[0, 1, 0, 0, 1, 0]);
     c.fit_refused(&f, &[], &["nan.npz", "non-finite", "row 3, column 1"]);
 }
@@ -375,7 +336,7 @@ fn npz_single_class() {
 #[test]
 fn npz_complex_dtype() {
     let c = Case::new();
-    let x = npy("<c8", false, "(6, 1)", &f4(&[1.0; 12]));
+    let x = npy("<c8", false, "(6, 1)", &f32s(&[1.0; 12]));
     let f = c.npz("complex.npz", x, &[0, 1, 0, 0, 1, 0]);
     c.fit_refused(&f, &[], &["complex.npz", "unsupported dtype \"<c8\""]);
 }
@@ -383,7 +344,7 @@ fn npz_complex_dtype() {
 #[test]
 fn npz_three_dimensional_features() {
     let c = Case::new();
-    let x = npy("<f4", false, "(3, 2, 2)", &f4(&[1.0; 12]));
+    let x = npy("<f4", false, "(3, 2, 2)", &f32s(&[1.0; 12]));
     let f = c.npz("cube.npz", x, &[0, 1, 0]);
     c.fit_refused(&f, &[], &["cube.npz", "2-D"]);
 }
@@ -402,7 +363,7 @@ fn npy_header_claiming_1e12_elements() {
     let c = Case::new();
     let f = c.write(
         "big_X.npy",
-        npy("<f4", true, "(1000000, 1000000)", &f4(&[1.0; 4])),
+        npy("<f4", true, "(1000000, 1000000)", &f32s(&[1.0; 4])),
     );
     c.write("big_y.npy", labels(&[0, 1]));
     c.fit_refused(&f, &[], &["big_X.npy", "truncated", "4000000000000 bytes"]);
@@ -413,7 +374,7 @@ fn npy_shape_overflowing_u64() {
     let c = Case::new();
     let f = c.write(
         "X.npy",
-        npy("<f8", false, "(18446744073709551615, 3)", &f4(&[1.0; 4])),
+        npy("<f8", false, "(18446744073709551615, 3)", &f32s(&[1.0; 4])),
     );
     c.write("y.npy", labels(&[0, 1]));
     c.fit_refused(&f, &[], &["X.npy", "too many elements"]);
@@ -448,7 +409,7 @@ fn npy_infinite_feature() {
     let c = Case::new();
     let mut v = [1.0f32; 12];
     v[0] = f32::INFINITY;
-    let f = c.write("inf_X.npy", npy("<f4", false, "(6, 2)", &f4(&v)));
+    let f = c.write("inf_X.npy", npy("<f4", false, "(6, 2)", &f32s(&v)));
     c.write("inf_y.npy", labels(&[0, 1, 0, 0, 1, 0]));
     c.fit_refused(&f, &[], &["inf_X.npy", "non-finite", "inf"]);
 }
@@ -485,7 +446,7 @@ fn npy_float_labels_other_than_0_1() {
     let f = c.write("fl_X.npy", good_x());
     c.write(
         "fl_y.npy",
-        npy("<f4", false, "(6,)", &f4(&[0., 1., 0.5, 0., 1., 0.])),
+        npy("<f4", false, "(6,)", &f32s(&[0., 1., 0.5, 0., 1., 0.])),
     );
     c.fit_refused(&f, &[], &["fl_y.npy", "label 0.5 at row 2"]);
 }

@@ -2,8 +2,6 @@
 //! grid, family averaging by hand, a report from fixed results against a stored file,
 //! results independent of the thread count, and a SIGKILLed run resumed to the same report.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;

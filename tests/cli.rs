@@ -3,14 +3,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn anoonly(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_anoonly"))
-        .args(args)
-        .output()
-        .expect("run anoonly")
-}
+use common::cli as anoonly;
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

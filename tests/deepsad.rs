@@ -42,14 +42,13 @@ fn same_seed_gives_bit_identical_scores() {
             .unwrap();
         let sa = a.decision_function(sp.x_test.view()).unwrap();
         let sb = b.decision_function(sp.x_test.view()).unwrap();
-        let bits = |s: &Array1<f32>| s.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&sa), bits(&sb));
+        assert_eq!(common::bits(&sa), common::bits(&sb));
         let c = quick(anoonly, 8)
             .fit(sp.x_train.view(), sp.y_train.view())
             .unwrap();
         assert_ne!(
-            bits(&sa),
-            bits(&c.decision_function(sp.x_test.view()).unwrap())
+            common::bits(&sa),
+            common::bits(&c.decision_function(sp.x_test.view()).unwrap())
         );
     }
 }

@@ -7,14 +7,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 fn anoonly(args: &[&str], threads: &str) {
-    let o = Command::new(env!("CARGO_BIN_EXE_anoonly"))
-        .args(args)
-        .args(["--threads", threads])
-        .output()
-        .expect("run anoonly");
+    let o = common::cli(&[args, &["--threads", threads]].concat());
     assert!(
         o.status.success(),
         "{args:?}: {}",

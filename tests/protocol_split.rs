@@ -9,7 +9,7 @@ use anoonly::protocol::{
     split, split_indices, split_owned, MinMax, Protocol, ProtocolError, Resampling, Setting, Split,
     SplitParams,
 };
-use common::widen;
+use common::{bits, widen};
 use ndarray::{array, Array1, Array2, ShapeBuilder};
 
 fn params(protocol: Protocol, setting: Setting) -> SplitParams {
@@ -433,7 +433,6 @@ fn errors() {
 
 /// Every field of two splits, bit for bit.
 fn assert_same_split(a: &Split, b: &Split, what: &str) {
-    let bits = |m: &Array2<f32>| m.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(bits(&a.x_train), bits(&b.x_train), "{what}: x_train");
     assert_eq!(a.x_train.dim(), b.x_train.dim(), "{what}");
     assert_eq!(bits(&a.x_test), bits(&b.x_test), "{what}: x_test");

@@ -205,13 +205,6 @@ fn xgbod_beats_chance_on_mvtec_bottle_needs_shared_data() {
     assert!(s.aucpr.mean > 0.6, "{:?}", s.aucpr);
 }
 
-fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_anoonly"))
-        .args(args)
-        .output()
-        .expect("run anoonly")
-}
-
 #[test]
 fn cli_fit_score_and_refused_anoonly() {
     let dir = tempfile::tempdir().unwrap();
@@ -225,17 +218,17 @@ fn cli_fit_score_and_refused_anoonly() {
     std::fs::write(&csv, text).unwrap();
     let model = dir.path().join("m.safetensors");
     let (csv_s, model_s) = (csv.to_str().unwrap(), model.to_str().unwrap());
-    let o = cli(&[
+    let o = common::cli(&[
         "fit", "--data", csv_s, "--method", "xgbod", "--epochs", "10", "--out", model_s,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let a = cli(&["score", "--model", model_s, "--data", csv_s]);
-    let b = cli(&["score", "--model", model_s, "--data", csv_s]);
+    let a = common::cli(&["score", "--model", model_s, "--data", csv_s]);
+    let b = common::cli(&["score", "--model", model_s, "--data", csv_s]);
     assert!(a.status.success(), "{}", String::from_utf8_lossy(&a.stderr));
     assert_eq!(a.stdout, b.stdout);
     assert_eq!(String::from_utf8_lossy(&a.stdout).lines().count(), 151);
 
-    let o = cli(&["eval", "--data", csv_s, "--method", "xgbod", "--anoonly"]);
+    let o = common::cli(&["eval", "--data", csv_s, "--method", "xgbod", "--anoonly"]);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("anoonly") && err.contains("baseline"), "{err}");

@@ -4,6 +4,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+/// Runs the `anoonly` binary built for these tests with `args`.
+pub fn cli(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_anoonly"))
+        .args(args)
+        .output()
+        .expect("run anoonly")
+}
+
 /// Prints a SKIPPED line straight to the process's stderr. libtest captures only the
 /// `print!`/`eprint!` macros, so this line shows in a plain `cargo test` run: a skip is
 /// never silent.
@@ -40,8 +48,8 @@ pub fn widen(v: &[u32]) -> Vec<usize> {
     v.iter().map(|&i| i as usize).collect()
 }
 
-/// Bit patterns of scores, for bit-identity assertions.
-pub fn bits(s: &ndarray::Array1<f32>) -> Vec<u32> {
+/// Bit patterns of scores (or of any f32 array), for bit-identity assertions.
+pub fn bits<D: ndarray::Dimension>(s: &ndarray::Array<f32, D>) -> Vec<u32> {
     s.iter().map(|v| v.to_bits()).collect()
 }
 
