@@ -209,7 +209,8 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
             reason: format!("n_features = {} is out of range", config.n_features),
         });
     }
-    let stored: usize = st.tensors().iter().map(|(_, v)| v.data().len() / 4).sum();
+    let views = st.tensors();
+    let stored: usize = views.iter().map(|(_, v)| v.data().len() / 4).sum();
     check_widths(&config.params.method, config.n_features, stored as u128).map_err(|reason| {
         ModelFileError::Config {
             path: path.to_path_buf(),
@@ -217,7 +218,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
         }
     })?;
     let mut tensors = Vec::new();
-    for (name, view) in st.tensors() {
+    for (name, view) in views {
         if view.dtype() != Dtype::F32 {
             return Err(not_model(format!(
                 "tensor `{name}` has dtype {:?}, expected F32",

@@ -222,7 +222,7 @@ impl ShuffledBatches {
     pub(crate) fn new(n: usize, batch_size: usize) -> Self {
         ShuffledBatches {
             order: (0..n as u32).collect(),
-            batch_size: batch_size.min(n).max(1),
+            batch_size,
         }
     }
 
@@ -237,10 +237,7 @@ impl ShuffledBatches {
 
     /// The batches of the current shuffle, as ranges of [`ShuffledBatches::rows`].
     pub(crate) fn batches(&self) -> Vec<Range<usize>> {
-        let b = self.batch_size;
-        (0..self.order.len() / b)
-            .map(|i| i * b..(i + 1) * b)
-            .collect()
+        train::ordered_batches(self.order.len(), self.batch_size)
     }
 
     /// The row indices of one batch.

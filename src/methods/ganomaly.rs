@@ -16,7 +16,7 @@
 //! zeroes the generator's gradients before its own step); in the G step the gradient
 //! reaching the discriminator is discarded likewise, and `f(x)` is a constant.
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
 use super::{FitError, Method, MethodKind};
@@ -295,13 +295,8 @@ fn generator_backward(
     loss.value
 }
 
-/// The batches of one epoch: consecutive rows in file order, the tail dropped (torch
-/// `DataLoader(shuffle=False, drop_last=True)`); fewer rows than a batch make one batch
-/// (torch would train no step at all).
-pub fn ordered_batches(n: usize, batch_size: usize) -> Vec<std::ops::Range<usize>> {
-    let b = batch_size.min(n).max(1);
-    (0..n / b).map(|i| i * b..(i + 1) * b).collect()
-}
+/// GANomaly's batches: consecutive normal rows in file order (`shuffle=False`).
+pub use crate::train::ordered_batches;
 
 /// A fitted GANomaly model: the generator (the discriminator is not needed to score).
 #[derive(Clone, Debug)]
@@ -349,7 +344,7 @@ impl Method for FittedGanomaly {
                 "GANomaly needs at least 2 features (its latent width is d/2 below 8)",
             )));
         }
-        let normal: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
+        let normal = crate::train::rows_labeled(y, 0);
         if normal.is_empty() {
             return Err(FitError::TooFewUnlabeled {
                 method: MethodKind::Ganomaly,
@@ -357,7 +352,6 @@ impl Method for FittedGanomaly {
                 needed: 1,
             });
         }
-        let xn: Array2<f32> = gather_rows(x, &normal);
         let mut rng = component_rng(train.seed, "init");
         let mut gen = Generator::new(d, &mut rng);
         let mut disc = Discriminator::new(d, &mut rng);
@@ -366,12 +360,12 @@ impl Method for FittedGanomaly {
             g: [sgd(), sgd(), sgd()],
             d: [sgd(), sgd()],
         };
-        let batches = ordered_batches(xn.nrows(), params.batch_size);
+        let batches = ordered_batches(normal.len(), params.batch_size);
         let mut report = TrainReport::default();
         for epoch in 0..params.epochs {
             let mut sum = 0.0f64;
             for r in &batches {
-                let xb = xn.slice(ndarray::s![r.clone(), ..]).to_owned();
+                let xb = gather_rows(x, &normal[r.clone()]);
                 let (_, loss_g) = train_batch(&mut gen, &mut disc, &mut opt, &xb, params.lr);
                 sum += f64::from(loss_g);
                 report.steps += 1;

@@ -341,6 +341,15 @@ pub trait Task {
     }
 }
 
+/// The batches of one pass over `n` rows: consecutive ranges of `batch_size`, the tail
+/// dropped (torch `DataLoader(drop_last=True)`); fewer rows than a batch make one batch
+/// (torch would train no step at all, which no user wants). Ranges index the rows in file
+/// order (GANomaly) or a shuffled order of them (DeepSAD).
+pub fn ordered_batches(n: usize, batch_size: usize) -> Vec<std::ops::Range<usize>> {
+    let b = batch_size.min(n).max(1);
+    (0..n / b).map(|i| i * b..(i + 1) * b).collect()
+}
+
 /// The rows of `y` with label `value`, as `u32` and allocated once at their exact count:
 /// a sampler's pool of unlabeled rows is nearly the row count (395k rows on 16_http's
 /// train split), where `usize` and a growing `collect` cost 4 MB at the peak instead of
