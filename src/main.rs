@@ -399,7 +399,8 @@ fn one_line(e: &anyhow::Error) -> String {
 
 /// Refuses layer widths that could not be allocated (see [`model_file::check_widths`]).
 fn check_network(params: &FitParams, n_features: usize) -> Result<()> {
-    model_file::check_widths(&params.method, n_features, model_file::MAX_LAYER_WEIGHTS)
+    params
+        .check_network(n_features)
         .map_err(|e| anyhow::anyhow!("{}: {e}", params.method.kind()))
 }
 

@@ -86,6 +86,12 @@ fn refuses_bad_training_input() {
     d.lr = f32::NAN;
     let e = p.fit(ds.x.view(), ds.y.view()).unwrap_err();
     assert!(e.to_string().contains("lr"), "{e}");
+    // A network too large to allocate is refused by the library's fit itself.
+    let mut p = quick(false, 0);
+    p.method.set("hidden", "[1000000000000]").unwrap();
+    let e = p.fit(ds.x.view(), ds.y.view()).unwrap_err();
+    assert!(matches!(e, FitError::NetworkTooLarge(_)), "{e}");
+    assert!(e.to_string().contains("67108864"), "{e}");
 }
 
 #[test]

@@ -198,11 +198,7 @@ pub fn run_grids(grids: &[Grid], opts: &RunOptions) -> Result<RunSummary, BenchE
             .map_err(|e| e.to_string())
             .and_then(|(fit, split)| {
                 let ds = &datasets[&cell.dataset];
-                crate::model_file::check_widths(
-                    &fit.method,
-                    ds.n_features(),
-                    crate::model_file::MAX_LAYER_WEIGHTS,
-                )?;
+                fit.check_network(ds.n_features())?;
                 evaluate_once(ds, &EvalConfig { fit, split }, cell.seed, &mut |_| {})
                     .map_err(|e| e.to_string())
             });

@@ -294,6 +294,8 @@ pub enum FitError {
     },
     #[error("training data has {found} rows: batches index rows with 32 bits, at most 4294967295")]
     RowIndexLimit { found: usize },
+    #[error("{0}")]
+    NetworkTooLarge(String),
     #[error("training diverged: the fitted model gives non-finite scores on its training data (try a lower learning rate)")]
     Diverged,
 }
@@ -363,6 +365,18 @@ impl FitParams {
         self
     }
 
+    /// Checks that the network these parameters build on `n_features` inputs stays within
+    /// [`crate::model_file::MAX_LAYER_WEIGHTS`] per layer, before anything is allocated
+    /// (a `--set hidden=[10^12]` would otherwise abort on allocation). `fit` checks it;
+    /// the CLI and `bench` call it early too, to refuse before loading or splitting data.
+    pub fn check_network(&self, n_features: usize) -> Result<(), String> {
+        crate::model_file::check_widths(
+            &self.method,
+            n_features,
+            crate::model_file::MAX_LAYER_WEIGHTS,
+        )
+    }
+
     pub fn validate(&self) -> Result<(), ParamError> {
         self.method.validate()?;
         let kind = self.method.kind();
@@ -403,6 +417,9 @@ impl FitParams {
         if x.nrows() == 0 || x.ncols() == 0 {
             return Err(FitError::Empty);
         }
+        self.check_network(x.ncols()).map_err(|reason| {
+            FitError::NetworkTooLarge(format!("{}: {reason}", self.method.kind()))
+        })?;
         if u32::try_from(x.nrows()).is_err() {
             return Err(FitError::RowIndexLimit { found: x.nrows() });
         }
