@@ -52,6 +52,15 @@ fn metrics(dir: &Path) -> BTreeMap<String, [u64; 4]> {
         .collect()
 }
 
+/// Two run directories hold the same metrics per key and byte-identical `report.csv`.
+fn assert_same_run(a: &Path, b: &Path) {
+    assert_eq!(metrics(a), metrics(b));
+    assert_eq!(
+        std::fs::read(a.join("report.csv")).unwrap(),
+        std::fs::read(b.join("report.csv")).unwrap()
+    );
+}
+
 #[test]
 fn resume_recomputes_nothing_finished() {
     let tmp = tempfile::tempdir().unwrap();
@@ -83,12 +92,8 @@ fn resume_recomputes_nothing_finished() {
     let after = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
     assert!(after.starts_with(&kept), "finished lines were rewritten");
     assert_eq!(after.lines().count(), 8, "torn line not dropped");
-    assert_eq!(metrics(&part), metrics(&full));
-    // The report is rebuilt from all 8 results.
-    assert_eq!(
-        std::fs::read(part.join("report.csv")).unwrap(),
-        std::fs::read(full.join("report.csv")).unwrap()
-    );
+    // Same metrics, and the report rebuilt from all 8 results.
+    assert_same_run(&part, &full);
 }
 
 #[test]
@@ -97,11 +102,7 @@ fn results_do_not_depend_on_the_thread_count() {
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     bench::run(&small_grid(), &opts(&a, false, 1)).unwrap();
     bench::run(&small_grid(), &opts(&b, false, 2)).unwrap();
-    assert_eq!(metrics(&a), metrics(&b));
-    assert_eq!(
-        std::fs::read(a.join("report.csv")).unwrap(),
-        std::fs::read(b.join("report.csv")).unwrap()
-    );
+    assert_same_run(&a, &b);
 }
 
 #[test]
@@ -156,11 +157,7 @@ fn merged_shards_equal_the_whole_run() {
     let merged = tmp.path().join("merged");
     let (n, _) = bench::merge(&dirs, &merged).unwrap();
     assert_eq!(n, 8);
-    assert_eq!(metrics(&merged), metrics(&whole));
-    assert_eq!(
-        std::fs::read(merged.join("report.csv")).unwrap(),
-        std::fs::read(whole.join("report.csv")).unwrap()
-    );
+    assert_same_run(&merged, &whole);
 }
 
 fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
@@ -292,11 +289,7 @@ fn sigkilled_bench_resumes_to_the_same_report() {
     let mut resume = args(&killed);
     resume.arg("--resume");
     assert!(resume.status().unwrap().success());
-    assert_eq!(metrics(&killed), metrics(&whole));
-    assert_eq!(
-        std::fs::read(killed.join("report.csv")).unwrap(),
-        std::fs::read(whole.join("report.csv")).unwrap()
-    );
+    assert_same_run(&killed, &whole);
 }
 
 #[test]
