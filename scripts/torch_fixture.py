@@ -109,7 +109,7 @@ def run_variant(init_state, x, y, c, variant):
 
 
 def main():
-    out_path = sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/deepsad_step.json"
+    out_path = sys.argv[1] if len(sys.argv) > 1 else "crates/anoonly/tests/fixtures/deepsad_step.json"
     torch.manual_seed(0)
     x = torch.randn(N, D)
     y = torch.zeros(N)

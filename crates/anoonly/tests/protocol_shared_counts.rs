@@ -100,7 +100,7 @@ const EXPECTED: &[(&str, bool, usize, usize, usize, usize, usize, usize, usize, 
 ];
 
 fn shared_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/adbench")
+    common::workspace_root().join("../shared/data/adbench")
 }
 
 #[test]

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 use anoonly::bench::report::{family_means, markdown, Metric};
 use anoonly::bench::results::{read_results, RESULTS_FILE};
 use anoonly::bench::{self, Grid, Progress, RunOptions, Shard, StoredResult, Variant};
@@ -212,9 +214,7 @@ fn family_averaging_by_hand() {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/bench")
-        .join(name)
+    common::fixtures_dir().join("bench").join(name)
 }
 
 /// The report of a fixed results file (real lines from a shared-data run, shuffled)

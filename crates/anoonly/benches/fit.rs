@@ -17,7 +17,7 @@ use anoonly::protocol::{split, SplitParams};
 
 fn cifar_or_synthetic() -> anoonly::Dataset {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data/adbench/CV_by_ResNet18/CIFAR10_0.npz");
+        .join("../../../shared/data/adbench/CV_by_ResNet18/CIFAR10_0.npz");
     match data::load(&p, &LoadOptions::default()) {
         Ok(d) => d,
         Err(e) => {

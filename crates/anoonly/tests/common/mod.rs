@@ -4,12 +4,14 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Runs the `anoonly` binary built for these tests with `args`.
-pub fn cli(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_anoonly"))
-        .args(args)
-        .output()
-        .expect("run anoonly")
+/// The workspace root (the directory holding `crates/`): `../shared` is beside it.
+pub fn workspace_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The core crate's test fixtures (`crates/anoonly/tests/fixtures`).
+pub fn fixtures_dir() -> PathBuf {
+    workspace_root().join("crates/anoonly/tests/fixtures")
 }
 
 /// Prints a SKIPPED line straight to the process's stderr. libtest captures only the
@@ -21,7 +23,7 @@ pub fn skip(message: &str) {
 
 /// `../shared/data/adbench` beside the crate, or `None` after a loud SKIPPED line.
 pub fn shared_data(test: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/adbench");
+    let p = workspace_root().join("../shared/data/adbench");
     if p.is_dir() {
         Some(p)
     } else {

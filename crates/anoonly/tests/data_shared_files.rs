@@ -48,11 +48,7 @@ const EXPECTED: &[(&str, &str, usize, usize, usize)] = &[
 
 /// The shared data folder, or `None` (after a loud SKIPPED line) when it is absent.
 fn shared_dir() -> Option<PathBuf> {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dir = manifest
-        .parent()
-        .unwrap_or(manifest)
-        .join("shared/data/adbench");
+    let dir = common::workspace_root().join("../shared/data/adbench");
     if dir.is_dir() {
         Some(dir)
     } else {
