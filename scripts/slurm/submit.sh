@@ -56,7 +56,7 @@ Environment:
   SBATCH_*         sbatch's own input variables (SBATCH_ACCOUNT, SBATCH_PARTITION,
                    SBATCH_TIMELIMIT, ...) apply to both jobs as usual
   The tasks read SLURM_ARRAY_TASK_ID (the shard I), SLURM_CPUS_PER_TASK and
-  SLURM_RESTART_COUNT (logged); see scripts/slurm/task.sh.
+  SLURM_RESTART_COUNT (logged); see scripts/slurm/job.sh --help.
 
 Examples:
   # The paper's grid (Table 1) as 8 tasks of 2 CPUs, at most 4 hours each:
@@ -171,7 +171,7 @@ task_cmd=(sbatch --parsable --job-name="$job_name" --array="$array"
   --output="$out/logs/task-%A_%a.out")
 [ -z "$time_limit" ] || task_cmd+=(--time="$time_limit")
 [ -z "$mem" ] || task_cmd+=(--mem="$mem")
-task_cmd+=("${common[@]}" "$here/task.sh" --bin "$bin" --out "$out" --shards "$tasks" --
+task_cmd+=("${common[@]}" "$here/job.sh" task --bin "$bin" --out "$out" --shards "$tasks" --
   "${bench_args[@]}")
 
 merge_cmd=(sbatch --parsable --job-name="$job_name-merge" --cpus-per-task=1
@@ -196,8 +196,8 @@ if [ "$dry_run" = 1 ]; then
   show mkdir -p "$out/logs"
   show "${task_cmd[@]}"
   if [ "$merge" = 1 ]; then
-    show "${merge_cmd[@]}" --dependency=afterok:ARRAY_JOB_ID "$here/merge.sh" \
-      --bin "$bin" --out "$out" --shards "$tasks"
+    show "${merge_cmd[@]}" --dependency=afterok:ARRAY_JOB_ID "$here/job.sh" \
+      merge --bin "$bin" --out "$out" --shards "$tasks"
     echo "# ARRAY_JOB_ID: the job id the first sbatch prints"
   fi
   exit 0
@@ -209,8 +209,8 @@ array_id=${array_out%%;*}
 case $array_id in '' | *[!0-9]*) die "unexpected sbatch output: $array_out" ;; esac
 echo "array job $array_id: tasks $array of $tasks, shards in $out/shard-I-of-$tasks"
 if [ "$merge" = 1 ]; then
-  merge_out=$("${merge_cmd[@]}" --dependency=afterok:"$array_id" "$here/merge.sh" \
-    --bin "$bin" --out "$out" --shards "$tasks") ||
+  merge_out=$("${merge_cmd[@]}" --dependency=afterok:"$array_id" "$here/job.sh" \
+    merge --bin "$bin" --out "$out" --shards "$tasks") ||
     die "sbatch refused the merge job (its message is above); the array job $array_id runs on"
   merge_id=${merge_out%%;*}
   echo "merge job $merge_id: after every task succeeds, report in $out/merged/report.md"

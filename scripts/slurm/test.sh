@@ -67,11 +67,11 @@ if ! command -v slurmctld > /dev/null || ! command -v slurmd > /dev/null ||
   fi
   say "installing slurm-wlm and munge (apt-get)"
   export DEBIAN_FRONTEND=noninteractive
-  retry 3 apt-get update -q > /tmp/anoonly-slurm-apt.log 2>&1 ||
-    { cat /tmp/anoonly-slurm-apt.log; fail "apt-get update"; }
-  retry 3 apt-get install -y -q --no-install-recommends slurm-wlm munge \
-    >> /tmp/anoonly-slurm-apt.log 2>&1 ||
-    { tail -n 40 /tmp/anoonly-slurm-apt.log; fail "apt-get install slurm-wlm munge"; }
+  apt_log=$(mktemp /tmp/anoonly-slurm-apt.XXXXXX)
+  retry 3 apt-get update -q > "$apt_log" 2>&1 || { cat "$apt_log"; fail "apt-get update"; }
+  retry 3 apt-get install -y -q --no-install-recommends slurm-wlm munge >> "$apt_log" 2>&1 ||
+    { tail -n 40 "$apt_log"; fail "apt-get install slurm-wlm munge"; }
+  rm -f "$apt_log"
   say "installed: $(dpkg-query -W -f '${Package} ${Version}; ' slurm-wlm munge)"
 fi
 
@@ -262,11 +262,11 @@ if "$slurm_dir/submit.sh" --out x -- --suite quick 2> "$W/err.txt"; then fail "s
 grep -q -- '--tasks N is required' "$W/err.txt" || fail "submit.sh without --tasks: $(cat "$W/err.txt")"
 if "$slurm_dir/submit.sh" -n 2 -o x -- --suite quick --shard 1/2 2> "$W/err.txt"; then fail "--shard passed through"; fi
 grep -q 'must not contain --shard' "$W/err.txt" || fail "submit.sh with --shard: $(cat "$W/err.txt")"
-if env -u SLURM_JOB_ID "$slurm_dir/task.sh" --out x -- --suite quick 2> "$W/err.txt"; then fail "task.sh ran outside Slurm"; fi
-grep -q 'not running under Slurm' "$W/err.txt" || fail "task.sh outside Slurm: $(cat "$W/err.txt")"
+if env -u SLURM_JOB_ID "$slurm_dir/job.sh" task --out x -- --suite quick 2> "$W/err.txt"; then fail "job.sh task ran outside Slurm"; fi
+grep -q 'not running under Slurm' "$W/err.txt" || fail "job.sh task outside Slurm: $(cat "$W/err.txt")"
 "$slurm_dir/submit.sh" -n 4 -o "$W/dry" --dry-run -- "${grid[@]}" | tee "$W/dry.txt"
 [ "$(grep -c '^sbatch ' "$W/dry.txt")" = 2 ] && [ ! -e "$W/dry" ] || fail "--dry-run"
-ok "usage text, refusals (no --tasks, --shard in BENCH-ARGS, task.sh outside Slurm), --dry-run submits nothing"
+ok "usage text, refusals (no --tasks, --shard in BENCH-ARGS, job.sh outside Slurm), --dry-run submits nothing"
 
 say "one-process run of the grid (2 threads)"
 "$bin" --threads 2 bench "${grid[@]}" --out "$W/whole" 2>&1 | tail -n 5
