@@ -15,7 +15,7 @@
 # apt-get). Usage: scripts/slurm/test.sh [--install] [--keep]
 #   --keep   keep the temporary directory (configuration, logs, results) after a pass
 # Environment: ANOONLY_BIN (default target/release/anoonly), SLURM_TEST_SEEDS (seeds of the
-# grid, default 16: about 10-30 s per task on one core).
+# grid, default 12: 36 cells, 10-30 s, per task on one core).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -251,7 +251,7 @@ running_with() { # running_with TASK FILE N: task running and FILE has >= N comp
 }
 
 # ---- the grid and its one-process run ------------------------------------------------
-seeds=$(seq -s, 0 $((${SLURM_TEST_SEEDS:-16} - 1)))
+seeds=$(seq -s, 0 $((${SLURM_TEST_SEEDS:-12} - 1)))
 # shellcheck disable=SC2054 # comma-separated values of one option
 grid=(--suite quick --methods deepsad,devnet,prenet --seeds "$seeds")
 say "grid: ${grid[*]}"
