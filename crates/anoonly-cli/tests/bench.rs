@@ -162,6 +162,65 @@ fn merged_shards_equal_the_whole_run() {
     assert_same_run(&merged, &whole);
 }
 
+/// The report's list of failed cells, from its `## Failed cells` heading to the next one.
+fn failed_section(dir: &Path) -> String {
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    let start = md.find("## Failed cells").expect("no failed-cells section");
+    let rest = &md[start..];
+    let end = rest[1..].find("\n## ").map_or(rest.len(), |i| i + 1);
+    rest[..end].to_string()
+}
+
+/// Cells that failed in a shard are not lost by `bench merge`: they are in the merged
+/// `failures.jsonl` and the merged report lists them exactly as a one-process run does
+/// (before, a merge of shards with failed cells gave a report that looked complete).
+#[test]
+fn merge_keeps_the_shards_failed_cells() {
+    let tmp = tempfile::tempdir().unwrap();
+    // DeepSAD with a layer too wide to build fails at every cell; DevNet runs.
+    let grid = Grid {
+        set: vec![(MethodKind::DeepSad, "hidden=[100000000000]".to_string())],
+        ..small_grid()
+    };
+    let whole = tmp.path().join("whole");
+    let s = bench::run(&grid, &opts(&whole, false, 2)).unwrap();
+    assert_eq!((s.ran, s.failed), (8, 4));
+    let mut dirs = Vec::new();
+    for i in 1..=2 {
+        let d = tmp.path().join(format!("shard{i}"));
+        let mut o = opts(&d, false, 1);
+        o.shard = Some(format!("{i}/2").parse().unwrap());
+        bench::run(&grid, &o).unwrap();
+        dirs.push(d);
+    }
+    // A cell one directory failed and another finished is not a failure.
+    let finished_key = read_results(&dirs[0]).unwrap()[0].key.clone();
+    std::fs::write(
+        dirs[1].join("failures.jsonl"),
+        format!(
+            "{}{{\"key\":\"{finished_key}\",\"error\":\"an earlier attempt\"}}\n",
+            std::fs::read_to_string(dirs[1].join("failures.jsonl")).unwrap()
+        ),
+    )
+    .unwrap();
+
+    let merged = tmp.path().join("merged");
+    let (n, _) = bench::merge(&dirs, &merged).unwrap();
+    assert_eq!(n, 4);
+    assert_same_run(&merged, &whole);
+    let keys = |dir: &Path| -> BTreeSet<String> {
+        std::fs::read_to_string(dir.join("failures.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<bench::Failure>(l).unwrap().key)
+            .collect()
+    };
+    assert_eq!(keys(&merged).len(), 4);
+    assert_eq!(keys(&merged), keys(&whole));
+    assert!(!keys(&merged).contains(&finished_key));
+    assert_eq!(failed_section(&merged), failed_section(&whole));
+}
+
 fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
     StoredResult {
         key: format!("{dataset}/deepsad/base/clean/gamma_la=0.1/seed={seed}"),

@@ -14,7 +14,7 @@ pub mod plots;
 pub mod report;
 pub mod results;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -304,23 +304,45 @@ fn write_report_from(
 
 /// `bench merge`: joins the results of several run directories (shards) into `out`,
 /// one line per key (the first directory holding a key wins; lines are kept whole), and
-/// builds its report. Returns the number of distinct cells.
+/// builds its report. The shards' failed cells that no directory finished go to
+/// `out/failures.jsonl` and the report's list of failed cells, as in a one-process run: a
+/// merged report must not look complete when cells of a shard failed. Returns the number
+/// of distinct finished cells.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), BenchError> {
     std::fs::create_dir_all(out).map_err(|e| BenchError::Io(out.to_path_buf(), e))?;
     let mut seen = HashSet::new();
     let mut text = String::new();
     let mut all = Vec::new();
+    let mut failed: BTreeMap<String, Failure> = BTreeMap::new();
     for d in dirs {
-        for (line, r) in results::read_raw_results(d)? {
+        let lines = results::read_raw_results(d)?;
+        let own: Vec<StoredResult> = lines.iter().map(|(_, r)| r.clone()).collect();
+        for (line, r) in lines {
             if seen.insert(r.key.clone()) {
                 text.push_str(&line);
                 text.push('\n');
                 all.push(r);
             }
         }
+        for f in results::read_failures(d, &own)? {
+            failed.entry(f.key.clone()).or_insert(f);
+        }
     }
+    let fails: Vec<Failure> = failed
+        .into_values()
+        .filter(|f| !seen.contains(&f.key))
+        .collect();
     let path = out.join(results::RESULTS_FILE);
     write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
-    let outputs = write_report_from(out, &all, &[])?;
+    let fpath = out.join(results::FAILURES_FILE);
+    let mut ftext = String::new();
+    for f in &fails {
+        let line = serde_json::to_string(f)
+            .map_err(|e| BenchError::Io(fpath.clone(), std::io::Error::other(e)))?;
+        ftext.push_str(&line);
+        ftext.push('\n');
+    }
+    write_atomic(&fpath, ftext.as_bytes()).map_err(|e| BenchError::Io(fpath.clone(), e))?;
+    let outputs = write_report_from(out, &all, &fails)?;
     Ok((all.len(), outputs))
 }
