@@ -104,8 +104,8 @@ fn wilcoxon_matches_scipy() {
             }
         }
         // The fixture's names say which null scipy's 'auto' chose.
-        if name.starts_with("ties_n10") && method == WilcoxonMethod::Auto
-            || name.starts_with("zeros_n13") && method == WilcoxonMethod::Auto
+        if (name.starts_with("ties_n10") || name.starts_with("zeros_n13"))
+            && method == WilcoxonMethod::Auto
         {
             assert_eq!(w.null, Null::SignFlip, "{name}");
         }
