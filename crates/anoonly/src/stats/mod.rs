@@ -7,7 +7,7 @@
 //! - [`holm`]: Holm's step-down correction across a family of p-values (statsmodels'
 //!   `multipletests(method="holm")`); [`verdict`] and [`wins_ties_losses`] for a report line.
 //! - [`friedman`], [`mean_ranks`], [`studentized_range_quantile`], [`nemenyi_cd`],
-//!   [`cd_groups`], gathered by [`rank_comparison`]: Demšar's (2006) procedure for comparing
+//!   [`cd_groups`], gathered by [`rank_comparison`] over a [`BlockTable`]: Demšar's (2006) procedure for comparing
 //!   several methods over many data sets.
 //! - [`NestedSample`]: paired differences per (family, file, seed), the report's
 //!   family-averaged statistic, per-file seed means, and a seeded two-level bootstrap whose
@@ -30,7 +30,7 @@ pub use evidence::{
 };
 pub use ranks::{
     cd_groups, friedman, mean_ranks, nemenyi_cd, rank_average, rank_comparison,
-    studentized_range_cdf, studentized_range_quantile, Friedman, Order, RankComparison,
+    studentized_range_cdf, studentized_range_quantile, BlockTable, Friedman, Order, RankComparison,
 };
 pub use wilcoxon::{wilcoxon, wilcoxon_with, Alternative, Null, Wilcoxon, WilcoxonMethod};
 

@@ -351,6 +351,84 @@ pub fn cd_groups(ranks: &[f64], cd: f64) -> Vec<Vec<usize>> {
     groups
 }
 
+/// A blocks x treatments table built from (block, treatment, value) cells: repeated cells
+/// of a (block, treatment) are averaged (seeds averaged first), and blocks that lack a
+/// treatment are dropped, since ranks compare complete blocks only. Blocks and treatments
+/// in name order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BlockTable {
+    pub blocks: Vec<String>,
+    pub treatments: Vec<String>,
+    /// `table[block][treatment]`.
+    pub table: Vec<Vec<f64>>,
+    /// Blocks left out, with the treatments they lack.
+    pub dropped: Vec<(String, Vec<String>)>,
+}
+
+impl BlockTable {
+    /// ```
+    /// use anoonly::stats::BlockTable;
+    /// let t = BlockTable::from_cells([
+    ///     ("cifar_0", "deepsad", 0.70), ("cifar_0", "deepsad", 0.74), ("cifar_0", "devnet", 0.80),
+    ///     ("svhn", "deepsad", 0.60),
+    /// ]).unwrap();
+    /// assert_eq!(t.treatments, vec!["deepsad", "devnet"]);
+    /// assert_eq!(t.blocks, vec!["cifar_0"]);
+    /// assert!((t.table[0][0] - 0.72).abs() < 1e-12);
+    /// assert_eq!(t.dropped, vec![("svhn".to_string(), vec!["devnet".to_string()])]);
+    /// ```
+    pub fn from_cells<'a>(
+        cells: impl IntoIterator<Item = (&'a str, &'a str, f64)>,
+    ) -> Result<BlockTable, StatsError> {
+        const WHAT: &str = "rank table";
+        let mut sums: std::collections::BTreeMap<
+            &str,
+            std::collections::BTreeMap<&str, (f64, usize)>,
+        > = Default::default();
+        let mut treatments = std::collections::BTreeSet::new();
+        for (block, treatment, value) in cells {
+            if !value.is_finite() {
+                return Err(StatsError::Invalid {
+                    what: WHAT,
+                    message: format!("block {block}, treatment {treatment}: {value}"),
+                });
+            }
+            let e = sums
+                .entry(block)
+                .or_default()
+                .entry(treatment)
+                .or_insert((0.0, 0));
+            e.0 += value;
+            e.1 += 1;
+            treatments.insert(treatment);
+        }
+        if treatments.is_empty() {
+            return Err(StatsError::Empty { what: WHAT });
+        }
+        let mut out = BlockTable {
+            blocks: Vec::new(),
+            treatments: treatments.iter().map(|t| t.to_string()).collect(),
+            table: Vec::new(),
+            dropped: Vec::new(),
+        };
+        for (block, row) in sums {
+            let missing: Vec<String> = treatments
+                .iter()
+                .filter(|t| !row.contains_key(*t))
+                .map(|t| t.to_string())
+                .collect();
+            if missing.is_empty() {
+                out.blocks.push(block.to_string());
+                out.table
+                    .push(row.values().map(|(s, n)| s / *n as f64).collect());
+            } else {
+                out.dropped.push((block.to_string(), missing));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Everything a critical-difference diagram and its table show.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RankComparison {
