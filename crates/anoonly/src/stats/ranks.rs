@@ -283,6 +283,13 @@ pub fn studentized_range_quantile(p: f64, k: usize) -> Result<f64, StatsError> {
     }
     let (mut lo, mut hi) = (0.0, 1.0);
     while studentized_range_cdf(hi, k) < p {
+        if hi >= 1024.0 {
+            // The CDF is 1 to double precision long before: p is too close to 1.
+            return Err(StatsError::Invalid {
+                what: WHAT,
+                message: format!("p = {p} is beyond the CDF's double precision"),
+            });
+        }
         lo = hi;
         hi *= 2.0;
     }
@@ -464,7 +471,13 @@ pub fn rank_comparison<R: AsRef<[f64]>>(
     alpha: f64,
 ) -> Result<RankComparison, StatsError> {
     let mean_ranks = mean_ranks(table, order)?;
-    let cd = nemenyi_cd(mean_ranks.len().max(2), table.len(), alpha)?;
+    if mean_ranks.len() < 2 {
+        return Err(StatsError::Invalid {
+            what: "rank comparison",
+            message: "1 treatment, nothing to compare".into(),
+        });
+    }
+    let cd = nemenyi_cd(mean_ranks.len(), table.len(), alpha)?;
     let groups = cd_groups(&mean_ranks, cd);
     Ok(RankComparison {
         friedman: friedman(table),
@@ -536,5 +549,7 @@ mod tests {
             StatsError::NoVariation { treatments: 4 }
         );
         assert!(friedman::<[f64; 3]>(&[]).is_err());
+        assert!(rank_comparison(&[[0.5]], Order::HigherIsBetter, 0.05).is_err());
+        assert!(studentized_range_quantile(1.0, 3).is_err());
     }
 }
