@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use rand::Rng as _;
 use rayon::prelude::*;
 
-use super::{check_level, StatsError};
+use super::{check_cell, check_level, StatsError};
 use crate::rng::component_rng;
 
 /// The number of resamples reports use (the 10,000).
@@ -74,12 +74,9 @@ impl NestedSample {
         let mut grid: BTreeMap<&str, BTreeMap<&str, BTreeMap<u64, f64>>> = BTreeMap::new();
         let mut seeds = std::collections::BTreeSet::new();
         for (family, file, seed, value) in cells {
-            if !value.is_finite() {
-                return Err(StatsError::Invalid {
-                    what: WHAT,
-                    message: format!("family {family}, file {file}, seed {seed}: {value}"),
-                });
-            }
+            check_cell(WHAT, value, || {
+                format!("family {family}, file {file}, seed {seed}")
+            })?;
             let prev = grid
                 .entry(family)
                 .or_default()

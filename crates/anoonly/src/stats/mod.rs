@@ -76,6 +76,22 @@ fn check_finite(what: &'static str, values: &[f64]) -> Result<(), StatsError> {
     }
 }
 
+/// Checks one value of a keyed cell; `cell` names it in the error.
+fn check_cell(
+    what: &'static str,
+    value: f64,
+    cell: impl FnOnce() -> String,
+) -> Result<(), StatsError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(StatsError::Invalid {
+            what,
+            message: format!("{}: {value}", cell()),
+        })
+    }
+}
+
 /// Checks a probability-like level in (0, 1).
 fn check_level(what: &'static str, level: f64) -> Result<(), StatsError> {
     if level > 0.0 && level < 1.0 {

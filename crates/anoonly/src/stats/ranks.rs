@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use statrs::distribution::{ChiSquared, ContinuousCDF, Normal};
 
-use super::{check_level, StatsError};
+use super::{check_cell, check_level, StatsError};
 
 /// Which end of a score ranks first.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -394,12 +394,9 @@ impl BlockTable {
         > = Default::default();
         let mut treatments = std::collections::BTreeSet::new();
         for (block, treatment, value) in cells {
-            if !value.is_finite() {
-                return Err(StatsError::Invalid {
-                    what: WHAT,
-                    message: format!("block {block}, treatment {treatment}: {value}"),
-                });
-            }
+            check_cell(WHAT, value, || {
+                format!("block {block}, treatment {treatment}")
+            })?;
             let e = sums
                 .entry(block)
                 .or_default()
