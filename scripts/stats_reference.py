@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference values for crates/anoonly/tests/stats_scipy.rs (the statistics of
-crates/anoonly/src/stats.rs), written to crates/anoonly/tests/fixtures/stats_reference.json.
+crates/anoonly/src/stats/), written to crates/anoonly/tests/fixtures/stats_reference.json.
 
 Pinned versions (the fixture records the ones that made it and the test checks nothing else):
     python 3.11, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0
@@ -154,7 +154,10 @@ def friedman_cases() -> list[dict[str, Any]]:
     base = RNG.normal(0, 1, (20, 1))
     effect = np.array([0.0, 0.3, 0.6, 0.2, 1.0])
     cases.append(
-        friedman_case("n20_k5_effect", np.array([grid(r) for r in base + effect + RNG.normal(0, 0.5, (20, 5))]))
+        friedman_case(
+            "n20_k5_effect",
+            np.array([grid(r) for r in base + effect + RNG.normal(0, 0.5, (20, 5))]),
+        )
     )
     # Discrete scores: many ties within blocks.
     cases.append(friedman_case("n15_k4_ties", RNG.integers(0, 4, (15, 4)).astype(float)))
@@ -162,18 +165,29 @@ def friedman_cases() -> list[dict[str, Any]]:
     latin = np.array([[(i + j) % 4 for j in range(4)] for i in range(8)], dtype=float)
     cases.append(friedman_case("latin_no_difference", latin))
     # Nearly no difference: noise only.
-    cases.append(friedman_case("n30_k6_noise", np.array([grid(r) for r in RNG.normal(0, 1, (30, 6))])))
+    cases.append(
+        friedman_case("n30_k6_noise", np.array([grid(r) for r in RNG.normal(0, 1, (30, 6))]))
+    )
     cases.append(friedman_case("n2_k3_small", np.array([[1.0, 2.0, 3.0], [2.0, 1.0, 3.0]])))
     # A block where all treatments tie, beside blocks that rank.
     cases.append(
         friedman_case(
             "n5_k3_tied_block",
-            np.array([[0.5, 0.5, 0.5], [0.1, 0.2, 0.3], [0.3, 0.2, 0.25], [0.9, 0.8, 0.9], [0.0, 0.5, 1.0]]),
+            np.array(
+                [
+                    [0.5, 0.5, 0.5],
+                    [0.1, 0.2, 0.3],
+                    [0.3, 0.2, 0.25],
+                    [0.9, 0.8, 0.9],
+                    [0.0, 0.5, 1.0],
+                ]
+            ),
         )
     )
     cases.append(
         friedman_case(
-            "n40_k12_strong", np.array([grid(r) for r in RNG.normal(0, 1, (40, 12)) + np.linspace(0, 2, 12)])
+            "n40_k12_strong",
+            np.array([grid(r) for r in RNG.normal(0, 1, (40, 12)) + np.linspace(0, 2, 12)]),
         )
     )
     return cases
