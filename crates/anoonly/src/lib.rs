@@ -19,6 +19,8 @@
 //! - [`experiment`]: split + fit + score + metrics, as `anoonly eval` runs them.
 //! - [`bench`]: experiment grids (`anoonly bench`): results files, reports beside the paper's
 //!   tables, figures.
+//! - [`stats`]: paired tests, Holm's correction, bootstrap intervals, Friedman/Nemenyi rank
+//!   comparisons: the evidence behind a report's claims.
 //! - [`rng`]: one seed per run, sub-seeds per component, a portable ChaCha generator.
 
 pub mod bench;
@@ -33,6 +35,7 @@ pub mod nn;
 pub mod output;
 pub mod protocol;
 pub mod rng;
+pub mod stats;
 pub mod train;
 
 pub use data::Dataset;

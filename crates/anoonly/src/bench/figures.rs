@@ -15,7 +15,7 @@ use crate::output::write_atomic;
 static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
 static REGISTER: Once = Once::new();
 
-fn register_font() {
+pub(crate) fn register_font() {
     REGISTER.call_once(|| {
         // The bytes are our own bundled file: a failure here is a build defect, and drawing
         // then reports "font unavailable" as an error rather than panicking.
@@ -141,8 +141,13 @@ impl Figure {
         let pad = ((hi - lo) * 0.08).max(1.0);
         ((lo - pad).max(0.0), (hi + pad).min(100.0))
     }
+}
 
-    /// Draws on any plotters backend.
+impl Drawing for Figure {
+    fn size(&self) -> (u32, u32) {
+        (960, 540)
+    }
+
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
         root.fill(&WHITE).map_err(err)?;
@@ -291,41 +296,59 @@ impl Figure {
         }
         root.present().map_err(err)
     }
+}
 
+impl Figure {
     /// Writes `DIR/NAME.svg` and `DIR/NAME.png` (each atomically).
     pub fn write(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>, FigureError> {
-        register_font();
-        let size = (960u32, 540u32);
-        let mut svg = String::new();
-        {
-            let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
-            self.draw(&root)
-                .map_err(|m| FigureError::Draw(name.to_string(), m))?;
-        }
-        let mut rgb = vec![0u8; (size.0 * size.1 * 3) as usize];
-        {
-            let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
-            self.draw(&root)
-                .map_err(|m| FigureError::Draw(name.to_string(), m))?;
-        }
-        let mut png_bytes = Vec::new();
-        {
-            let mut enc = png::Encoder::new(&mut png_bytes, size.0, size.1);
-            enc.set_color(png::ColorType::Rgb);
-            enc.set_depth(png::BitDepth::Eight);
-            let mut w = enc
-                .write_header()
-                .map_err(|e| FigureError::Draw(name.to_string(), e.to_string()))?;
-            w.write_image_data(&rgb)
-                .map_err(|e| FigureError::Draw(name.to_string(), e.to_string()))?;
-        }
-        let svg_path = dir.join(format!("{name}.svg"));
-        let png_path = dir.join(format!("{name}.png"));
-        write_atomic(&svg_path, svg.as_bytes())
-            .map_err(|e| FigureError::Io(svg_path.clone(), e))?;
-        write_atomic(&png_path, &png_bytes).map_err(|e| FigureError::Io(png_path.clone(), e))?;
-        Ok(vec![svg_path, png_path])
+        write_svg_png(self, dir, name)
     }
+}
+
+/// A picture drawn the same way on the SVG and the bitmap backend.
+pub(crate) trait Drawing {
+    /// Size in pixels; called after the bundled font is registered, so it may measure text.
+    fn size(&self) -> (u32, u32);
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Renders a drawing with the bundled font in memory, as SVG and as PNG, and writes
+/// `DIR/NAME.svg` and `DIR/NAME.png` (each atomically).
+pub(crate) fn write_svg_png(
+    what: &impl Drawing,
+    dir: &Path,
+    name: &str,
+) -> Result<Vec<PathBuf>, FigureError> {
+    register_font();
+    let size = what.size();
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, size).into_drawing_area();
+        what.draw(&root)
+            .map_err(|m| FigureError::Draw(name.to_string(), m))?;
+    }
+    let mut rgb = vec![0u8; (size.0 * size.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
+        what.draw(&root)
+            .map_err(|m| FigureError::Draw(name.to_string(), m))?;
+    }
+    let mut png_bytes = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut png_bytes, size.0, size.1);
+        enc.set_color(png::ColorType::Rgb);
+        enc.set_depth(png::BitDepth::Eight);
+        let mut w = enc
+            .write_header()
+            .map_err(|e| FigureError::Draw(name.to_string(), e.to_string()))?;
+        w.write_image_data(&rgb)
+            .map_err(|e| FigureError::Draw(name.to_string(), e.to_string()))?;
+    }
+    let svg_path = dir.join(format!("{name}.svg"));
+    let png_path = dir.join(format!("{name}.png"));
+    write_atomic(&svg_path, svg.as_bytes()).map_err(|e| FigureError::Io(svg_path.clone(), e))?;
+    write_atomic(&png_path, &png_bytes).map_err(|e| FigureError::Io(png_path.clone(), e))?;
+    Ok(vec![svg_path, png_path])
 }
 
 /// How a legend entry shows its series.

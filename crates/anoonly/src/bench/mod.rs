@@ -7,6 +7,7 @@
 //! from its key alone ([`grid::Cell::key`]), so results do not depend on the thread count,
 //! the shard or the order in which cells finish.
 
+pub mod cd_diagram;
 pub mod figures;
 pub mod grid;
 pub mod paper;
