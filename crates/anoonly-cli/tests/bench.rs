@@ -8,9 +8,10 @@ use std::process::Command;
 
 mod common;
 
-use anoonly::bench::report::{family_means, markdown, Metric};
+use anoonly::bench::report::markdown;
 use anoonly::bench::results::{read_results, RESULTS_FILE};
-use anoonly::bench::{self, Grid, Progress, RunOptions, Shard, StoredResult, Variant};
+use anoonly::bench::sections::{family_means, Metric};
+use anoonly::bench::{self, Grid, QuietRun, RunOptions, Shard, StoredResult, Variant};
 use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
 
@@ -31,7 +32,6 @@ fn opts(out: &Path, resume: bool, threads: usize) -> RunOptions {
         resume,
         threads,
         shard: None,
-        progress: Progress::Quiet,
     }
 }
 
@@ -67,14 +67,14 @@ fn assert_same_run(a: &Path, b: &Path) {
 fn resume_recomputes_nothing_finished() {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
-    let s = bench::run(&small_grid(), &opts(&full, false, 2)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).unwrap();
     assert_eq!((s.cells, s.ran, s.skipped, s.failed), (8, 8, 0, 0));
 
     // Without --resume an existing run is refused, not mixed.
-    assert!(bench::run(&small_grid(), &opts(&full, false, 2)).is_err());
+    assert!(bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).is_err());
     // A finished run resumed runs nothing and leaves its results byte for byte.
     let before = std::fs::read(full.join(RESULTS_FILE)).unwrap();
-    let s = bench::run(&small_grid(), &opts(&full, true, 2)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&full, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (0, 8));
     assert_eq!(std::fs::read(full.join(RESULTS_FILE)).unwrap(), before);
 
@@ -89,7 +89,7 @@ fn resume_recomputes_nothing_finished() {
         format!("{kept}{}", &lines[3][..40]),
     )
     .unwrap();
-    let s = bench::run(&small_grid(), &opts(&part, true, 2)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (5, 3));
     let after = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
     assert!(after.starts_with(&kept), "finished lines were rewritten");
@@ -102,8 +102,8 @@ fn resume_recomputes_nothing_finished() {
 fn results_do_not_depend_on_the_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    bench::run(&small_grid(), &opts(&a, false, 1)).unwrap();
-    bench::run(&small_grid(), &opts(&b, false, 2)).unwrap();
+    bench::run(&small_grid(), &opts(&a, false, 1), &QuietRun).unwrap();
+    bench::run(&small_grid(), &opts(&b, false, 2), &QuietRun).unwrap();
     assert_same_run(&a, &b);
 }
 
@@ -147,13 +147,13 @@ fn shards_are_disjoint_and_cover_the_grid() {
 fn merged_shards_equal_the_whole_run() {
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
-    bench::run(&small_grid(), &opts(&whole, false, 2)).unwrap();
+    bench::run(&small_grid(), &opts(&whole, false, 2), &QuietRun).unwrap();
     let mut dirs = Vec::new();
     for i in 1..=3 {
         let d = tmp.path().join(format!("shard{i}"));
         let mut o = opts(&d, false, 1);
         o.shard = Some(format!("{i}/3").parse().unwrap());
-        bench::run(&small_grid(), &o).unwrap();
+        bench::run(&small_grid(), &o, &QuietRun).unwrap();
         dirs.push(d);
     }
     let merged = tmp.path().join("merged");
@@ -301,7 +301,7 @@ fn quick_suite_writes_report_and_figures() {
         gamma_la: vec![0.05, 0.1],
         ..small_grid()
     };
-    let s = bench::run(&grid, &opts(&out, false, 2)).unwrap();
+    let s = bench::run(&grid, &opts(&out, false, 2), &QuietRun).unwrap();
     assert_eq!(s.failed, 0);
     for f in [
         "report.md",

@@ -10,6 +10,7 @@ use anoonly::methods::{FitError, FitParams, MethodKind};
 use anoonly::model_file;
 use anoonly::protocol::{Setting, SplitParams};
 use anoonly::rng::component_rng;
+use anoonly::train::Silent;
 use ndarray::{array, Array1, Array2};
 use rand::Rng as _;
 
@@ -35,7 +36,7 @@ fn first_tree_matches_the_hand_computed_split_and_leaves() {
         n_estimators: 1,
         ..GbtParams::default()
     };
-    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    let gbt = Gbt::fit(&p, x.view(), y.view());
     let tree = &gbt.trees[0];
     assert_eq!(tree.len(), 3, "{tree:?}");
     assert_eq!((tree[0].feature, tree[0].threshold), (0, 4.5));
@@ -53,14 +54,14 @@ fn first_tree_matches_the_hand_computed_split_and_leaves() {
         n_estimators: 2,
         ..GbtParams::default()
     };
-    let gbt2 = Gbt::fit(&p2, x.view(), y.view(), &mut |_, _| {});
+    let gbt2 = Gbt::fit(&p2, x.view(), y.view());
     assert_eq!(gbt2.trees[1].len(), 1);
     assert!(gbt2.trees[1][0].value.abs() < 1e-7);
     let p3 = GbtParams {
         min_child_weight: 0.9,
         ..p2
     };
-    let gbt3 = Gbt::fit(&p3, x.view(), y.view(), &mut |_, _| {});
+    let gbt3 = Gbt::fit(&p3, x.view(), y.view());
     let (sp, sm) = (f64::from(s(0.1)), f64::from(s(-0.1)));
     let want = -4.0 * sm / (4.0 * sp * sm + 1.0) * 0.1;
     assert_eq!(gbt3.trees[1][0].threshold, 4.5);
@@ -78,13 +79,13 @@ fn a_leaf_lighter_than_min_child_weight_has_weight_zero() {
         n_estimators: 1,
         ..GbtParams::default()
     };
-    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    let gbt = Gbt::fit(&p, x.view(), y.view());
     assert_eq!(gbt.trees[0][0].value, 0.0);
     let p = GbtParams {
         min_child_weight: 0.5,
         ..p
     };
-    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    let gbt = Gbt::fit(&p, x.view(), y.view());
     assert!((f64::from(gbt.trees[0][0].value) - 0.1 / 1.5).abs() < 1e-7);
 }
 
@@ -142,7 +143,7 @@ fn model_file_round_trip_and_determinism() {
     let (x, y) = toy(0, 120);
     let (xt, _) = toy(1, 50);
     let mut p = FitParams::new(MethodKind::Xgbod).seed(3);
-    p.method.set_epochs(20);
+    p.method.set("n_estimators", "20").unwrap();
     let m = p.fit(x.view(), y.view()).unwrap();
     let s = m.decision_function(xt.view()).unwrap();
     assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
@@ -193,7 +194,7 @@ fn xgbod_beats_chance_on_mvtec_bottle_needs_shared_data() {
         },
     };
     let recs: Vec<_> = (0..2)
-        .map(|s| evaluate_once(&ds, &cfg, s, &mut |_| {}).unwrap())
+        .map(|s| evaluate_once(&ds, &cfg, s, &mut Silent).unwrap())
         .collect();
     let s = summarize(&recs);
     eprintln!(
@@ -218,8 +219,26 @@ fn cli_fit_score_and_refused_anoonly() {
     std::fs::write(&csv, text).unwrap();
     let model = dir.path().join("m.safetensors");
     let (csv_s, model_s) = (csv.to_str().unwrap(), model.to_str().unwrap());
+    // XGBOD grows boosting rounds, not epochs: `--epochs` is refused, naming the knob.
     let o = common::cli(&[
         "fit", "--data", csv_s, "--method", "xgbod", "--epochs", "10", "--out", model_s,
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("epochs") && err.contains("n_estimators"),
+        "{err}"
+    );
+    let o = common::cli(&[
+        "fit",
+        "--data",
+        csv_s,
+        "--method",
+        "xgbod",
+        "--set",
+        "n_estimators=10",
+        "--out",
+        model_s,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let a = common::cli(&["score", "--model", model_s, "--data", csv_s]);

@@ -34,5 +34,6 @@ pub mod output;
 pub mod protocol;
 pub mod rng;
 pub mod train;
+pub mod vocab;
 
 pub use data::Dataset;

@@ -7,6 +7,7 @@ use anoonly::data::synthetic;
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams};
 use anoonly::protocol::{split, Setting, SplitParams};
+use anoonly::train::Silent;
 use ndarray::Array1;
 
 fn small() -> anoonly::Dataset {
@@ -130,7 +131,7 @@ fn anoonly_beats_deepsad_on_cifar10_0_needs_shared_data() {
                 },
             };
             let recs: Vec<_> = (0..3)
-                .map(|s| evaluate_once(&ds, &cfg, s, &mut |_| {}).unwrap())
+                .map(|s| evaluate_once(&ds, &cfg, s, &mut Silent).unwrap())
                 .collect();
             auc.push(summarize(&recs).aucroc.mean);
         }

@@ -9,6 +9,7 @@ use anoonly::methods::devnet::FittedDevNet;
 use anoonly::methods::{DevNetLoss, FitError, FitParams, MethodKind, MethodParams, Model};
 use anoonly::protocol::{split, Setting, SplitParams};
 use anoonly::train::Checkpoint;
+use anoonly::train::Silent;
 use ndarray::Array1;
 
 fn small() -> anoonly::Dataset {
@@ -137,7 +138,7 @@ fn best_train_loss_checkpoint_keeps_the_argmin_epoch() {
         ds.x.view(),
         ds.y.view(),
         Checkpoint::Last,
-        &mut |_| {},
+        &mut Silent,
     )
     .unwrap();
     assert_eq!(report.kept_epoch, 29);
@@ -213,7 +214,7 @@ fn devnet_matches_reference_on_cifar10_0_needs_shared_data() {
             },
         };
         let recs: Vec<_> = (0..3)
-            .map(|s| evaluate_once(&ds, &cfg, s, &mut |_| {}).unwrap())
+            .map(|s| evaluate_once(&ds, &cfg, s, &mut Silent).unwrap())
             .collect();
         let auc = summarize(&recs).aucroc.mean;
         eprintln!("DevNet anoonly={anoonly}: AUCROC {auc:.3} (reference {reference})");

@@ -8,6 +8,7 @@ use anoonly::experiment::{evaluate_once, EvalConfig};
 use anoonly::methods::{FeawadCompat, FitParams, MethodKind, MethodParams};
 use anoonly::model_file;
 use anoonly::protocol::{split, SplitParams};
+use anoonly::train::Silent;
 
 fn small() -> anoonly::Dataset {
     synthetic::generate(&synthetic::SyntheticParams {
@@ -152,7 +153,7 @@ fn feawad_detects_mvtec_bottle_anomalies_needs_shared_data() {
             fit,
             split: SplitParams::default(),
         };
-        let rec = evaluate_once(&ds, &cfg, 0, &mut |_| {}).unwrap();
+        let rec = evaluate_once(&ds, &cfg, 0, &mut Silent).unwrap();
         eprintln!("{compat} anoonly={anoonly}: AUCROC {:.3}", rec.aucroc);
         assert!(
             rec.aucroc > 0.9,

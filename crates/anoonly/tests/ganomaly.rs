@@ -15,7 +15,7 @@ use ndarray::array;
 
 fn quick(seed: u64) -> FitParams {
     let mut p = FitParams::new(MethodKind::Ganomaly).seed(seed);
-    p.method.set_epochs(3);
+    p.method.set_epochs(3).unwrap();
     p
 }
 

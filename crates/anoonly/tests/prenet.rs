@@ -7,6 +7,7 @@ use anoonly::data::synthetic;
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams};
 use anoonly::protocol::{split, SplitParams};
+use anoonly::train::Silent;
 use ndarray::Array1;
 
 fn small() -> anoonly::Dataset {
@@ -22,7 +23,7 @@ fn quick(anoonly: bool, seed: u64) -> FitParams {
     let mut p = FitParams::new(MethodKind::PReNet)
         .anoonly(anoonly)
         .seed(seed);
-    p.method.set_epochs(3);
+    p.method.set_epochs(3).unwrap();
     p
 }
 
@@ -133,7 +134,7 @@ fn prenet_matches_reference_on_cifar10_0_needs_shared_data() {
             split: SplitParams::default(),
         };
         let recs: Vec<_> = (0..3)
-            .map(|s| evaluate_once(&ds, &cfg, s, &mut |_| {}).unwrap())
+            .map(|s| evaluate_once(&ds, &cfg, s, &mut Silent).unwrap())
             .collect();
         let auc = summarize(&recs).aucroc.mean;
         eprintln!("PReNet anoonly={anoonly}: AUCROC {auc:.3} (reference {reference})");

@@ -14,7 +14,7 @@ use ndarray::{array, Array2};
 
 fn quick(seed: u64) -> FitParams {
     let mut p = FitParams::new(MethodKind::Repen).seed(seed);
-    p.method.set_epochs(3);
+    p.method.set_epochs(3).unwrap();
     p
 }
 
@@ -145,7 +145,7 @@ fn training_moves_the_loss_and_same_seed_is_bit_identical() {
         "{l:?}"
     );
     let mut one = quick(4);
-    one.method.set_epochs(1);
+    one.method.set_epochs(1).unwrap();
     let d = one.fit(ds.x.view(), ds.y.view()).unwrap();
     assert_ne!(bits(&sa), bits(&d.decision_function(ds.x.view()).unwrap()));
 }
@@ -171,7 +171,7 @@ fn save_load_round_trip_scores_bit_identically() {
 fn repen_beats_chance_on_mvtec_bottle_needs_shared_data() {
     let test = "repen_beats_chance_on_mvtec_bottle_needs_shared_data";
     let mut fit = FitParams::new(MethodKind::Repen);
-    fit.method.set_epochs(20);
+    fit.method.set_epochs(20).unwrap();
     let Some(auc) = common::mvtec_bottle_aucroc(test, fit) else {
         return;
     };
