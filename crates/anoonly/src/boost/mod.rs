@@ -18,6 +18,7 @@ use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::vocab::tensor::{load_vec_any, NamedTensor, StateError};
+use crate::vocab::{count_in, non_negative, positive, ParamError};
 
 /// A fitted classifier that scores rows (the small trait XGBOD's classifier sits behind).
 pub trait Booster {
@@ -52,6 +53,27 @@ impl Default for GbtParams {
             reg_lambda: 1.0,
             base_score: 0.5,
         }
+    }
+}
+
+impl GbtParams {
+    /// Checks every parameter's range, naming the field.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        count_in("max_depth", self.max_depth, 1, 30)?;
+        positive("learning_rate", self.learning_rate)?;
+        count_in("n_estimators", self.n_estimators, 1, 100_000)?;
+        non_negative("gamma", self.gamma)?;
+        non_negative("min_child_weight", self.min_child_weight)?;
+        non_negative("reg_alpha", self.reg_alpha)?;
+        non_negative("reg_lambda", self.reg_lambda)?;
+        if !(self.base_score > 0.0 && self.base_score < 1.0) {
+            return Err(ParamError::new(
+                "base_score",
+                self.base_score,
+                "must lie in (0, 1)",
+            ));
+        }
+        Ok(())
     }
 }
 

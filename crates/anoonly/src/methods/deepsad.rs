@@ -1,4 +1,4 @@
-//! DeepSAD (Ruff et al. 2020) as the AnoOnly authors' code runs it (protocol.md 2.1).
+//! DeepSAD (Ruff et al. 2020) as the AnoOnly authors' code runs it (docs/protocol.md 2.1).
 //!
 //! Network `Linear(d→100) → BN → LeakyReLU → Linear(100→20) → BN → LeakyReLU →
 //! Linear(20→10)`, no biases, torch BatchNorm with eps 1e-4 and no affine (the paper's BN*),
@@ -25,14 +25,11 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::vocab::tensor::{load_vec, vec_tensor};
-use crate::train::{
-    self, count_in, head_norm, non_negative, norm_layer, positive, row_batch, Checkpoint, HeadNorm,
-    Item, NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss,
-    Task, TrainParams, TrainReport,
-};
+use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
 
 
-/// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
+/// DeepSAD hyperparameters; defaults are the authors' code (docs/protocol.md 2.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeepSadParams {

@@ -1,4 +1,4 @@
-//! DevNet (Pang et al., KDD 2019) as the AnoOnly authors' code runs it (protocol.md 2.2:
+//! DevNet (Pang et al., KDD 2019) as the AnoOnly authors' code runs it (docs/protocol.md 2.2:
 //! `baselines/DevNet/run.py`, Keras).
 //!
 //! Network `Dense(d→20, ReLU, bias) → [normalisation] → Dense(20→1, linear, bias)`, Keras
@@ -38,11 +38,8 @@ use crate::nn::{
     Module, NamedTensor, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{
-    self, count_in, head_norm, non_negative, norm_layer, positive, Checkpoint, HeadNorm, Item,
-    NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task,
-    TrainParams, TrainReport,
-};
+use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
 
 
 /// Which DevNet losses to train with.
@@ -57,7 +54,7 @@ pub enum DevNetLoss {
     Paper,
 }
 
-/// DevNet hyperparameters; defaults are the authors' code (protocol.md 2.2).
+/// DevNet hyperparameters; defaults are the authors' code (docs/protocol.md 2.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DevNetParams {

@@ -1,4 +1,4 @@
-//! FEAWAD (Zhou et al., TNNLS 2021) as the AnoOnly authors' code runs it (protocol.md 2.3,
+//! FEAWAD (Zhou et al., TNNLS 2021) as the AnoOnly authors' code runs it (docs/protocol.md 2.3,
 //! paper appendix B.3, eq. 20/21).
 //!
 //! **Autoencoder** (Keras `Dense`, glorot_normal init, zero bias, ReLU everywhere including
@@ -60,13 +60,9 @@ use crate::nn::{
     NamedTensor, ParamMut, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{
-    self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, NormKind,
-    Interrupted, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Stage, Staged,
-    Task, TrainParams,
-    TrainReport,
-};
-use crate::train::{non_negative, positive};
+use crate::vocab::{non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Interrupted, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Stage, Staged, Task, TrainParams, TrainReport};
+
 
 
 /// Which FEAWAD: the fixed one (default) or the authors' code with its two bugs.
@@ -81,7 +77,7 @@ pub enum FeawadCompat {
     Official,
 }
 
-/// FEAWAD hyperparameters; defaults are the authors' code (protocol.md 2.3).
+/// FEAWAD hyperparameters; defaults are the authors' code (docs/protocol.md 2.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FeawadParams {
@@ -749,7 +745,11 @@ pub fn pretrain(
         &fixed,
         &mut rng,
         &mut staged,
-    )?;
+    )
+    .map_err(|i| Interrupted {
+        stage: Stage::Pretrain,
+        ..i
+    })?;
     Ok((net.0, report))
 }
 

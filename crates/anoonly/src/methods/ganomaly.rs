@@ -1,4 +1,4 @@
-//! GANomaly as ADBench runs it (protocol.md 3.1), one of the paper's baselines.
+//! GANomaly as ADBench runs it (docs/protocol.md 3.1), one of the paper's baselines.
 //!
 //! Owns the generator (encoder `d→h`, decoder `h→d`, second encoder `d→h`, tanh, no
 //! normalisation), the discriminator (`d→100→20` tanh features, sigmoid `20→1`), their two
@@ -25,10 +25,8 @@ use crate::nn::{
     Sequential, Sgd, StateError, EVAL_CHUNK,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{
-    count_in, positive, report_epoch, EpochReport, NormKind, Observer, ParamError, Stage,
-    TrainParams, TrainReport,
-};
+use crate::vocab::{count_in, positive, NormKind, ParamError};
+use crate::train::{report_epoch, EpochReport, Observer, Stage, TrainParams, TrainReport};
 
 /// GANomaly hyperparameters; defaults are ADBench's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

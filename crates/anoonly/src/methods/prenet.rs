@@ -1,5 +1,5 @@
 //! PReNet (Pang et al. 2023, "Deep Weakly-supervised Anomaly Detection") as the AnoOnly
-//! authors' code runs it (protocol.md 2.4; `baselines/PReNet/{run,model,fit,utils}.py`).
+//! authors' code runs it (docs/protocol.md 2.4; `baselines/PReNet/{run,model,fit,utils}.py`).
 //!
 //! A pair network scores two rows at once: a shared feature branch
 //! `φ = Linear(d→20, bias) → ReLU → [norm]` runs separately on the left and the right row
@@ -52,14 +52,11 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, sub_seed, Rng};
 use crate::vocab::tensor::{load_rows, mat_tensor};
-use crate::train::{
-    self, count_in, head_norm, non_negative, norm_layer, positive, Checkpoint, HeadNorm, Item,
-    NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task,
-    TrainParams, TrainReport,
-};
+use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
 
 
-/// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).
+/// PReNet hyperparameters; defaults are the authors' code (docs/protocol.md 2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PReNetParams {
@@ -305,7 +302,7 @@ pub struct Pair {
     pub target: f32,
 }
 
-/// One batch of pairs, drawn as the authors' `sampler_pairs` does (protocol.md 2.4):
+/// One batch of pairs, drawn as the authors' `sampler_pairs` does (docs/protocol.md 2.4):
 /// parts A0, A1, A2 (`batch/4` anomalies each, with replacement), U3 (`batch/4` unlabeled,
 /// without replacement), U4, U5 (`batch/2` unlabeled each, without replacement);
 /// left = [A0, A2, U4], right = [A1, U3, U5]; then one permutation of the pairs.

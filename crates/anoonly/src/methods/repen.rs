@@ -1,4 +1,4 @@
-//! REPEN (Pang et al. 2018) as ADBench runs it (protocol.md 3.2), one of the paper's
+//! REPEN (Pang et al. 2018) as ADBench runs it (docs/protocol.md 3.2), one of the paper's
 //! baselines.
 //!
 //! Owns the triplet sampler, the triplet ranking loss, the training loop and the LeSiNN
@@ -35,10 +35,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::vocab::tensor::{load_rows, mat_tensor};
-use crate::train::{
-    count_in, positive, report_epoch, EpochReport, Interrupted, NormKind, Observer, ParamError,
-    Stage, TrainParams, TrainReport,
-};
+use crate::vocab::{count_in, positive, NormKind, ParamError};
+use crate::train::{report_epoch, EpochReport, Interrupted, Observer, Stage, TrainParams, TrainReport};
 
 /// REPEN hyperparameters; defaults are ADBench's (`mode='supervised'`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -1,5 +1,5 @@
 //! XGBOD (Zhao & Hryniewicki 2018) as ADBench runs it: PyOD 1.0.0's `XGBOD()` defaults
-//! (protocol.md 3.3). The 41 unsupervised detectors of [`crate::detectors::Tos`] are fitted
+//! (docs/protocol.md 3.3). The 41 unsupervised detectors of [`crate::detectors::Tos`] are fitted
 //! on all training rows (labels unused); the classifier, gradient-boosted trees with
 //! XGBoost's parameters ([`crate::boost`]), is trained on `[X ‖ TOS]` with the labels, the
 //! TOS columns unscaled (PyOD concatenates raw scores); the score is `P(class 1)`.
@@ -18,10 +18,8 @@ use super::{FitError, Knobs, Method};
 use crate::boost::{Booster, Gbt, GbtParams};
 use crate::detectors::{Tos, TosTiming};
 use crate::nn::{NamedTensor, StateError};
-use crate::train::{
-    count_in, non_negative, positive, report_epoch, EpochReport, FitObserver, NormKind, ParamError,
-    Stage, TrainParams, TrainReport,
-};
+use crate::vocab::{NormKind, ParamError};
+use crate::train::{report_epoch, EpochReport, FitObserver, Stage, TrainParams, TrainReport};
 
 /// XGBOD's hyperparameters: those of its boosted trees (the detector grid is fixed).
 pub type XgbodParams = GbtParams;
@@ -137,21 +135,7 @@ impl Method for FittedXgbod {
     }
 
     fn validate(p: &XgbodParams) -> Result<(), ParamError> {
-        count_in("max_depth", p.max_depth, 1, 30)?;
-        positive("learning_rate", p.learning_rate)?;
-        count_in("n_estimators", p.n_estimators, 1, 100_000)?;
-        non_negative("gamma", p.gamma)?;
-        non_negative("min_child_weight", p.min_child_weight)?;
-        non_negative("reg_alpha", p.reg_alpha)?;
-        non_negative("reg_lambda", p.reg_lambda)?;
-        if !(p.base_score > 0.0 && p.base_score < 1.0) {
-            return Err(ParamError::new(
-                "base_score",
-                p.base_score,
-                "must lie in (0, 1)",
-            ));
-        }
-        Ok(())
+        p.validate()
     }
 
     fn fit(

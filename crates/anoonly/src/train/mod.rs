@@ -8,7 +8,9 @@
 
 pub mod loss;
 
-pub use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+// The parameter vocabulary train speaks in (re-exported for callers of `train`).
+use crate::vocab::non_negative;
+pub use crate::vocab::{NormKind, ParamError};
 pub use loss::{combine, BatchLoss, Item, LossWeighting, Reduction, SsadLoss};
 
 use std::ops::ControlFlow;
