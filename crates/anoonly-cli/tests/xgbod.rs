@@ -1,5 +1,7 @@
-//! XGBOD: the boosted trees on a hand-computed case, feature assembly, the baseline's
-//! refusal of AnoOnly, model files, determinism, and real data.
+//! XGBOD: the boosted trees on a hand-computed case, feature assembly, XGBoost's ranges,
+//! probabilities and the seed's reach, the row limit, real data, and the CLI (`--epochs`
+//! refused, `--set n_estimators`). Determinism, model files and the AnoOnly refusal:
+//! crates/anoonly/tests/conformance.rs.
 
 mod common;
 
@@ -7,7 +9,6 @@ use anoonly::boost::{Booster, Gbt, GbtParams, LEAF};
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::xgbod::assemble;
 use anoonly::methods::{FitError, FitParams, MethodKind};
-use anoonly::model_file;
 use anoonly::protocol::{Setting, SplitParams};
 use anoonly::rng::component_rng;
 use anoonly::train::Silent;
@@ -99,24 +100,15 @@ fn features_are_x_then_tos() {
     );
 }
 
+/// XGBoost's own ranges (the baseline's AnoOnly refusal: tests/conformance.rs).
 #[test]
-fn baseline_refuses_anoonly_and_lambda_n() {
-    let err = FitParams::new(MethodKind::Xgbod)
-        .anoonly(true)
-        .validate()
-        .unwrap_err();
-    assert_eq!(err.field, "anoonly");
-    let mut p = FitParams::new(MethodKind::Xgbod);
-    p.train.lambda_n = Some(0.0);
-    assert_eq!(p.validate().unwrap_err().field, "lambda_n");
-    assert!(FitParams::new(MethodKind::Xgbod).validate().is_ok());
-    assert!(FitParams::new(MethodKind::DeepSad)
-        .anoonly(true)
-        .validate()
-        .is_ok());
+fn booster_parameters_are_range_checked() {
     let mut p = FitParams::new(MethodKind::Xgbod);
     p.method.set("max_depth", "0").unwrap();
     assert_eq!(p.validate().unwrap_err().field, "max_depth");
+    let mut p = FitParams::new(MethodKind::Xgbod);
+    p.method.set("base_score", "1").unwrap();
+    assert_eq!(p.validate().unwrap_err().field, "base_score");
 }
 
 /// Two clusters of normal rows and a sparse anomaly cloud.
@@ -138,8 +130,11 @@ fn toy(seed: u64, n: usize) -> (Array2<f32>, Array1<u8>) {
     (x, y)
 }
 
+/// Scores are probabilities; the seed reaches the isolation forest only (the other
+/// detectors and the trees are deterministic). Determinism and model files:
+/// tests/conformance.rs.
 #[test]
-fn model_file_round_trip_and_determinism() {
+fn scores_are_probabilities_and_the_seed_moves_the_forest_only() {
     let (x, y) = toy(0, 120);
     let (xt, _) = toy(1, 50);
     let mut p = FitParams::new(MethodKind::Xgbod).seed(3);
@@ -147,21 +142,11 @@ fn model_file_round_trip_and_determinism() {
     let m = p.fit(x.view(), y.view()).unwrap();
     let s = m.decision_function(xt.view()).unwrap();
     assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
-    let again = p.fit(x.view(), y.view()).unwrap();
-    assert_eq!(s, again.decision_function(xt.view()).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("xgbod.safetensors");
-    model_file::save(&m, &path).unwrap();
-    let loaded = model_file::load(&path).unwrap();
-    assert_eq!(loaded.kind(), MethodKind::Xgbod);
-    assert_eq!(loaded.params, m.params);
-    assert_eq!(s, loaded.decision_function(xt.view()).unwrap());
-    // Another seed changes the isolation forest, hence the IForest columns.
-    let other = FitParams::new(MethodKind::Xgbod).seed(4);
-    let (tos_a, _, _) = anoonly::detectors::Tos::fit(x.view(), p.train.seed);
-    let (tos_b, _, _) = anoonly::detectors::Tos::fit(x.view(), other.train.seed);
+    let (tos_a, _, _) = anoonly::detectors::Tos::fit(x.view(), 3);
+    let (tos_b, _, _) = anoonly::detectors::Tos::fit(x.view(), 4);
     assert_ne!(tos_a.forest, tos_b.forest);
     assert_eq!(tos_a.alpha, tos_b.alpha);
+    assert_eq!(tos_a.lrd, tos_b.lrd);
 }
 
 #[test]
