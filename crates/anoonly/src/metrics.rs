@@ -1,4 +1,4 @@
-//! Ranking metrics of the paper (protocol.md section 5), as fractions in `[0, 1]`.
+//! Ranking metrics of the paper (docs/protocol.md section 5), as fractions in `[0, 1]`.
 //!
 //! - [`aucroc`]: `sklearn.metrics.roc_auc_score` (area under the ROC curve, i.e. the
 //!   Mann–Whitney statistic with tied scores counted 1/2).

@@ -3,7 +3,7 @@
 //! (higher = more anomalous): KNN and LOF ([`neighbors`]), HBOS ([`hbos`]), one-class SVM
 //! ([`ocsvm`]) and isolation forest ([`iforest`]).
 //!
-//! [`Tos`] owns the whole bank of XGBOD's defaults (protocol.md 3.3): KNN(k, 'largest') and
+//! [`Tos`] owns the whole bank of XGBOD's defaults (docs/protocol.md 3.3): KNN(k, 'largest') and
 //! LOF(k) for k ∈ {1,3,5,10,20,30,40,50} with k < n (interleaved, as PyOD lists them) and
 //! OCSVM(ν) for ν ∈ {0.01, 0.1, …, 0.9, 0.99} on z-scored rows; HBOS(bins) for
 //! {5,10,15,20,25,30,50} and IForest(trees) for {10,20,50,70,100,150,200} on raw rows.

@@ -1,6 +1,6 @@
 //! The numeric core: small dense layers with explicit backward passes on `ndarray` (f32),
 //! optimisers and learning-rate schedules, with PyTorch's and Keras's semantics where the
-//! authors' code uses them (protocol.md section 2).
+//! authors' code uses them (docs/protocol.md section 2).
 //!
 //! Why our own: the heads are small MLPs; a hand-written forward/backward is the fastest
 //! option measured on these machines and builds in seconds.
