@@ -247,6 +247,18 @@ fn every_method_refuses_bad_training_input() {
             ),
             "{what}"
         );
+        // Edge cases a method may refuse or train on, but never panic on: every row a
+        // labeled anomaly, and a single feature.
+        let ones = Array1::<u8>::ones(n);
+        if let Ok(m) = p.fit(ds.x.view(), ones.view()) {
+            let s = m.decision_function(ds.x.view()).unwrap();
+            assert!(s.iter().all(|v| v.is_finite()), "{what}: all labeled");
+        }
+        let one_col = ds.x.slice(s![.., ..1]).to_owned();
+        if let Ok(m) = p.fit(one_col.view(), ds.y.view()) {
+            let s = m.decision_function(one_col.view()).unwrap();
+            assert!(s.iter().all(|v| v.is_finite()), "{what}: one feature");
+        }
         let empty = Array2::<f32>::zeros((0, 12));
         let no_y = Array1::<u8>::zeros(0);
         assert!(
