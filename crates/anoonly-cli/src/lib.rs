@@ -513,7 +513,6 @@ fn fit(a: FitArgs) -> Result<()> {
     let params = a.model.fit_options(a.seed)?.build()?;
     check_output_path(&a.out).map_err(anyhow::Error::msg)?;
     let ds = data::load(&a.data.data, &a.data.options())?;
-    params.check_network(ds.n_features())?;
     let line = EpochLine::new(format!("fit {}", ds.name));
     let mut obs = |r: &EpochReport| {
         line.show(r);
