@@ -791,4 +791,130 @@ mod tests {
         let f = DatasetRef::file(Path::new("x/Classical/16_http.npz"));
         assert_eq!(f.family, "16_http");
     }
+
+    /// Cells are named by their override's spelling: the typed sweeps of the `ablation`
+    /// suite spell their values as results files written before the types did.
+    #[test]
+    fn ablation_overrides_keep_the_spellings_of_existing_results() {
+        let spelled = |o: Vec<Override>| o.iter().map(|o| o.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            spelled(NormKind::ALL.iter().map(|&n| Override::norm(n)).collect()),
+            [
+                "norm=none",
+                "norm=layernorm",
+                "norm=bn-noaffine",
+                "norm=bn",
+                "norm=bn-loss"
+            ]
+        );
+        assert_eq!(
+            spelled(LAMBDA_N_SWEEP.map(Override::lambda_n).to_vec()),
+            [
+                "lambda_n=1",
+                "lambda_n=0.1",
+                "lambda_n=0.01",
+                "lambda_n=0.001",
+                "lambda_n=0.0001",
+                "lambda_n=0.00001",
+                "lambda_n=0.000001",
+                "lambda_n=0"
+            ]
+        );
+        assert_eq!(
+            spelled(NORMAL_RATIO_SWEEP.map(Override::normal_ratio).to_vec()),
+            [
+                "normal_ratio=0.01",
+                "normal_ratio=0.05",
+                "normal_ratio=0.1",
+                "normal_ratio=0.2",
+                "normal_ratio=0.5",
+                "normal_ratio=1"
+            ]
+        );
+        assert_eq!(
+            spelled(BATCH_SIZE_SWEEP.map(Override::batch_size).to_vec())[..2],
+            ["batch_size=1", "batch_size=2"]
+        );
+        // A value as a grid file spells it names the cell and goes back out unchanged.
+        let o = Override::parse("lambda_n", "1.0").unwrap();
+        assert_eq!(o.switch(), &Switch::LambdaN(1.0));
+        assert_eq!(o.to_string(), "lambda_n=1.0");
+        assert_eq!(
+            serde_json::to_string(&o).unwrap(),
+            r#"{"name":"lambda_n","value":"1.0"}"#
+        );
+        let back: Override =
+            serde_json::from_str(r#"{"name":"norm","value":"layer-norm"}"#).unwrap();
+        assert_eq!(back.switch(), &Switch::Norm(NormKind::LayerNorm));
+        assert_eq!(back.to_string(), "norm=layer-norm");
+        let p = Override::parse("compat", "official").unwrap();
+        assert_eq!(
+            p.switch(),
+            &Switch::Param {
+                name: "compat".into(),
+                value: serde_json::json!("official")
+            }
+        );
+        // A bad value is refused when the grid is read, naming the override.
+        for (name, value) in [
+            ("lambda_n", "x"),
+            ("norm", "batchnorm"),
+            ("batch_size", "1.5"),
+        ] {
+            let e = Override::parse(name, value).unwrap_err().to_string();
+            assert!(e.contains(&format!("{name}={value}")), "{e}");
+        }
+    }
+
+    /// A cell's configuration applies the typed override where the old name/value strings
+    /// applied it.
+    #[test]
+    fn overrides_set_the_training_split_and_method_parameters() {
+        let grid = Grid {
+            synthetic: vec![0],
+            methods: vec![MethodKind::DeepSad],
+            ..Grid::default()
+        };
+        let cell = |o: Override| Cell {
+            dataset: DatasetRef::synthetic(0),
+            method: MethodKind::DeepSad,
+            variant: Variant::AnoOnly,
+            setting: Setting::Clean,
+            gamma_la: 0.1,
+            seed: 0,
+            ablation: Some(o),
+        };
+        let (fit, _) = grid.config(&cell(Override::lambda_n(0.001))).unwrap();
+        assert_eq!(fit.train.lambda_n, Some(0.001));
+        let (fit, _) = grid.config(&cell(Override::norm(NormKind::Bn))).unwrap();
+        assert_eq!(fit.train.norm, Some(NormKind::Bn));
+        let (fit, _) = grid.config(&cell(Override::batch_size(16))).unwrap();
+        assert_eq!(fit.method.batch_size(), Some(16));
+        let (_, split) = grid.config(&cell(Override::normal_ratio(0.2))).unwrap();
+        assert_eq!(split.normal_ratio, 0.2);
+        let (fit, _) = grid
+            .config(&cell(Override::parse("eta", "2").unwrap()))
+            .unwrap();
+        assert_eq!(serde_json::to_value(&fit.method).unwrap()["eta"], 2.0);
+        assert!(grid
+            .config(&cell(Override::parse("no_such", "1").unwrap()))
+            .is_err());
+    }
+
+    #[cfg(feature = "toml")]
+    #[test]
+    fn toml_grid_files_read_typed_ablations_and_refuse_bad_ones() {
+        let g: Grid = toml::from_str(
+            "synthetic = [0]\nablations = [{name = \"lambda_n\", value = \"0.5\"}, {name = \"norm\", value = \"bn\"}]",
+        )
+        .unwrap();
+        assert_eq!(
+            g.ablations,
+            vec![Override::lambda_n(0.5), Override::norm(NormKind::Bn)]
+        );
+        let e = toml::from_str::<Grid>("ablations = [{name = \"norm\", value = \"batchnorm\"}]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("norm=batchnorm"), "{e}");
+    }
 }
