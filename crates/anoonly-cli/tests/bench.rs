@@ -1,17 +1,23 @@
 //! `anoonly bench`: resume recomputes nothing finished, shards are disjoint and cover the
-//! grid, family averaging by hand, a report from fixed results against a stored file,
+//! grid, an observer sees every cell and can stop a run, family averaging by hand, a report from fixed results against a stored file,
 //! results independent of the thread count, and a SIGKILLed run resumed to the same report.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 mod common;
 
 use anoonly::bench::report::markdown;
 use anoonly::bench::results::{read_results, RESULTS_FILE};
 use anoonly::bench::sections::{family_means, Metric};
-use anoonly::bench::{self, Grid, QuietRun, RunOptions, Shard, StoredResult, Variant};
+use anoonly::bench::{
+    self, BenchObserver, Cell, CellOutcome, Counts, Grid, QuietRun, RunOptions, Shard,
+    StoredResult, Variant,
+};
 use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
 
@@ -160,6 +166,91 @@ fn merged_shards_equal_the_whole_run() {
     let (n, _) = bench::merge(&dirs, &merged).unwrap();
     assert_eq!(n, 8);
     assert_same_run(&merged, &whole);
+}
+
+/// Counts what a run reports, and stops it after `stop_after` finished cells.
+struct Watch {
+    stop_after: usize,
+    planned: Mutex<Option<Counts>>,
+    started: AtomicUsize,
+    finished: Mutex<Vec<(String, usize, bool)>>,
+}
+
+impl BenchObserver for Watch {
+    fn planned(&self, c: Counts) {
+        *self.planned.lock().unwrap() = Some(c);
+    }
+
+    fn cell_started(&self, _: &Cell, _: Counts) {
+        self.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn cell_finished(&self, cell: &Cell, outcome: CellOutcome<'_>, c: Counts) -> ControlFlow<()> {
+        let ok = matches!(outcome, CellOutcome::Done(r) if r.seed == cell.seed);
+        let mut f = self.finished.lock().unwrap();
+        f.push((cell.key(), c.finished, ok));
+        if f.len() >= self.stop_after {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+/// A run reports its plan and every cell to its observer, and stops when the observer
+/// asks: no new cell starts, the finished ones are on disk, and a resumed run ends where
+/// an uninterrupted one does.
+#[test]
+fn an_observer_sees_every_cell_and_can_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let watch = |stop_after| Watch {
+        stop_after,
+        planned: Mutex::new(None),
+        started: AtomicUsize::new(0),
+        finished: Mutex::new(Vec::new()),
+    };
+    let whole = tmp.path().join("whole");
+    let w = watch(usize::MAX);
+    bench::run(&small_grid(), &opts(&whole, false, 2), &w).unwrap();
+    let planned = w.planned.lock().unwrap().unwrap();
+    assert_eq!(
+        (planned.total, planned.skipped, planned.finished),
+        (8, 0, 0)
+    );
+    assert_eq!(w.started.load(Ordering::SeqCst), 8);
+    let mut numbers: Vec<usize> = w.finished.lock().unwrap().iter().map(|f| f.1).collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=8).collect::<Vec<_>>(),
+        "each finished cell has its own number"
+    );
+    assert!(w.finished.lock().unwrap().iter().all(|f| f.2));
+
+    let part = tmp.path().join("part");
+    let w = watch(3);
+    let e = bench::run(&small_grid(), &opts(&part, false, 1), &w).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            bench::BenchError::Interrupted {
+                finished: 3,
+                total: 8
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--resume"), "{e}");
+    assert_eq!(
+        w.started.load(Ordering::SeqCst),
+        3,
+        "a cell started after the stop"
+    );
+    let lines = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
+    assert_eq!(lines.lines().count(), 3);
+    let s = bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
+    assert_eq!((s.ran, s.skipped), (5, 3));
+    assert_same_run(&part, &whole);
 }
 
 fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
