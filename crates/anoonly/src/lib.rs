@@ -22,7 +22,7 @@
 //! - [`model_file`]: versioned, self-describing model files (safetensors with a JSON config).
 //! - [`experiment`]: split + fit + score + metrics over several seeds, as `anoonly eval` runs
 //!   them, and the demo.
-//! - [`bench`]: experiment grids (`anoonly bench`): building them from suites, TOML files
+//! - [`bench`](mod@bench): experiment grids (`anoonly bench`): building them from suites, TOML files
 //!   and axes, running them with a progress observer, results files, reports beside the
 //!   paper's tables, figures (feature `plots`).
 //! - [`output`]: files written atomically.

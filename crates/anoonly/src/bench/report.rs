@@ -278,7 +278,7 @@ pub fn csv(results: &[StoredResult]) -> String {
     csv_of(&sections(results))
 }
 
-/// [`csv`] from sections already built.
+/// [`csv`](fn@csv) from sections already built.
 pub fn csv_of(secs: &[Section]) -> String {
     let mut s = String::from(
         "setting,protocol,gamma_la,ablation,method,anoonly,family,files,metric,mean,sd,seeds,paper,diff\n",

@@ -9,7 +9,7 @@
 //! size knobs) and what it does (its network, its `L_N` and `L_A`, its sampler, its
 //! scoring, its saved state). The training loop and the AnoOnly switch live in
 //! [`crate::train`]. The list below is the registry: [`MethodKind`], [`MethodParams`] and
-//! [`Fitted`] and every dispatch over them are generated from it ([`registry`]), so adding a
+//! [`Fitted`] and every dispatch over them are generated from it (`registry.rs`), so adding a
 //! method is one new file and one line here. Front ends build [`FitParams`] from their
 //! options with [`FitOptions`].
 //!

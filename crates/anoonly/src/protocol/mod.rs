@@ -308,8 +308,8 @@ pub fn n_test_rows(n: usize, test_size: f64) -> usize {
 /// Written to keep few row-count index vectors alive at once (about 1.7 rows' worth of
 /// `u32` at most), because at 567k rows the indices, not the data, used to set the peak
 /// memory of `eval`. The draws are those of the official code, step by step in one MT19937
-/// stream (the pipeline of the module documentation): [`resample`] (steps 1/2),
-/// [`stratified_split`] (step 3), [`label_anomalies`] (steps 5 to 7).
+/// stream (the pipeline of the module documentation): `resample` (steps 1/2),
+/// `stratified_split` (step 3), `label_anomalies` (steps 5 to 7).
 pub fn split_indices(
     y: ArrayView1<u8>,
     params: &SplitParams,
