@@ -654,7 +654,10 @@ impl BenchRunArgs {
                     .split_once(':')
                     .with_context(|| format!("--set {s}: expected METHOD:NAME=VALUE"))?;
                 let m: MethodKind = m.parse().map_err(anyhow::Error::msg)?;
-                Ok((m, kv.to_string()))
+                let (name, value) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--set {s}: expected METHOD:NAME=VALUE"))?;
+                Ok((m, name.trim().to_string(), parse_value(value.trim())))
             })
             .collect::<Result<_>>()?;
         Ok(GridAxes {

@@ -660,8 +660,8 @@ pub struct GridAxes {
     pub protocol: Option<Protocol>,
     /// Epochs for every method that trains in epochs.
     pub epochs: Option<usize>,
-    /// Method hyperparameters added to the grid's `set`: (method, `NAME=VALUE`).
-    pub set: Vec<(MethodKind, String)>,
+    /// Method hyperparameters added to the grid's `set`: (method, name, value).
+    pub set: Vec<(MethodKind, String, serde_json::Value)>,
 }
 
 impl GridAxes {
@@ -692,7 +692,11 @@ impl GridAxes {
         if self.epochs.is_some() {
             grid.epochs = self.epochs;
         }
-        grid.set.extend(self.set.iter().cloned());
+        grid.set.extend(
+            self.set
+                .iter()
+                .map(|(m, name, v)| (*m, format!("{name}={}", crate::methods::value_text(v)))),
+        );
     }
 }
 

@@ -59,7 +59,7 @@ pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use ganomaly::GanomalyParams;
-pub use options::{parse_value, FitOptions};
+pub use options::{parse_value, value_text, FitOptions};
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
 pub use xgbod::XgbodParams;
@@ -229,10 +229,7 @@ impl MethodParams {
     /// the list of known ones; a value of the wrong type names the field. Ranges are checked
     /// by [`MethodParams::validate`].
     pub fn set_value(&mut self, name: &str, value: serde_json::Value) -> Result<(), ParamError> {
-        let shown = match &value {
-            serde_json::Value::String(s) => s.clone(),
-            v => v.to_string(),
-        };
+        let shown = value_text(&value);
         self.set_shown(name, value, &shown)
     }
 

@@ -95,3 +95,12 @@ impl FitOptions {
 pub fn parse_value(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
 }
+
+/// A hyperparameter value as text, the inverse of [`parse_value`] for the values methods
+/// take: a string bare (`official`), anything else as JSON (`0.001`, `[64,16]`).
+pub fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}
