@@ -3,8 +3,8 @@
 
 1. numpy legacy MT19937 index draws: np.random.seed(seed); np.random.choice(n, size, replace=True)
    (== legacy randint(0, n, size), masked rejection sampling on 32-bit outputs).
-2. Counts of the ADBench pipeline (protocol.md 1.2) for the shared files at seed 42, la = 0.1,
-   with numpy + sklearn (train_test_split stratified), to compare with the protocol.md 1.5 table.
+2. Counts of the ADBench pipeline (docs/protocol.md 1.2) for the shared files at seed 42, la = 0.1,
+   with numpy + sklearn (train_test_split stratified), to compare with the docs/protocol.md 1.5 table.
 
 Run once; the printed numbers are pasted into the Rust tests (tests do not run Python).
 """

@@ -3,7 +3,7 @@
 tests/nn_torch_fixture.rs to replay with anoonly::nn (no Python needed at test time).
 
 The network, centre, loss, optimiser and scheduler follow the authors' DeepSAD code
-(protocol.md section 2.1): MLP(d, [100, 20], 10, bias=False) with affine-free BatchNorm1d
+(docs/protocol.md 2.1): MLP(d, [100, 20], 10, bias=False) with affine-free BatchNorm1d
 (eps 1e-4) and LeakyReLU(0.01); c = mean of eval-mode outputs with |c_j| < 0.1 pushed to
 +-0.1; Adam(lr=1e-3, weight_decay=1e-6) + MultiStepLR(milestones=[0], gamma=0.1) stepped
 after every optimiser step (effective lr 1e-4).

@@ -11,6 +11,7 @@ use anoonly::nn::{BnLoss, Init, Linear, Matrix, Mode, Module, Sequential};
 use anoonly::protocol::{split, SplitParams};
 use anoonly::rng::component_rng;
 use anoonly::train::NormKind;
+use anoonly::train::Silent;
 use ndarray::Array2;
 use rand::Rng as _;
 
@@ -26,7 +27,7 @@ fn small() -> anoonly::Dataset {
 /// Short fits: few epochs (and, for FEAWAD, a short pretraining on small batches).
 fn quick(kind: MethodKind, seed: u64) -> FitParams {
     let mut p = FitParams::new(kind).seed(seed);
-    p.method.set_epochs(2);
+    p.method.set_epochs(2).unwrap();
     if kind == MethodKind::Feawad {
         for (k, v) in [
             ("pretrain_epochs", "1"),
@@ -264,7 +265,7 @@ fn normal_ratio_counts_and_record_fields() {
                 ..SplitParams::default()
             },
         };
-        evaluate_once(&ds, &cfg, 4, &mut |_| {}).unwrap()
+        evaluate_once(&ds, &cfg, 4, &mut Silent).unwrap()
     };
     let full = record(1.0, quick(MethodKind::DeepSad, 0));
     let normals = full.n_train - full.n_labeled;

@@ -1,16 +1,23 @@
 //! `anoonly bench`: resume recomputes nothing finished, shards are disjoint and cover the
-//! grid, family averaging by hand, a report from fixed results against a stored file,
+//! grid, an observer sees every cell and can stop a run, family averaging by hand, a report from fixed results against a stored file,
 //! results independent of the thread count, and a SIGKILLed run resumed to the same report.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 mod common;
 
-use anoonly::bench::report::{family_means, markdown, Metric};
+use anoonly::bench::report::markdown;
 use anoonly::bench::results::{read_results, RESULTS_FILE};
-use anoonly::bench::{self, Grid, Progress, RunOptions, Shard, StoredResult, Variant};
+use anoonly::bench::sections::{family_means, Metric};
+use anoonly::bench::{
+    self, BenchObserver, Cell, CellOutcome, Counts, Grid, QuietRun, RunOptions, Shard,
+    StoredResult, Variant,
+};
 use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
 
@@ -31,7 +38,6 @@ fn opts(out: &Path, resume: bool, threads: usize) -> RunOptions {
         resume,
         threads,
         shard: None,
-        progress: Progress::Quiet,
     }
 }
 
@@ -67,14 +73,14 @@ fn assert_same_run(a: &Path, b: &Path) {
 fn resume_recomputes_nothing_finished() {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
-    let s = bench::run(&small_grid(), &opts(&full, false, 2)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).unwrap();
     assert_eq!((s.cells, s.ran, s.skipped, s.failed), (8, 8, 0, 0));
 
     // Without --resume an existing run is refused, not mixed.
-    assert!(bench::run(&small_grid(), &opts(&full, false, 2)).is_err());
+    assert!(bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).is_err());
     // A finished run resumed runs nothing and leaves its results byte for byte.
     let before = std::fs::read(full.join(RESULTS_FILE)).unwrap();
-    let s = bench::run(&small_grid(), &opts(&full, true, 2)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&full, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (0, 8));
     assert_eq!(std::fs::read(full.join(RESULTS_FILE)).unwrap(), before);
 
@@ -89,7 +95,7 @@ fn resume_recomputes_nothing_finished() {
         format!("{kept}{}", &lines[3][..40]),
     )
     .unwrap();
-    let s = bench::run(&small_grid(), &opts(&part, true, 2)).unwrap();
+    let s = bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (5, 3));
     let after = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
     assert!(after.starts_with(&kept), "finished lines were rewritten");
@@ -102,8 +108,8 @@ fn resume_recomputes_nothing_finished() {
 fn results_do_not_depend_on_the_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    bench::run(&small_grid(), &opts(&a, false, 1)).unwrap();
-    bench::run(&small_grid(), &opts(&b, false, 2)).unwrap();
+    bench::run(&small_grid(), &opts(&a, false, 1), &QuietRun).unwrap();
+    bench::run(&small_grid(), &opts(&b, false, 2), &QuietRun).unwrap();
     assert_same_run(&a, &b);
 }
 
@@ -147,13 +153,13 @@ fn shards_are_disjoint_and_cover_the_grid() {
 fn merged_shards_equal_the_whole_run() {
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
-    bench::run(&small_grid(), &opts(&whole, false, 2)).unwrap();
+    bench::run(&small_grid(), &opts(&whole, false, 2), &QuietRun).unwrap();
     let mut dirs = Vec::new();
     for i in 1..=3 {
         let d = tmp.path().join(format!("shard{i}"));
         let mut o = opts(&d, false, 1);
         o.shard = Some(format!("{i}/3").parse().unwrap());
-        bench::run(&small_grid(), &o).unwrap();
+        bench::run(&small_grid(), &o, &QuietRun).unwrap();
         dirs.push(d);
     }
     let merged = tmp.path().join("merged");
@@ -183,14 +189,14 @@ fn merge_keeps_the_shards_failed_cells() {
         ..small_grid()
     };
     let whole = tmp.path().join("whole");
-    let s = bench::run(&grid, &opts(&whole, false, 2)).unwrap();
+    let s = bench::run(&grid, &opts(&whole, false, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.failed), (8, 4));
     let mut dirs = Vec::new();
     for i in 1..=2 {
         let d = tmp.path().join(format!("shard{i}"));
         let mut o = opts(&d, false, 1);
         o.shard = Some(format!("{i}/2").parse().unwrap());
-        bench::run(&grid, &o).unwrap();
+        bench::run(&grid, &o, &QuietRun).unwrap();
         dirs.push(d);
     }
     // A cell one directory failed and another finished is not a failure.
@@ -219,6 +225,91 @@ fn merge_keeps_the_shards_failed_cells() {
     assert_eq!(keys(&merged), keys(&whole));
     assert!(!keys(&merged).contains(&finished_key));
     assert_eq!(failed_section(&merged), failed_section(&whole));
+}
+
+/// Counts what a run reports, and stops it after `stop_after` finished cells.
+struct Watch {
+    stop_after: usize,
+    planned: Mutex<Option<Counts>>,
+    started: AtomicUsize,
+    finished: Mutex<Vec<(String, usize, bool)>>,
+}
+
+impl BenchObserver for Watch {
+    fn planned(&self, c: Counts) {
+        *self.planned.lock().unwrap() = Some(c);
+    }
+
+    fn cell_started(&self, _: &Cell, _: Counts) {
+        self.started.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn cell_finished(&self, cell: &Cell, outcome: CellOutcome<'_>, c: Counts) -> ControlFlow<()> {
+        let ok = matches!(outcome, CellOutcome::Done(r) if r.seed == cell.seed);
+        let mut f = self.finished.lock().unwrap();
+        f.push((cell.key(), c.finished, ok));
+        if f.len() >= self.stop_after {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+/// A run reports its plan and every cell to its observer, and stops when the observer
+/// asks: no new cell starts, the finished ones are on disk, and a resumed run ends where
+/// an uninterrupted one does.
+#[test]
+fn an_observer_sees_every_cell_and_can_stop_the_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let watch = |stop_after| Watch {
+        stop_after,
+        planned: Mutex::new(None),
+        started: AtomicUsize::new(0),
+        finished: Mutex::new(Vec::new()),
+    };
+    let whole = tmp.path().join("whole");
+    let w = watch(usize::MAX);
+    bench::run(&small_grid(), &opts(&whole, false, 2), &w).unwrap();
+    let planned = w.planned.lock().unwrap().unwrap();
+    assert_eq!(
+        (planned.total, planned.skipped, planned.finished),
+        (8, 0, 0)
+    );
+    assert_eq!(w.started.load(Ordering::SeqCst), 8);
+    let mut numbers: Vec<usize> = w.finished.lock().unwrap().iter().map(|f| f.1).collect();
+    numbers.sort_unstable();
+    assert_eq!(
+        numbers,
+        (1..=8).collect::<Vec<_>>(),
+        "each finished cell has its own number"
+    );
+    assert!(w.finished.lock().unwrap().iter().all(|f| f.2));
+
+    let part = tmp.path().join("part");
+    let w = watch(3);
+    let e = bench::run(&small_grid(), &opts(&part, false, 1), &w).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            bench::BenchError::Interrupted {
+                finished: 3,
+                total: 8
+            }
+        ),
+        "{e}"
+    );
+    assert!(e.to_string().contains("--resume"), "{e}");
+    assert_eq!(
+        w.started.load(Ordering::SeqCst),
+        3,
+        "a cell started after the stop"
+    );
+    let lines = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
+    assert_eq!(lines.lines().count(), 3);
+    let s = bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
+    assert_eq!((s.ran, s.skipped), (5, 3));
+    assert_same_run(&part, &whole);
 }
 
 fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
@@ -360,7 +451,7 @@ fn quick_suite_writes_report_and_figures() {
         gamma_la: vec![0.05, 0.1],
         ..small_grid()
     };
-    let s = bench::run(&grid, &opts(&out, false, 2)).unwrap();
+    let s = bench::run(&grid, &opts(&out, false, 2), &QuietRun).unwrap();
     assert_eq!(s.failed, 0);
     for f in [
         "report.md",

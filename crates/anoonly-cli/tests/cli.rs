@@ -1,4 +1,5 @@
-//! The command-line contract: `demo`, `eval --json`, `fit` + `score`, and clean failures.
+//! The command-line contract: `demo`, `eval --json`, `fit` + `score`, clean failures, and the
+//! in-process entry point.
 
 mod common;
 
@@ -26,6 +27,23 @@ fn demo_prints_both_variants() {
     let out = stdout(&o);
     assert!(out.contains("| DeepSAD |"), "{out}");
     assert!(out.contains("| DeepSAD + AnoOnly |"), "{out}");
+}
+
+/// The binary is `anoonly_cli::run`: called in-process (as the Python package's console
+/// script will), it gives the binary's exit codes: 0, 1 when the work fails, 2 on a usage
+/// error.
+#[test]
+fn the_library_entry_point_runs_the_command() {
+    use std::process::ExitCode;
+    assert_eq!(
+        anoonly_cli::run(["anoonly", "demo", "--seeds", "0"]),
+        ExitCode::SUCCESS
+    );
+    assert_eq!(anoonly_cli::run(["anoonly", "eval"]), ExitCode::from(2));
+    assert_eq!(
+        anoonly_cli::run(["anoonly", "eval", "--data", "no-such-file.npz"]),
+        ExitCode::FAILURE
+    );
 }
 
 #[test]

@@ -1,5 +1,7 @@
-//! XGBOD: the boosted trees on a hand-computed case, feature assembly, the baseline's
-//! refusal of AnoOnly, model files, determinism, and real data.
+//! XGBOD: the boosted trees on a hand-computed case, feature assembly, XGBoost's ranges,
+//! probabilities and the seed's reach, the row limit, real data, and the CLI (`--epochs`
+//! refused, `--set n_estimators`). Determinism, model files and the AnoOnly refusal:
+//! crates/anoonly/tests/conformance.rs.
 
 mod common;
 
@@ -7,9 +9,9 @@ use anoonly::boost::{Booster, Gbt, GbtParams, LEAF};
 use anoonly::experiment::{evaluate_once, summarize, EvalConfig};
 use anoonly::methods::xgbod::assemble;
 use anoonly::methods::{FitError, FitParams, MethodKind};
-use anoonly::model_file;
 use anoonly::protocol::{Setting, SplitParams};
 use anoonly::rng::component_rng;
+use anoonly::train::Silent;
 use ndarray::{array, Array1, Array2};
 use rand::Rng as _;
 
@@ -35,7 +37,7 @@ fn first_tree_matches_the_hand_computed_split_and_leaves() {
         n_estimators: 1,
         ..GbtParams::default()
     };
-    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    let gbt = Gbt::fit(&p, x.view(), y.view());
     let tree = &gbt.trees[0];
     assert_eq!(tree.len(), 3, "{tree:?}");
     assert_eq!((tree[0].feature, tree[0].threshold), (0, 4.5));
@@ -53,14 +55,14 @@ fn first_tree_matches_the_hand_computed_split_and_leaves() {
         n_estimators: 2,
         ..GbtParams::default()
     };
-    let gbt2 = Gbt::fit(&p2, x.view(), y.view(), &mut |_, _| {});
+    let gbt2 = Gbt::fit(&p2, x.view(), y.view());
     assert_eq!(gbt2.trees[1].len(), 1);
     assert!(gbt2.trees[1][0].value.abs() < 1e-7);
     let p3 = GbtParams {
         min_child_weight: 0.9,
         ..p2
     };
-    let gbt3 = Gbt::fit(&p3, x.view(), y.view(), &mut |_, _| {});
+    let gbt3 = Gbt::fit(&p3, x.view(), y.view());
     let (sp, sm) = (f64::from(s(0.1)), f64::from(s(-0.1)));
     let want = -4.0 * sm / (4.0 * sp * sm + 1.0) * 0.1;
     assert_eq!(gbt3.trees[1][0].threshold, 4.5);
@@ -78,13 +80,13 @@ fn a_leaf_lighter_than_min_child_weight_has_weight_zero() {
         n_estimators: 1,
         ..GbtParams::default()
     };
-    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    let gbt = Gbt::fit(&p, x.view(), y.view());
     assert_eq!(gbt.trees[0][0].value, 0.0);
     let p = GbtParams {
         min_child_weight: 0.5,
         ..p
     };
-    let gbt = Gbt::fit(&p, x.view(), y.view(), &mut |_, _| {});
+    let gbt = Gbt::fit(&p, x.view(), y.view());
     assert!((f64::from(gbt.trees[0][0].value) - 0.1 / 1.5).abs() < 1e-7);
 }
 
@@ -98,24 +100,15 @@ fn features_are_x_then_tos() {
     );
 }
 
+/// XGBoost's own ranges (the baseline's AnoOnly refusal: tests/conformance.rs).
 #[test]
-fn baseline_refuses_anoonly_and_lambda_n() {
-    let err = FitParams::new(MethodKind::Xgbod)
-        .anoonly(true)
-        .validate()
-        .unwrap_err();
-    assert_eq!(err.field, "anoonly");
-    let mut p = FitParams::new(MethodKind::Xgbod);
-    p.train.lambda_n = Some(0.0);
-    assert_eq!(p.validate().unwrap_err().field, "lambda_n");
-    assert!(FitParams::new(MethodKind::Xgbod).validate().is_ok());
-    assert!(FitParams::new(MethodKind::DeepSad)
-        .anoonly(true)
-        .validate()
-        .is_ok());
+fn booster_parameters_are_range_checked() {
     let mut p = FitParams::new(MethodKind::Xgbod);
     p.method.set("max_depth", "0").unwrap();
     assert_eq!(p.validate().unwrap_err().field, "max_depth");
+    let mut p = FitParams::new(MethodKind::Xgbod);
+    p.method.set("base_score", "1").unwrap();
+    assert_eq!(p.validate().unwrap_err().field, "base_score");
 }
 
 /// Two clusters of normal rows and a sparse anomaly cloud.
@@ -137,30 +130,23 @@ fn toy(seed: u64, n: usize) -> (Array2<f32>, Array1<u8>) {
     (x, y)
 }
 
+/// Scores are probabilities; the seed reaches the isolation forest only (the other
+/// detectors and the trees are deterministic). Determinism and model files:
+/// tests/conformance.rs.
 #[test]
-fn model_file_round_trip_and_determinism() {
+fn scores_are_probabilities_and_the_seed_moves_the_forest_only() {
     let (x, y) = toy(0, 120);
     let (xt, _) = toy(1, 50);
     let mut p = FitParams::new(MethodKind::Xgbod).seed(3);
-    p.method.set_epochs(20);
+    p.method.set("n_estimators", "20").unwrap();
     let m = p.fit(x.view(), y.view()).unwrap();
     let s = m.decision_function(xt.view()).unwrap();
     assert!(s.iter().all(|v| (0.0..=1.0).contains(v)));
-    let again = p.fit(x.view(), y.view()).unwrap();
-    assert_eq!(s, again.decision_function(xt.view()).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("xgbod.safetensors");
-    model_file::save(&m, &path).unwrap();
-    let loaded = model_file::load(&path).unwrap();
-    assert_eq!(loaded.kind(), MethodKind::Xgbod);
-    assert_eq!(loaded.params, m.params);
-    assert_eq!(s, loaded.decision_function(xt.view()).unwrap());
-    // Another seed changes the isolation forest, hence the IForest columns.
-    let other = FitParams::new(MethodKind::Xgbod).seed(4);
-    let (tos_a, _, _) = anoonly::detectors::Tos::fit(x.view(), p.train.seed);
-    let (tos_b, _, _) = anoonly::detectors::Tos::fit(x.view(), other.train.seed);
+    let (tos_a, _, _) = anoonly::detectors::Tos::fit(x.view(), 3);
+    let (tos_b, _, _) = anoonly::detectors::Tos::fit(x.view(), 4);
     assert_ne!(tos_a.forest, tos_b.forest);
     assert_eq!(tos_a.alpha, tos_b.alpha);
+    assert_eq!(tos_a.lrd, tos_b.lrd);
 }
 
 #[test]
@@ -193,7 +179,7 @@ fn xgbod_beats_chance_on_mvtec_bottle_needs_shared_data() {
         },
     };
     let recs: Vec<_> = (0..2)
-        .map(|s| evaluate_once(&ds, &cfg, s, &mut |_| {}).unwrap())
+        .map(|s| evaluate_once(&ds, &cfg, s, &mut Silent).unwrap())
         .collect();
     let s = summarize(&recs);
     eprintln!(
@@ -218,8 +204,26 @@ fn cli_fit_score_and_refused_anoonly() {
     std::fs::write(&csv, text).unwrap();
     let model = dir.path().join("m.safetensors");
     let (csv_s, model_s) = (csv.to_str().unwrap(), model.to_str().unwrap());
+    // XGBOD grows boosting rounds, not epochs: `--epochs` is refused, naming the knob.
     let o = common::cli(&[
         "fit", "--data", csv_s, "--method", "xgbod", "--epochs", "10", "--out", model_s,
+    ]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("epochs") && err.contains("n_estimators"),
+        "{err}"
+    );
+    let o = common::cli(&[
+        "fit",
+        "--data",
+        csv_s,
+        "--method",
+        "xgbod",
+        "--set",
+        "n_estimators=10",
+        "--out",
+        model_s,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let a = common::cli(&["score", "--model", model_s, "--data", csv_s]);

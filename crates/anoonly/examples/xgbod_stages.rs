@@ -26,7 +26,7 @@ fn main() -> anyhow::Result<()> {
         seed,
         sp.x_train.view(),
         sp.y_train.view(),
-        &mut |_| {},
+        &mut anoonly::train::Silent,
     )?;
     println!(
         "{} train {}x{}: detectors {:.2}s (neighbours+kernel {:.2}s, OCSVM grid {:.2}s, HBOS {:.2}s, IForest {:.2}s), booster {:.2}s",

@@ -3,25 +3,36 @@
 //! Semi-supervised anomaly detection (SSAD) on feature files, with the AnoOnly switch of
 //! *AnoOnly: Semi-Supervised Anomaly Detection without Loss on Normal Data*.
 //!
-//! Layout, one module per concept:
+//! Layout, one module per concept, bottom up:
+//! - [`vocab`]: the shared vocabulary: parameter checks ([`vocab::ParamError`]),
+//!   [`vocab::NormKind`], named tensors and their checked readers (model files).
 //! - [`data`]: reading ADBench `.npz`, `.npy` pairs and CSV into a validated [`data::Dataset`];
 //!   synthetic data for the demo.
 //! - [`protocol`]: the train/test split as the authors' code does it (ADBench) and a
 //!   leakage-free variant; labeled-anomaly selection (`gamma_la`), clean and noisy settings.
 //! - [`metrics`]: AUCROC, AUCPR (anomaly), AUCPR (normal), and the authors' AUCPR (normal).
 //! - [`nn`]: the numeric core: layers with explicit backward passes, optimisers, schedules.
-//! - [`train`]: the one training core, home of the `lambda_n` / AnoOnly switch.
+//! - [`train`]: the one training core, home of the `lambda_n` / AnoOnly switch, and the
+//!   fit observer that reports epochs and can stop a fit.
 //! - [`detectors`]: unsupervised outlier detectors (KNN, LOF, HBOS, OCSVM, IForest), XGBOD's features.
 //! - [`boost`]: gradient-boosted trees with XGBoost's exact greedy splits, XGBOD's classifier.
-//! - [`methods`]: one file per SSAD method; each declares its network, its `L_N` and `L_A`,
-//!   its sampler and its scoring.
+//! - [`methods`]: one file per method, each implementing [`methods::Method`] (what it is and
+//!   what it does), registered once; [`methods::FitOptions`] turns a front end's options
+//!   into [`methods::FitParams`].
 //! - [`model_file`]: versioned, self-describing model files (safetensors with a JSON config).
-//! - [`experiment`]: split + fit + score + metrics, as `anoonly eval` runs them.
-//! - [`bench`]: experiment grids (`anoonly bench`): results files, reports beside the paper's
-//!   tables, figures.
+//! - [`experiment`]: split + fit + score + metrics over several seeds, as `anoonly eval` runs
+//!   them, and the demo.
+//! - [`bench`](mod@bench): experiment grids (`anoonly bench`): building them from suites, TOML files
+//!   and axes, running them with a progress observer, results files, reports beside the
+//!   paper's tables, figures (feature `plots`).
+//! - [`output`]: files written atomically.
 //! - [`stats`]: paired tests, Holm's correction, bootstrap intervals, Friedman/Nemenyi rank
 //!   comparisons: the evidence behind a report's claims.
 //! - [`rng`]: one seed per run, sub-seeds per component, a portable ChaCha generator.
+//!
+//! The protocol and every departure from the paper, with the switches that select them:
+//! `docs/protocol.md`. Features: `plots` (bench figures) and `toml` (TOML grid files), both
+//! on by default; `--no-default-features` builds the core alone.
 
 pub mod bench;
 pub mod boost;
@@ -37,5 +48,6 @@ pub mod protocol;
 pub mod rng;
 pub mod stats;
 pub mod train;
+pub mod vocab;
 
 pub use data::Dataset;

@@ -1,4 +1,4 @@
-//! Ranking metrics of the paper (protocol.md section 5), as fractions in `[0, 1]`.
+//! Ranking metrics of the paper (docs/protocol.md section 5), as fractions in `[0, 1]`.
 //!
 //! - [`aucroc`]: `sklearn.metrics.roc_auc_score` (area under the ROC curve, i.e. the
 //!   Mann–Whitney statistic with tied scores counted 1/2).
@@ -12,6 +12,23 @@
 //!
 //! Labels: `1` = anomaly, `0` = normal. Scores: higher = more anomalous. Every function is
 //! `O(n log n)` (one sort under the IEEE total order, after refusing non-finite scores).
+//!
+//! ```
+//! use anoonly::metrics::evaluate;
+//! // Ranked by score: 0.8 (anomaly), 0.4 (normal), 0.35 (anomaly), 0.2, 0.1 (normals).
+//! let m = evaluate(&[0, 0, 1, 1, 0], &[0.1, 0.4, 0.35, 0.8, 0.2])?;
+//! // AUCROC: of the 2 x 3 anomaly-normal pairs, 5 rank the anomaly higher.
+//! assert!((m.aucroc - 5.0 / 6.0).abs() < 1e-12);
+//! // AUCPR: recall 1/2 at precision 1, then recall 1 at precision 2/3.
+//! assert!((m.aucpr - (0.5 * 1.0 + 0.5 * 2.0 / 3.0)).abs() < 1e-12);
+//! // Normals ranked by the negated score: 0.1, 0.2 (normals), 0.35 (anomaly), 0.4 (normal):
+//! // recall 1/3 and 2/3 at precision 1, then recall 1 at precision 3/4.
+//! assert!((m.aucpr_normal - (2.0 / 3.0 + 1.0 / 3.0 * 0.75)).abs() < 1e-12);
+//! // The authors' sign ranks normals by the score itself: 0.8 (anomaly), then the normal 0.4
+//! // at precision 1/2, 0.2 at 2/4, 0.1 at 3/5.
+//! assert!((m.aucpr_normal_official - (0.5 + 0.5 + 0.6) / 3.0).abs() < 1e-12);
+//! # Ok::<(), anoonly::metrics::MetricError>(())
+//! ```
 
 use std::cmp::Ordering;
 

@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{FitParams, MethodParams, Model};
-use crate::nn::{NamedTensor, StateError};
+use crate::methods::{FitParams, Model};
 use crate::output::write_atomic;
+use crate::vocab::tensor::{NamedTensor, StateError};
 
 /// Bumped whenever a model file written by an older version can no longer be read.
 pub const FORMAT_VERSION: u32 = 1;
@@ -211,12 +211,13 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
     }
     let views = st.tensors();
     let stored: usize = views.iter().map(|(_, v)| v.data().len() / 4).sum();
-    check_widths(&config.params.method, config.n_features, stored as u128).map_err(|reason| {
-        ModelFileError::Config {
+    let method = &config.params.method;
+    method
+        .check_widths(config.n_features, stored as u128)
+        .map_err(|reason| ModelFileError::Config {
             path: path.to_path_buf(),
             reason: format!("{reason} (the file holds {stored} values)"),
-        }
-    })?;
+        })?;
     let mut tensors = Vec::new();
     for (name, view) in views {
         if view.dtype() != Dtype::F32 {
@@ -242,50 +243,4 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
             source,
         }
     })
-}
-
-/// Layer widths of the methods' networks, by hyperparameter name, in the order the layers are
-/// chained (input width first).
-const WIDTH_KEYS: [&str; 5] = ["hidden", "rep_dim", "ae_hidden", "code_dim", "head_hidden"];
-
-/// Most weights one layer of a network trained here may have (2^26, 256 MB as f32; with its
-/// gradient and Adam's two moments about 1 GB). The widest default network has
-/// `n_features x 100` weights in its first layer.
-pub const MAX_LAYER_WEIGHTS: u128 = 1 << 26;
-
-/// Refuses a network that needs more than `max_weights` weights in one layer, *before* it is
-/// built. The methods allocate their layers from the hyperparameters, so `hidden = [10^12]`
-/// on the command line or a forged model-file header would otherwise abort on allocation. In
-/// every method each pair of consecutive widths (input width first, in the order of
-/// [`WIDTH_KEYS`]) is the shape of at least one weight matrix, so each product is a lower
-/// bound on one layer's size. [`from_bytes`] uses the number of values the file holds as the
-/// bound, which limits the allocation to a small multiple of the file size; the CLI uses
-/// [`MAX_LAYER_WEIGHTS`] before fitting.
-pub fn check_widths(
-    method: &MethodParams,
-    n_features: usize,
-    max_weights: u128,
-) -> Result<(), String> {
-    let json = serde_json::to_value(method).map_err(|e| e.to_string())?;
-    let mut chain = vec![("n_features", n_features as u128)];
-    for key in WIDTH_KEYS {
-        match json.get(key) {
-            Some(serde_json::Value::Number(n)) => chain.extend(n.as_u64().map(|v| (key, v.into()))),
-            Some(serde_json::Value::Array(a)) => chain.extend(
-                a.iter()
-                    .filter_map(|v| v.as_u64())
-                    .map(|v| (key, u128::from(v))),
-            ),
-            _ => {}
-        }
-    }
-    for pair in chain.windows(2) {
-        let ((k0, w0), (k1, w1)) = (pair[0], pair[1]);
-        if w0 * w1 > max_weights {
-            return Err(format!(
-                "layer widths {k0} = {w0} x {k1} = {w1} need more than {max_weights} weights"
-            ));
-        }
-    }
-    Ok(())
 }

@@ -1,5 +1,5 @@
 //! Loads every ADBench file of the shared data folder and checks shapes and anomaly counts
-//! against protocol.md §1.5. The folder is `shared/data/adbench` beside the crate's folder
+//! against docs/protocol.md 1.5. The folder is `shared/data/adbench` beside the crate's folder
 //! (`<crate>/../shared/data/adbench`); when it is absent the tests print a loud SKIPPED line
 //! and pass. Run in release mode: `cargo test --release --test data_shared_files`.
 
@@ -9,7 +9,7 @@ use anoonly::data::{load, load_features, LoadOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// (folder, file stem, rows, columns, anomalies), from protocol.md §1.5.
+/// (folder, file stem, rows, columns, anomalies), from docs/protocol.md 1.5.
 const EXPECTED: &[(&str, &str, usize, usize, usize)] = &[
     ("CV_by_ResNet18", "CIFAR10_0", 5263, 512, 263),
     ("CV_by_ResNet18", "SVHN_0", 5208, 512, 260),
@@ -112,7 +112,7 @@ fn needs_shared_data_every_file_loads_with_expected_shape_and_anomalies() {
             checked += 1;
         } else {
             eprintln!(
-                "note: {} not listed in protocol.md 1.5; loaded only",
+                "note: {} not listed in docs/protocol.md 1.5; loaded only",
                 path.display()
             );
         }

@@ -1,6 +1,6 @@
-//! Split counts on the shared ADBench files (protocol.md 1.5), read from their `y` labels only.
+//! Split counts on the shared ADBench files (docs/protocol.md 1.5), read from their `y` labels only.
 //!
-//! Rows marked `true` are the protocol.md 1.5 table (seed 42, la 0.1); all rows (counts, first
+//! Rows marked `true` are the docs/protocol.md 1.5 table (seed 42, la 0.1); all rows (counts, first
 //! train / test rows and their sums) come from the numpy/sklearn replica of the official pipeline
 //! in scripts/protocol_reference.py (numpy 2.4.6, scikit-learn 1.9.1), run once and pasted here.
 //! The test skips loudly when the shared data is not present.

@@ -1,4 +1,4 @@
-//! The split protocol (protocol.md 1.2, 1.5) on synthetic labels: counts, numpy-identical row
+//! The split protocol (docs/protocol.md 1.2, 1.5) on synthetic labels: counts, numpy-identical row
 //! choice, leakage, scaling, determinism, clean/noisy, normal_ratio, errors.
 
 mod common;
@@ -37,7 +37,7 @@ fn features(n: usize) -> Array2<f32> {
 }
 
 /// (file, rows, anomalies, n_train clean, n_train noisy, n_lab, n_test, test anomalies).
-/// The first two are the protocol.md 1.5 table rows of files that are not resampled (their
+/// The first two are the docs/protocol.md 1.5 table rows of files that are not resampled (their
 /// counts do not depend on where the anomalies sit); the Classical rows come from the
 /// numpy/sklearn replica in scripts/protocol_reference.py (seed 42, la 0.1), not from the table.
 #[rustfmt::skip]

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::methods::{FitParams, MethodKind};
 use crate::protocol::{Protocol, Setting, SplitParams};
-use crate::train::ParamError;
+use crate::vocab::{NormKind, ParamError};
 
 /// A method with or without AnoOnly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -68,7 +68,7 @@ pub struct DatasetRef {
 }
 
 impl DatasetRef {
-    /// A file, its family read off its name as protocol.md 1.4 groups them: `CIFAR10_3` ->
+    /// A file, its family read off its name as docs/protocol.md 1.4 groups them: `CIFAR10_3` ->
     /// `CIFAR10`, `MVTec-AD_bottle` -> `MVTec-AD`, `20news_3` -> `20news`. Files of
     /// ADBench's `Classical/` folder are one family each (`16_http`).
     pub fn file(path: &Path) -> DatasetRef {
@@ -111,17 +111,162 @@ pub fn family_of(name: &str) -> String {
     }
 }
 
-/// One ablation override of a cell: a training switch (`norm`, `lambda_n`,
-/// `normal_ratio`, `batch_size`, ...) and its value, as `eval`'s flags spell them.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// What an ablation override sets, typed: the paper's switches (section 4 of
+/// docs/protocol.md) and, for anything else, a method hyperparameter by name.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Switch {
+    /// Weight of `L_N` (a training parameter).
+    LambdaN(f32),
+    /// Fraction of the train normals kept (a split parameter).
+    NormalRatio(f64),
+    /// The normalisation before the last layer.
+    Norm(NormKind),
+    /// The method's training batch size.
+    BatchSize(usize),
+    /// Any other method hyperparameter, set as `--set NAME=VALUE` sets it.
+    Param {
+        name: String,
+        value: serde_json::Value,
+    },
+}
+
+/// One ablation override of a cell: a typed [`Switch`] and its value as spelled. The
+/// spelling names the cell (`.../norm=bn` ends its key) and is what results lines store,
+/// so a grid file's `value = "1.0"` keeps naming the cells it always named; the
+/// constructors spell values as Rust prints them (`0.00001`, `1`), which are the
+/// `ablation` suite's spellings. Serialised as `{name, value}` strings (grid files,
+/// `results.jsonl`).
+#[derive(Clone, Debug, PartialEq)]
 pub struct Override {
-    pub name: String,
-    pub value: String,
+    switch: Switch,
+    value: String,
+}
+
+impl Override {
+    pub fn lambda_n(v: f32) -> Self {
+        Override {
+            switch: Switch::LambdaN(v),
+            value: v.to_string(),
+        }
+    }
+
+    pub fn normal_ratio(v: f64) -> Self {
+        Override {
+            switch: Switch::NormalRatio(v),
+            value: v.to_string(),
+        }
+    }
+
+    pub fn norm(n: NormKind) -> Self {
+        Override {
+            switch: Switch::Norm(n),
+            value: n.name().to_string(),
+        }
+    }
+
+    pub fn batch_size(b: usize) -> Self {
+        Override {
+            switch: Switch::BatchSize(b),
+            value: b.to_string(),
+        }
+    }
+
+    /// An override from its name and value as written (a grid file): one of the switches
+    /// `lambda_n`, `normal_ratio`, `norm`, `batch_size`, or a method hyperparameter. The
+    /// value is parsed now, so a bad one is refused when the grid is read.
+    pub fn parse(name: &str, value: &str) -> Result<Self, ParamError> {
+        let bad = |reason: String| ParamError::new("ablation", format!("{name}={value}"), reason);
+        let switch = match name {
+            "lambda_n" => Switch::LambdaN(
+                value
+                    .parse()
+                    .map_err(|_| bad("lambda_n must be a number".into()))?,
+            ),
+            "normal_ratio" => Switch::NormalRatio(
+                value
+                    .parse()
+                    .map_err(|_| bad("normal_ratio must be a number".into()))?,
+            ),
+            "norm" => Switch::Norm(
+                serde_json::from_value(serde_json::Value::String(value.to_string()))
+                    .map_err(|e| bad(e.to_string()))?,
+            ),
+            "batch_size" => Switch::BatchSize(
+                value
+                    .parse()
+                    .map_err(|_| bad("batch_size must be a whole number".into()))?,
+            ),
+            _ => Switch::Param {
+                name: name.to_string(),
+                value: crate::methods::parse_value(value),
+            },
+        };
+        Ok(Override {
+            switch,
+            value: value.to_string(),
+        })
+    }
+
+    pub fn switch(&self) -> &Switch {
+        &self.switch
+    }
+
+    /// The switch's name (`lambda_n`, `norm`, ..., or the hyperparameter's).
+    pub fn name(&self) -> &str {
+        match &self.switch {
+            Switch::LambdaN(_) => "lambda_n",
+            Switch::NormalRatio(_) => "normal_ratio",
+            Switch::Norm(_) => "norm",
+            Switch::BatchSize(_) => "batch_size",
+            Switch::Param { name, .. } => name,
+        }
+    }
+
+    /// The value as spelled.
+    pub fn value(&self) -> &str {
+        &self.value
+    }
+
+    /// Applies the override to a cell's fit and split parameters.
+    pub fn apply(&self, fit: &mut FitParams, split: &mut SplitParams) -> Result<(), ParamError> {
+        match &self.switch {
+            Switch::LambdaN(v) => fit.train.lambda_n = Some(*v),
+            Switch::NormalRatio(v) => split.normal_ratio = *v,
+            Switch::Norm(n) => fit.train.norm = Some(*n),
+            Switch::BatchSize(b) => fit.method.set_batch_size(*b)?,
+            Switch::Param { name, value } => fit.method.set_value(name, value.clone())?,
+        }
+        Ok(())
+    }
 }
 
 impl fmt::Display for Override {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}={}", self.name, self.value)
+        write!(f, "{}={}", self.name(), self.value)
+    }
+}
+
+/// An override as grid files and results lines write it.
+#[derive(Serialize, Deserialize)]
+struct OverrideText<'a> {
+    name: std::borrow::Cow<'a, str>,
+    value: std::borrow::Cow<'a, str>,
+}
+
+impl Serialize for Override {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        OverrideText {
+            name: self.name().into(),
+            value: self.value.as_str().into(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Override {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let t = OverrideText::deserialize(d)?;
+        Override::parse(&t.name, &t.value).map_err(serde::de::Error::custom)
     }
 }
 
@@ -177,7 +322,8 @@ pub struct Grid {
     /// Ablation overrides; each adds its own set of cells. Empty: no ablation.
     pub ablations: Vec<Override>,
     pub protocol: Protocol,
-    /// Epochs override for every method (the authors' settings when absent).
+    /// Epochs for every method that trains in epochs (the authors' settings when absent;
+    /// XGBOD keeps its boosting rounds: set its `n_estimators` with `set`).
     pub epochs: Option<usize>,
     /// Per-method hyperparameters, `method -> [NAME=VALUE]` (as `--set`).
     pub set: Vec<(MethodKind, String)>,
@@ -217,7 +363,7 @@ pub enum Suite {
     /// Built-in synthetic data (two datasets), DeepSAD and DevNet, seeds 0 and 1: seconds,
     /// no files.
     Quick,
-    /// The paper's ablations on DeepSAD (protocol.md 4): Table 2's normalisation layers
+    /// The paper's ablations on DeepSAD (docs/protocol.md section 4): Table 2's normalisation layers
     /// with and without AnoOnly, the lambda_n sweep (Fig. 7), the normal-ratio sweep
     /// (Fig. 6) and the batch-size sweep of DeepSAD+AnoOnly (Fig. 9).
     Ablation,
@@ -263,6 +409,8 @@ pub enum GridError {
         "{0}: no ADBench family file (CIFAR10_*, MVTec-AD_*, SVHN_*, 20news_*) found under it"
     )]
     NoFiles(PathBuf),
+    #[error("no suite, grid file or files given, and the default suite `paper` found no ADBench family file (CIFAR10_*, MVTec-AD_*, SVHN_*, 20news_*) under {0} (try the `quick` suite)")]
+    NoDefault(PathBuf),
     #[error("the grid is empty: {0}")]
     Empty(&'static str),
     #[error("{0}")]
@@ -271,23 +419,11 @@ pub enum GridError {
     Shard(String),
 }
 
-/// The values of the paper's ablation sweeps (protocol.md 4).
-pub const NORMS: [&str; 5] = ["none", "layernorm", "bn-noaffine", "bn", "bn-loss"];
-pub const LAMBDA_N_SWEEP: [&str; 8] = [
-    "1", "0.1", "0.01", "0.001", "0.0001", "0.00001", "0.000001", "0",
-];
-pub const NORMAL_RATIO_SWEEP: [&str; 6] = ["0.01", "0.05", "0.1", "0.2", "0.5", "1"];
-pub const BATCH_SIZE_SWEEP: [&str; 8] = ["1", "2", "4", "8", "16", "32", "64", "128"];
-
-fn overrides(name: &str, values: &[&str]) -> Vec<Override> {
-    values
-        .iter()
-        .map(|v| Override {
-            name: name.to_string(),
-            value: v.to_string(),
-        })
-        .collect()
-}
+/// The values of the paper's ablation sweeps (docs/protocol.md section 4); the `norm`
+/// sweep is [`NormKind::ALL`].
+pub const LAMBDA_N_SWEEP: [f32; 8] = [1.0, 0.1, 0.01, 0.001, 0.0001, 0.00001, 0.000001, 0.0];
+pub const NORMAL_RATIO_SWEEP: [f64; 6] = [0.01, 0.05, 0.1, 0.2, 0.5, 1.0];
+pub const BATCH_SIZE_SWEEP: [usize; 8] = [1, 2, 4, 8, 16, 32, 64, 128];
 
 impl Suite {
     /// The suite's grids (their cells are joined). `data_dir` is the ADBench root
@@ -301,21 +437,21 @@ impl Suite {
             };
             return Ok(vec![
                 Grid {
-                    ablations: overrides("norm", &NORMS),
+                    ablations: NormKind::ALL.iter().map(|&n| Override::norm(n)).collect(),
                     ..base.clone()
                 },
                 Grid {
                     variants: vec![Variant::Base],
-                    ablations: overrides("lambda_n", &LAMBDA_N_SWEEP),
+                    ablations: LAMBDA_N_SWEEP.map(Override::lambda_n).to_vec(),
                     ..base.clone()
                 },
                 Grid {
-                    ablations: overrides("normal_ratio", &NORMAL_RATIO_SWEEP),
+                    ablations: NORMAL_RATIO_SWEEP.map(Override::normal_ratio).to_vec(),
                     ..base.clone()
                 },
                 Grid {
                     variants: vec![Variant::AnoOnly],
-                    ablations: overrides("batch_size", &BATCH_SIZE_SWEEP),
+                    ablations: BATCH_SIZE_SWEEP.map(Override::batch_size).to_vec(),
                     ..base
                 },
             ]);
@@ -385,13 +521,27 @@ pub fn family_files(root: &Path) -> Result<Vec<PathBuf>, GridError> {
 }
 
 impl Grid {
-    /// Reads a TOML grid file (the fields of [`Grid`]; unknown fields are refused).
+    /// Reads a TOML grid file (the fields of [`Grid`]; unknown fields are refused). Needs
+    /// the `toml` feature; without it the file is refused with a message saying so.
     pub fn from_toml_file(path: &Path) -> Result<Grid, GridError> {
         let text = std::fs::read_to_string(path).map_err(|e| GridError::Io(path.into(), e))?;
-        toml::from_str(&text).map_err(|e| GridError::Toml {
+        Grid::from_toml_str(&text).map_err(|message| GridError::Toml {
             path: path.to_path_buf(),
-            message: e.to_string().trim().replace('\n', " "),
+            message,
         })
+    }
+
+    #[cfg(feature = "toml")]
+    fn from_toml_str(text: &str) -> Result<Grid, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
+    }
+
+    #[cfg(not(feature = "toml"))]
+    fn from_toml_str(_: &str) -> Result<Grid, String> {
+        Err(
+            "this build of anoonly reads no TOML grid files (built without the `toml` feature)"
+                .into(),
+        )
     }
 
     /// The datasets of the grid, files first, then synthetic ones.
@@ -462,13 +612,14 @@ impl Grid {
         Ok(cells)
     }
 
-    /// The fit and split parameters of a cell.
+    /// The fit and split parameters of a cell: the method's defaults, the grid's `epochs`
+    /// (for a method that trains in epochs) and `set`, then the cell's ablation override.
     pub fn config(&self, cell: &Cell) -> Result<(FitParams, SplitParams), ParamError> {
         let mut fit = FitParams::new(cell.method)
             .anoonly(cell.variant == Variant::AnoOnly)
             .seed(cell.seed);
-        if let Some(e) = self.epochs {
-            fit.method.set_epochs(e);
+        if let (Some(e), Some(slot)) = (self.epochs, fit.method.knobs().epochs) {
+            *slot = e;
         }
         for (m, kv) in &self.set {
             if *m == cell.method {
@@ -485,7 +636,7 @@ impl Grid {
             ..SplitParams::default()
         };
         if let Some(o) = &cell.ablation {
-            apply_override(o, &mut fit, &mut split)?;
+            o.apply(&mut fit, &mut split)?;
         }
         fit.validate()?;
         split
@@ -495,36 +646,91 @@ impl Grid {
     }
 }
 
-/// Applies an ablation override. Training switches are [`crate::train::TrainParams`]
-/// fields, `normal_ratio` is a split parameter; any other name is a method
-/// hyperparameter, set as `--set NAME=VALUE` sets it.
-pub fn apply_override(
-    o: &Override,
-    fit: &mut FitParams,
-    split: &mut SplitParams,
-) -> Result<(), ParamError> {
-    let bad = |reason: &str| ParamError::new("ablation", o.to_string(), reason.to_string());
-    match o.name.as_str() {
-        "lambda_n" => {
-            let v: f32 = o
-                .value
-                .parse()
-                .map_err(|_| bad("lambda_n must be a number"))?;
-            fit.train.lambda_n = Some(v);
+/// Axis overrides applied over a suite's or a grid file's grids (the `bench` flags, a
+/// Python caller's keyword arguments): an empty list or `None` leaves the axis as it is.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GridAxes {
+    /// Data files instead of the grid's files and synthetic data.
+    pub files: Vec<PathBuf>,
+    pub methods: Vec<MethodKind>,
+    pub variants: Vec<Variant>,
+    pub settings: Vec<Setting>,
+    pub gamma_la: Vec<f64>,
+    pub seeds: Vec<u64>,
+    pub protocol: Option<Protocol>,
+    /// Epochs for every method that trains in epochs.
+    pub epochs: Option<usize>,
+    /// Method hyperparameters added to the grid's `set`: (method, name, value).
+    pub set: Vec<(MethodKind, String, serde_json::Value)>,
+}
+
+impl GridAxes {
+    /// Overrides `grid`'s axes with the ones given here.
+    pub fn apply(&self, grid: &mut Grid) {
+        if !self.files.is_empty() {
+            grid.files = self.files.clone();
+            grid.synthetic.clear();
         }
-        "normal_ratio" => {
-            split.normal_ratio = o
-                .value
-                .parse()
-                .map_err(|_| bad("normal_ratio must be a number"))?;
+        if !self.methods.is_empty() {
+            grid.methods.clone_from(&self.methods);
         }
-        "norm" => {
-            let json = serde_json::Value::String(o.value.clone());
-            fit.train.norm = Some(serde_json::from_value(json).map_err(|e| bad(&e.to_string()))?);
+        if !self.variants.is_empty() {
+            grid.variants.clone_from(&self.variants);
         }
-        name => fit.method.set(name, &o.value)?,
+        if !self.settings.is_empty() {
+            grid.settings.clone_from(&self.settings);
+        }
+        if !self.gamma_la.is_empty() {
+            grid.gamma_la.clone_from(&self.gamma_la);
+        }
+        if !self.seeds.is_empty() {
+            grid.seeds.clone_from(&self.seeds);
+        }
+        if let Some(p) = self.protocol {
+            grid.protocol = p;
+        }
+        if self.epochs.is_some() {
+            grid.epochs = self.epochs;
+        }
+        grid.set.extend(
+            self.set
+                .iter()
+                .map(|(m, name, v)| (*m, format!("{name}={}", crate::methods::value_text(v)))),
+        );
     }
-    Ok(())
+}
+
+/// Where a bench run's grids come from.
+#[derive(Clone, Debug, PartialEq)]
+pub enum GridSource {
+    /// A named suite, its files found under the data directory.
+    Suite(Suite),
+    /// A TOML grid file.
+    File(PathBuf),
+    /// Nothing named: the axes alone when they give files, else the `paper` suite.
+    Default,
+}
+
+/// The grids of a run: those of `source` (suites find their files under `data_dir`, the
+/// ADBench root), each with `axes` applied.
+pub fn build_grids(
+    source: &GridSource,
+    data_dir: &Path,
+    axes: &GridAxes,
+) -> Result<Vec<Grid>, GridError> {
+    let mut grids = match source {
+        GridSource::File(path) => vec![Grid::from_toml_file(path)?],
+        GridSource::Suite(suite) => suite.grids(data_dir)?,
+        GridSource::Default if !axes.files.is_empty() => vec![Grid::default()],
+        GridSource::Default => Suite::Paper.grids(data_dir).map_err(|e| match e {
+            GridError::NoFiles(dir) => GridError::NoDefault(dir),
+            e => e,
+        })?,
+    };
+    for grid in &mut grids {
+        axes.apply(grid);
+    }
+    Ok(grids)
 }
 
 /// `--shard I/N`: the I-th (1-based) of N disjoint slices of the grid.
@@ -588,5 +794,131 @@ mod tests {
         assert_eq!(family_of("20news_3"), "20news");
         let f = DatasetRef::file(Path::new("x/Classical/16_http.npz"));
         assert_eq!(f.family, "16_http");
+    }
+
+    /// Cells are named by their override's spelling: the typed sweeps of the `ablation`
+    /// suite spell their values as results files written before the types did.
+    #[test]
+    fn ablation_overrides_keep_the_spellings_of_existing_results() {
+        let spelled = |o: Vec<Override>| o.iter().map(|o| o.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            spelled(NormKind::ALL.iter().map(|&n| Override::norm(n)).collect()),
+            [
+                "norm=none",
+                "norm=layernorm",
+                "norm=bn-noaffine",
+                "norm=bn",
+                "norm=bn-loss"
+            ]
+        );
+        assert_eq!(
+            spelled(LAMBDA_N_SWEEP.map(Override::lambda_n).to_vec()),
+            [
+                "lambda_n=1",
+                "lambda_n=0.1",
+                "lambda_n=0.01",
+                "lambda_n=0.001",
+                "lambda_n=0.0001",
+                "lambda_n=0.00001",
+                "lambda_n=0.000001",
+                "lambda_n=0"
+            ]
+        );
+        assert_eq!(
+            spelled(NORMAL_RATIO_SWEEP.map(Override::normal_ratio).to_vec()),
+            [
+                "normal_ratio=0.01",
+                "normal_ratio=0.05",
+                "normal_ratio=0.1",
+                "normal_ratio=0.2",
+                "normal_ratio=0.5",
+                "normal_ratio=1"
+            ]
+        );
+        assert_eq!(
+            spelled(BATCH_SIZE_SWEEP.map(Override::batch_size).to_vec())[..2],
+            ["batch_size=1", "batch_size=2"]
+        );
+        // A value as a grid file spells it names the cell and goes back out unchanged.
+        let o = Override::parse("lambda_n", "1.0").unwrap();
+        assert_eq!(o.switch(), &Switch::LambdaN(1.0));
+        assert_eq!(o.to_string(), "lambda_n=1.0");
+        assert_eq!(
+            serde_json::to_string(&o).unwrap(),
+            r#"{"name":"lambda_n","value":"1.0"}"#
+        );
+        let back: Override =
+            serde_json::from_str(r#"{"name":"norm","value":"layer-norm"}"#).unwrap();
+        assert_eq!(back.switch(), &Switch::Norm(NormKind::LayerNorm));
+        assert_eq!(back.to_string(), "norm=layer-norm");
+        let p = Override::parse("compat", "official").unwrap();
+        assert_eq!(
+            p.switch(),
+            &Switch::Param {
+                name: "compat".into(),
+                value: serde_json::json!("official")
+            }
+        );
+        // A bad value is refused when the grid is read, naming the override.
+        for (name, value) in [
+            ("lambda_n", "x"),
+            ("norm", "batchnorm"),
+            ("batch_size", "1.5"),
+        ] {
+            let e = Override::parse(name, value).unwrap_err().to_string();
+            assert!(e.contains(&format!("{name}={value}")), "{e}");
+        }
+    }
+
+    /// A cell's configuration applies the typed override where the old name/value strings
+    /// applied it.
+    #[test]
+    fn overrides_set_the_training_split_and_method_parameters() {
+        let grid = Grid {
+            synthetic: vec![0],
+            methods: vec![MethodKind::DeepSad],
+            ..Grid::default()
+        };
+        let cell = |o: Override| Cell {
+            dataset: DatasetRef::synthetic(0),
+            method: MethodKind::DeepSad,
+            variant: Variant::AnoOnly,
+            setting: Setting::Clean,
+            gamma_la: 0.1,
+            seed: 0,
+            ablation: Some(o),
+        };
+        let (fit, _) = grid.config(&cell(Override::lambda_n(0.001))).unwrap();
+        assert_eq!(fit.train.lambda_n, Some(0.001));
+        let (fit, _) = grid.config(&cell(Override::norm(NormKind::Bn))).unwrap();
+        assert_eq!(fit.train.norm, Some(NormKind::Bn));
+        let (fit, _) = grid.config(&cell(Override::batch_size(16))).unwrap();
+        assert_eq!(fit.method.batch_size(), Some(16));
+        let (_, split) = grid.config(&cell(Override::normal_ratio(0.2))).unwrap();
+        assert_eq!(split.normal_ratio, 0.2);
+        let (fit, _) = grid
+            .config(&cell(Override::parse("eta", "2").unwrap()))
+            .unwrap();
+        assert_eq!(serde_json::to_value(&fit.method).unwrap()["eta"], 2.0);
+        assert!(grid
+            .config(&cell(Override::parse("no_such", "1").unwrap()))
+            .is_err());
+    }
+
+    #[cfg(feature = "toml")]
+    #[test]
+    fn toml_grid_files_read_typed_ablations_and_refuse_bad_ones() {
+        let g: Grid = toml::from_str(
+            "synthetic = [0]\nablations = [{name = \"lambda_n\", value = \"0.5\"}, {name = \"norm\", value = \"bn\"}]",
+        )
+        .unwrap();
+        assert_eq!(
+            g.ablations,
+            vec![Override::lambda_n(0.5), Override::norm(NormKind::Bn)]
+        );
+        let e = toml::from_str::<Grid>("ablations = [{name = \"norm\", value = \"batchnorm\"}]")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("norm=batchnorm"), "{e}");
     }
 }

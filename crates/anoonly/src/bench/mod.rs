@@ -1,44 +1,62 @@
 //! `anoonly bench`: runs a grid of evaluation cells in parallel and writes, into one
 //! directory, `results.jsonl` (a line per finished cell, so a killed run loses at most
 //! the cells in flight and `--resume` recomputes nothing finished), `report.md` and
-//! `report.csv` beside the paper's tables, and the figures as SVG and PNG.
+//! `report.csv` beside the paper's tables, and (feature `plots`) the figures as SVG and PNG.
 //!
 //! Each cell runs single-threaded on one worker of a rayon pool and takes its randomness
 //! from its key alone ([`grid::Cell::key`]), so results do not depend on the thread count,
-//! the shard or the order in which cells finish.
+//! the shard or the order in which cells finish. A run reports its progress to a
+//! [`BenchObserver`] (the CLI draws a terminal bar with it, Python its own or none).
+//!
+//! ```
+//! use anoonly::bench::{build_grids, run_grids, GridAxes, GridSource, QuietRun, RunOptions, Suite};
+//! use anoonly::methods::MethodKind;
+//!
+//! // The `quick` suite (built-in data), DevNet only, 3 epochs, one seed.
+//! let axes = GridAxes {
+//!     methods: vec![MethodKind::DevNet],
+//!     seeds: vec![0],
+//!     epochs: Some(3),
+//!     ..GridAxes::default()
+//! };
+//! let grids = build_grids(&GridSource::Suite(Suite::Quick), "no-data-needed".as_ref(), &axes)?;
+//! let out = tempfile::tempdir()?;
+//! let opts = RunOptions { out: out.path().to_path_buf(), resume: false, threads: 2, shard: None };
+//! let summary = run_grids(&grids, &opts, &QuietRun)?;
+//! // 2 synthetic datasets x DevNet x {base, anoonly} x 1 seed.
+//! assert_eq!((summary.cells, summary.ran, summary.failed), (4, 4, 0));
+//! assert!(out.path().join("report.csv").is_file());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
+#[cfg(feature = "plots")]
 pub mod cd_diagram;
+#[cfg(feature = "plots")]
 pub mod figures;
 pub mod grid;
 pub mod paper;
+#[cfg(feature = "plots")]
 pub mod plots;
 pub mod report;
 pub mod results;
+pub mod sections;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::time::Instant;
 
 use crate::data::{self, DataError, Dataset, LoadOptions};
-use crate::experiment::{evaluate_once, EvalConfig};
-use crate::methods::MethodKind;
+use crate::experiment::{evaluate_once, EvalConfig, EvalRecord};
 use crate::output::write_atomic;
-pub use grid::{Cell, DatasetRef, Grid, GridError, Override, Shard, Source, Suite, Variant};
-pub use results::{Failure, ResultsError, StoredResult};
-
-/// How a run shows its progress.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Progress {
-    /// An indicatif bar (cells done, running, failed, ETA) on a terminal.
-    Bar,
-    /// One line per finished cell on stderr (logs, batch schedulers).
-    Lines,
-    Quiet,
-}
+use crate::train::Silent;
+pub use grid::{
+    build_grids, Cell, DatasetRef, Grid, GridAxes, GridError, GridSource, Override, Shard, Source,
+    Suite, Switch, Variant,
+};
+pub use results::{Ablation, Failure, ResultsError, StoredResult};
 
 /// Options of [`run`] besides the grid.
 #[derive(Clone, Debug)]
@@ -49,8 +67,56 @@ pub struct RunOptions {
     /// Worker threads, one cell each.
     pub threads: usize,
     pub shard: Option<Shard>,
-    pub progress: Progress,
 }
+
+/// Where a run stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Cells this run computes (the grid's, minus the shard's others and those already done).
+    pub total: usize,
+    /// Cells found finished in `results.jsonl` and skipped.
+    pub skipped: usize,
+    /// Cells finished by this run (failed ones included).
+    pub finished: usize,
+    pub running: usize,
+    pub failed: usize,
+}
+
+/// How a cell ended.
+#[derive(Clone, Copy, Debug)]
+pub enum CellOutcome<'a> {
+    Done(&'a EvalRecord),
+    Failed(&'a str),
+}
+
+/// What watches a bench run. Called from the worker threads (hence `&self` and `Sync`);
+/// every method has a default that does nothing.
+pub trait BenchObserver: Sync {
+    /// The cells are planned and the datasets loaded; none has started.
+    fn planned(&self, _counts: Counts) {}
+
+    /// `cell` started on a worker.
+    fn cell_started(&self, _cell: &Cell, _counts: Counts) {}
+
+    /// `cell` finished (its line is written); `Break` stops the run: no new cell starts,
+    /// the cells in flight finish, and [`run`] returns [`BenchError::Interrupted`].
+    fn cell_finished(
+        &self,
+        _cell: &Cell,
+        _outcome: CellOutcome<'_>,
+        _counts: Counts,
+    ) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+
+    /// Every cell has finished; the report is written next.
+    fn finished(&self, _counts: Counts) {}
+}
+
+/// A [`BenchObserver`] that shows nothing and never stops a run.
+pub struct QuietRun;
+
+impl BenchObserver for QuietRun {}
 
 /// What a run did.
 #[derive(Clone, Debug)]
@@ -75,28 +141,15 @@ pub enum BenchError {
     Results(#[from] ResultsError),
     #[error(transparent)]
     Data(#[from] DataError),
+    #[cfg(feature = "plots")]
     #[error(transparent)]
     Figure(#[from] figures::FigureError),
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error("thread pool: {0}")]
     Pool(String),
-}
-
-/// A rough relative cost of a cell, to start the slow ones first (longest job first keeps
-/// the last minutes of a run from waiting on one FEAWAD cell).
-fn cost(cell: &Cell, rows: usize) -> f64 {
-    let size = (rows.max(1000) as f64) / 1000.0;
-    match cell.method {
-        MethodKind::Feawad => 100.0,
-        MethodKind::PReNet => 2.0 * size,
-        MethodKind::DeepSad => 1.0 * size,
-        MethodKind::DevNet => 0.3 * size,
-        MethodKind::Xgbod => 4.0 * size,
-        // Measured CPU: GANomaly 7 s on CIFAR10_0; REPEN 18-32 s whatever the size (50 000 steps).
-        MethodKind::Ganomaly => 3.0 * size,
-        MethodKind::Repen => 20.0,
-    }
+    #[error("the run was interrupted after {finished} of {total} cells; `--resume` continues it")]
+    Interrupted { finished: usize, total: usize },
 }
 
 /// Loads a grid dataset, named as the grid names it (records and reports group by it).
@@ -111,13 +164,50 @@ fn load(d: &DatasetRef) -> Result<Dataset, DataError> {
 
 /// Runs the grid's cells not yet in `opts.out`, then rebuilds the report and figures from
 /// everything in `opts.out`.
-pub fn run(grid: &Grid, opts: &RunOptions) -> Result<RunSummary, BenchError> {
-    run_grids(std::slice::from_ref(grid), opts)
+pub fn run(
+    grid: &Grid,
+    opts: &RunOptions,
+    observer: &dyn BenchObserver,
+) -> Result<RunSummary, BenchError> {
+    run_grids(std::slice::from_ref(grid), opts, observer)
 }
 
-/// [`run`] over the joined cells of several grids (a suite such as `ablation`).
-pub fn run_grids(grids: &[Grid], opts: &RunOptions) -> Result<RunSummary, BenchError> {
+/// [`run`] over the joined cells of several grids (a suite such as `ablation`): plan the
+/// cells, load the datasets, order the cells, run them on the workers, write the report.
+pub fn run_grids(
+    grids: &[Grid],
+    opts: &RunOptions,
+    observer: &dyn BenchObserver,
+) -> Result<RunSummary, BenchError> {
     let t0 = Instant::now();
+    let plan = plan(grids, opts)?;
+    let datasets = load_datasets(&plan.todo)?;
+    let queue = longest_first(plan.todo, &datasets);
+    let counts = run_cells(&queue, &datasets, &plan.files, plan.skipped, opts, observer)?;
+    let outputs = write_report(&opts.out)?;
+    Ok(RunSummary {
+        cells: plan.cells,
+        skipped: plan.skipped,
+        ran: counts.finished,
+        failed: counts.failed,
+        wall_seconds: t0.elapsed().as_secs_f64(),
+        outputs,
+    })
+}
+
+/// The cells a run computes, and its open results files.
+struct Plan<'g> {
+    /// Cells of the grid (of the shard).
+    cells: usize,
+    /// Those already in `results.jsonl`.
+    skipped: usize,
+    todo: Vec<(Cell, &'g Grid)>,
+    files: results::RunFiles,
+}
+
+/// Joins the grids' cells, keeps the shard's, opens the run directory (writing
+/// `grid.json`) and leaves out the cells already finished there.
+fn plan<'g>(grids: &'g [Grid], opts: &RunOptions) -> Result<Plan<'g>, BenchError> {
     let mut cells = grid::joined_cells(grids)?;
     if let Some(s) = opts.shard {
         cells = s.select(cells);
@@ -127,143 +217,169 @@ pub fn run_grids(grids: &[Grid], opts: &RunOptions) -> Result<RunSummary, BenchE
     let grid_path = opts.out.join("grid.json");
     write_atomic(&grid_path, grid_json.to_string().as_bytes())
         .map_err(|e| BenchError::Io(grid_path, e))?;
-
     let done: HashSet<&str> = files.done.iter().map(|r| r.key.as_str()).collect();
+    let n_cells = cells.len();
     let todo: Vec<(Cell, &Grid)> = cells
-        .iter()
+        .into_iter()
         .filter(|(c, _)| !done.contains(c.key().as_str()))
-        .cloned()
         .collect();
-    let skipped = cells.len() - todo.len();
+    Ok(Plan {
+        cells: n_cells,
+        skipped: n_cells - todo.len(),
+        todo,
+        files,
+    })
+}
 
-    // Every dataset once, before any cell: a bad file stops the run before work is spent.
-    let mut datasets: HashMap<DatasetRef, Arc<Dataset>> = HashMap::new();
-    for (c, _) in &todo {
+/// Every dataset of the cells to run, once, before any cell: a bad file stops the run
+/// before work is spent.
+fn load_datasets(todo: &[(Cell, &Grid)]) -> Result<HashMap<DatasetRef, Arc<Dataset>>, BenchError> {
+    let mut datasets = HashMap::new();
+    for (c, _) in todo {
         if !datasets.contains_key(&c.dataset) {
             datasets.insert(c.dataset.clone(), Arc::new(load(&c.dataset)?));
         }
     }
+    Ok(datasets)
+}
+
+/// The cells, slowest first by [`crate::methods::MethodKind::relative_cost`] (longest job
+/// first keeps the last minutes of a run from waiting on one FEAWAD cell), ties by key.
+fn longest_first<'g>(
+    todo: Vec<(Cell, &'g Grid)>,
+    datasets: &HashMap<DatasetRef, Arc<Dataset>>,
+) -> Vec<(Cell, &'g Grid)> {
     let mut queue: Vec<(f64, (Cell, &Grid))> = todo
         .into_iter()
-        .map(|cg| (cost(&cg.0, datasets[&cg.0.dataset].n_rows()), cg))
+        .map(|cg| {
+            let rows = datasets[&cg.0.dataset].n_rows();
+            (cg.0.method.relative_cost(rows), cg)
+        })
         .collect();
     queue.sort_by(|a, b| {
         b.0.total_cmp(&a.0)
             .then_with(|| a.1 .0.key().cmp(&b.1 .0.key()))
     });
-    let queue: Vec<(Cell, &Grid)> = queue.into_iter().map(|(_, cg)| cg).collect();
+    queue.into_iter().map(|(_, cg)| cg).collect()
+}
 
-    let bar = match opts.progress {
-        Progress::Bar => {
-            let b = ProgressBar::with_draw_target(
-                Some(queue.len() as u64),
-                ProgressDrawTarget::stderr(),
-            );
-            if let Ok(style) = ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} cells · {msg} · ETA {eta}",
-            ) {
-                b.set_style(style.progress_chars("=> "));
-            }
-            b.enable_steady_tick(Duration::from_millis(500));
-            Some(b)
+/// One cell: its configuration, the network check, the evaluation.
+fn run_cell(cell: &Cell, grid: &Grid, ds: &Dataset) -> Result<EvalRecord, String> {
+    let (fit, split) = grid.config(cell).map_err(|e| e.to_string())?;
+    fit.check_network(ds.n_features())
+        .map_err(|e| e.to_string())?;
+    evaluate_once(ds, &EvalConfig { fit, split }, cell.seed, &mut Silent).map_err(|e| e.to_string())
+}
+
+/// Shared state of the workers.
+struct Progress {
+    next: AtomicUsize,
+    running: AtomicUsize,
+    failed: AtomicUsize,
+    finished: AtomicUsize,
+    stop: AtomicBool,
+    total: usize,
+    skipped: usize,
+}
+
+impl Progress {
+    fn counts(&self) -> Counts {
+        Counts {
+            total: self.total,
+            skipped: self.skipped,
+            finished: self.finished.load(Ordering::SeqCst),
+            running: self.running.load(Ordering::SeqCst),
+            failed: self.failed.load(Ordering::SeqCst),
         }
-        _ => None,
+    }
+}
+
+/// Runs `queue` on `opts.threads` workers, each taking the next cell until none is left, a
+/// results line cannot be written, or the observer asks to stop; each finished cell's line
+/// is appended as it finishes.
+fn run_cells(
+    queue: &[(Cell, &Grid)],
+    datasets: &HashMap<DatasetRef, Arc<Dataset>>,
+    files: &results::RunFiles,
+    skipped: usize,
+    opts: &RunOptions,
+    observer: &dyn BenchObserver,
+) -> Result<Counts, BenchError> {
+    let state = Progress {
+        next: AtomicUsize::new(0),
+        running: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        finished: AtomicUsize::new(0),
+        stop: AtomicBool::new(false),
+        total: queue.len(),
+        skipped,
     };
-    let next = AtomicUsize::new(0);
-    let running = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(0);
     let first_error: Mutex<Option<ResultsError>> = Mutex::new(None);
-    let total = queue.len();
-    let status = |bar: &Option<ProgressBar>| {
-        if let Some(b) = bar {
-            b.set_message(format!(
-                "{} running, {} failed",
-                running.load(Ordering::SeqCst),
-                failed.load(Ordering::SeqCst)
-            ));
-        }
-    };
+    observer.planned(state.counts());
     let worker = || loop {
-        let i = next.fetch_add(1, Ordering::SeqCst);
+        if state.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let i = state.next.fetch_add(1, Ordering::SeqCst);
         let Some((cell, grid)) = queue.get(i) else {
             break;
         };
-        if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-            break;
-        }
-        running.fetch_add(1, Ordering::SeqCst);
-        status(&bar);
-        let outcome = grid
-            .config(cell)
-            .map_err(|e| e.to_string())
-            .and_then(|(fit, split)| {
-                let ds = &datasets[&cell.dataset];
-                fit.check_network(ds.n_features())?;
-                evaluate_once(ds, &EvalConfig { fit, split }, cell.seed, &mut |_| {})
-                    .map_err(|e| e.to_string())
-            });
+        state.running.fetch_add(1, Ordering::SeqCst);
+        observer.cell_started(cell, state.counts());
+        let outcome = run_cell(cell, grid, &datasets[&cell.dataset]);
         let written = match &outcome {
             Ok(rec) => files.results.append(&results::ResultLine::new(cell, rec)),
             Err(e) => {
-                failed.fetch_add(1, Ordering::SeqCst);
+                state.failed.fetch_add(1, Ordering::SeqCst);
                 files.failures.append(&Failure {
                     key: cell.key(),
                     error: e.clone(),
                 })
             }
         };
-        running.fetch_sub(1, Ordering::SeqCst);
-        let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+        state.running.fetch_sub(1, Ordering::SeqCst);
+        let n = state.finished.fetch_add(1, Ordering::SeqCst) + 1;
         if let Err(e) = written {
+            state.stop.store(true, Ordering::SeqCst);
             if let Ok(mut slot) = first_error.lock() {
                 slot.get_or_insert(e);
             }
         }
-        match (&bar, opts.progress) {
-            (Some(b), _) => {
-                b.inc(1);
-                status(&bar);
-            }
-            (None, Progress::Lines) => {
-                let what = match &outcome {
-                    Ok(r) => format!(
-                        "AUCROC {:.1} AUCPR {:.1} fit {:.2}s",
-                        100.0 * r.aucroc,
-                        100.0 * r.aucpr,
-                        r.fit_seconds
-                    ),
-                    Err(e) => format!("FAILED: {e}"),
-                };
-                eprintln!("[{n}/{total}] {}: {what}", cell.key());
-            }
-            _ => {}
+        let shown = match &outcome {
+            Ok(r) => CellOutcome::Done(r),
+            Err(e) => CellOutcome::Failed(e),
+        };
+        // This cell's own number among the finished ones, whatever the other workers did.
+        let counts = Counts {
+            finished: n,
+            ..state.counts()
+        };
+        if observer.cell_finished(cell, shown, counts).is_break() {
+            state.stop.store(true, Ordering::SeqCst);
         }
     };
+    let threads = opts.threads.max(1);
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(opts.threads.max(1))
+        .num_threads(threads)
         .build()
         .map_err(|e| BenchError::Pool(e.to_string()))?;
     pool.scope(|s| {
-        for _ in 0..opts.threads.max(1) {
+        for _ in 0..threads {
             s.spawn(|_| worker());
         }
     });
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    let counts = state.counts();
+    observer.finished(counts);
     if let Some(e) = first_error.into_inner().ok().flatten() {
         return Err(e.into());
     }
-    let outputs = write_report(&opts.out)?;
-    Ok(RunSummary {
-        cells: cells.len(),
-        skipped,
-        ran: finished.load(Ordering::SeqCst),
-        failed: failed.load(Ordering::SeqCst),
-        wall_seconds: t0.elapsed().as_secs_f64(),
-        outputs,
-    })
+    if counts.finished < counts.total {
+        return Err(BenchError::Interrupted {
+            finished: counts.finished,
+            total: counts.total,
+        });
+    }
+    Ok(counts)
 }
 
 /// Rebuilds `report.md`, `report.csv` and the figures of a run directory from its
@@ -279,13 +395,31 @@ fn write_report_from(
     res: &[StoredResult],
     fails: &[Failure],
 ) -> Result<Vec<PathBuf>, BenchError> {
-    let sections = report::sections(res);
-    let planned = plots::plan(&sections);
+    let sections = sections::sections(res);
     let mut outputs = Vec::new();
+    let mut md = report::markdown_of(&sections, res.len(), fails);
+    write_figures(dir, &sections, &mut md, &mut outputs)?;
+    for (name, text) in [("report.md", md), ("report.csv", report::csv_of(&sections))] {
+        let path = dir.join(name);
+        write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
+        outputs.push(path);
+    }
+    Ok(outputs)
+}
+
+/// Draws every figure the sections support into `dir` and lists them at the end of the
+/// report's markdown.
+#[cfg(feature = "plots")]
+fn write_figures(
+    dir: &Path,
+    sections: &[sections::Section],
+    md: &mut String,
+    outputs: &mut Vec<PathBuf>,
+) -> Result<(), BenchError> {
+    let planned = plots::plan(sections);
     for p in &planned {
         outputs.extend(p.figure.write(dir, &p.name)?);
     }
-    let mut md = report::markdown_of(&sections, res.len(), fails);
     if !planned.is_empty() {
         md.push_str("## Figures\n\n");
         for p in &planned {
@@ -295,12 +429,18 @@ fn write_report_from(
             ));
         }
     }
-    for (name, text) in [("report.md", md), ("report.csv", report::csv_of(&sections))] {
-        let path = dir.join(name);
-        write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
-        outputs.push(path);
-    }
-    Ok(outputs)
+    Ok(())
+}
+
+/// Without the `plots` feature a report has no figures.
+#[cfg(not(feature = "plots"))]
+fn write_figures(
+    _: &Path,
+    _: &[sections::Section],
+    _: &mut String,
+    _: &mut Vec<PathBuf>,
+) -> Result<(), BenchError> {
+    Ok(())
 }
 
 /// `bench merge`: joins the results of several run directories (shards) into `out`,

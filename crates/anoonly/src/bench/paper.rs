@@ -1,6 +1,6 @@
 //! The paper's published numbers that reports are set beside: Tables 1, 3 and 4
 //! (gamma_la = 10%, clean setting, per family, in %) and Table 2 (DeepSAD normalisation
-//! ablation, overall AUCROC), as transcribed in protocol.md section 6.
+//! ablation, overall AUCROC), as docs/protocol.md section 6 describes them.
 
 /// Families with values in the tables, in the tables' column order.
 pub const FAMILIES: [&str; 4] = ["CIFAR10", "MVTec-AD", "SVHN", "20news"];

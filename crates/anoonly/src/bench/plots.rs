@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use super::figures::{BoxStats, Chart, Figure, Series};
 use super::grid::Variant;
-use super::grid::NORMS;
-use super::report::{ablation_groups, variants, AblationGroup, Metric, Section};
+use super::sections::{ablation_groups, label, variants, AblationGroup, Metric, Section};
 use crate::experiment::MeanSd;
 
 /// A figure to write: file stem, caption for the report, and the chart.
@@ -15,14 +14,6 @@ pub struct Planned {
     pub name: String,
     pub caption: String,
     pub figure: Figure,
-}
-
-/// A method variant's name in legends and table headers: `deepsad`, `deepsad+AnoOnly`.
-pub(crate) fn label(method: &str, v: Variant) -> String {
-    match v {
-        Variant::Base => method.to_string(),
-        Variant::AnoOnly => format!("{method}+AnoOnly"),
-    }
 }
 
 fn pct(m: MeanSd) -> (f64, f64) {
@@ -206,26 +197,6 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
             },
         },
     })
-}
-
-/// The order of an ablation's values on the x axis: the paper's order for `norm`
-/// (Table 2), descending for `lambda_n` (Fig. 7 goes from 1 to 0), ascending otherwise.
-pub(crate) fn value_order(name: &str, values: &mut [String]) {
-    let num = |s: &String| s.parse::<f64>().ok();
-    if name == "norm" {
-        values.sort_by_key(|v| NORMS.iter().position(|n| n == v).unwrap_or(NORMS.len()));
-    } else if values.iter().all(|v| num(v).is_some()) {
-        values.sort_by(|a, b| {
-            let (x, y) = (num(a).unwrap_or(0.0), num(b).unwrap_or(0.0));
-            if name == "lambda_n" {
-                y.total_cmp(&x)
-            } else {
-                x.total_cmp(&y)
-            }
-        });
-    } else {
-        values.sort();
-    }
 }
 
 /// One figure per ablation switch: mean AUCROC per method variant against its values.

@@ -13,6 +13,21 @@ use serde::{Deserialize, Serialize};
 use super::grid::{Cell, Override, Variant};
 use crate::experiment::EvalRecord;
 
+/// A cell's ablation override as its results line records it: the switch's name and the
+/// value as spelled. Reports group by these strings, so a results file reads and reports
+/// the same whatever version of the grid wrote it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Ablation {
+    pub name: String,
+    pub value: String,
+}
+
+impl std::fmt::Display for Ablation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={}", self.name, self.value)
+    }
+}
+
 pub const RESULTS_FILE: &str = "results.jsonl";
 pub const FAILURES_FILE: &str = "failures.jsonl";
 
@@ -54,7 +69,7 @@ pub struct StoredResult {
     pub gamma_la: f64,
     pub seed: u64,
     #[serde(default)]
-    pub ablation: Option<Override>,
+    pub ablation: Option<Ablation>,
     pub aucroc: f64,
     pub aucpr: f64,
     pub aucpr_normal: f64,

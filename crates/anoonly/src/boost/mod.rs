@@ -17,7 +17,8 @@
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{NamedTensor, StateError};
+use crate::vocab::tensor::{load_vec_any, NamedTensor, StateError};
+use crate::vocab::{count_in, non_negative, positive, ParamError};
 
 /// A fitted classifier that scores rows (the small trait XGBOD's classifier sits behind).
 pub trait Booster {
@@ -55,6 +56,27 @@ impl Default for GbtParams {
     }
 }
 
+impl GbtParams {
+    /// Checks every parameter's range, naming the field.
+    pub fn validate(&self) -> Result<(), ParamError> {
+        count_in("max_depth", self.max_depth, 1, 30)?;
+        positive("learning_rate", self.learning_rate)?;
+        count_in("n_estimators", self.n_estimators, 1, 100_000)?;
+        non_negative("gamma", self.gamma)?;
+        non_negative("min_child_weight", self.min_child_weight)?;
+        non_negative("reg_alpha", self.reg_alpha)?;
+        non_negative("reg_lambda", self.reg_lambda)?;
+        if !(self.base_score > 0.0 && self.base_score < 1.0) {
+            return Err(ParamError::new(
+                "base_score",
+                self.base_score,
+                "must lie in (0, 1)",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// XGBoost's `kRtEps`: the smallest gain that counts as a split.
 const RT_EPS: f64 = 1e-6;
 /// Marks a leaf in [`TreeNode::feature`].
@@ -77,8 +99,9 @@ pub struct Gbt {
     pub trees: Vec<Vec<TreeNode>>,
 }
 
-/// Per-round training report: mean log-loss on the training rows before the round.
-pub type RoundObserver<'a> = &'a mut dyn FnMut(usize, f32);
+/// Per-round training report: the round and the mean log-loss on the training rows before
+/// it; `Err` stops the fit before the round.
+pub type RoundObserver<'a> = &'a mut dyn FnMut(usize, f32) -> Result<(), ()>;
 
 fn soft_threshold(g: f64, alpha: f64) -> f64 {
     if g > alpha {
@@ -118,12 +141,21 @@ fn sigmoid(m: f32) -> f32 {
 
 impl Gbt {
     /// Fits on rows `x` with labels `y` (0/1).
-    pub fn fit(
+    pub fn fit(p: &GbtParams, x: ArrayView2<f32>, y: ArrayView1<u8>) -> Gbt {
+        let mut go_on = |_, _| Ok(());
+        Gbt::fit_observed(p, x, y, &mut go_on).unwrap_or_else(|| Gbt {
+            base_margin: 0.0,
+            trees: Vec::new(),
+        })
+    }
+
+    /// [`Gbt::fit`] reporting each round to `observer`; `None` when it stopped the fit.
+    pub fn fit_observed(
         p: &GbtParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
         observer: RoundObserver<'_>,
-    ) -> Gbt {
+    ) -> Option<Gbt> {
         let (n, d) = x.dim();
         let base = f64::from(p.base_score);
         let base_margin = (base / (1.0 - base)).ln() as f32;
@@ -154,14 +186,14 @@ impl Gbt {
                 let pc = pr.clamp(1e-7, 1.0 - 1e-7);
                 loss -= t * pc.ln() + (1.0 - t) * (1.0 - pc).ln();
             }
-            observer(round, (loss / n as f64) as f32);
+            observer(round, (loss / n as f64) as f32).ok()?;
             let tree = grow_tree(p, x, &sorted, &grad, &hess);
             for (i, m) in margin.iter_mut().enumerate() {
                 *m += leaf_value(&tree, x.row(i));
             }
             trees.push(tree);
         }
-        Gbt { base_margin, trees }
+        Some(Gbt { base_margin, trees })
     }
 
     /// Raw margins (log-odds).
@@ -178,10 +210,12 @@ impl Gbt {
     /// `{prefix}tree_sizes` (nodes per tree) and `{prefix}base_margin`.
     pub fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
         let all: Vec<&TreeNode> = self.trees.iter().flatten().collect();
-        let field = |name: &str, f: &dyn Fn(&TreeNode) -> f32| NamedTensor {
-            name: format!("{prefix}{name}"),
-            shape: vec![all.len()],
-            data: all.iter().map(|n| f(n)).collect(),
+        let field = |name: &str, f: &dyn Fn(&TreeNode) -> f32| {
+            NamedTensor::new(
+                format!("{prefix}{name}"),
+                vec![all.len()],
+                all.iter().map(|n| f(n)).collect(),
+            )
         };
         out.push(field("feature", &|n| {
             if n.feature == LEAF {
@@ -194,30 +228,22 @@ impl Gbt {
         out.push(field("left", &|n| n.left as f32));
         out.push(field("right", &|n| n.right as f32));
         out.push(field("value", &|n| n.value));
-        out.push(NamedTensor {
-            name: format!("{prefix}tree_sizes"),
-            shape: vec![self.trees.len()],
-            data: self.trees.iter().map(|t| t.len() as f32).collect(),
-        });
-        out.push(NamedTensor {
-            name: format!("{prefix}base_margin"),
-            shape: vec![1],
-            data: vec![self.base_margin],
-        });
+        out.push(NamedTensor::new(
+            format!("{prefix}tree_sizes"),
+            vec![self.trees.len()],
+            self.trees.iter().map(|t| t.len() as f32).collect(),
+        ));
+        out.push(NamedTensor::new(
+            format!("{prefix}base_margin"),
+            vec![1],
+            vec![self.base_margin],
+        ));
     }
 
     /// Rebuilds from [`Gbt::state`], checking every index (rows of `d` features).
     pub fn from_state(prefix: &str, d: usize, tensors: &[NamedTensor]) -> Result<Gbt, StateError> {
         let get = |name: &str| -> Result<Vec<f32>, StateError> {
-            let t = crate::nn::find_finite(tensors, &format!("{prefix}{name}"))?;
-            if t.shape.len() != 1 {
-                return Err(StateError::Shape {
-                    name: t.name.clone(),
-                    expected: vec![t.data.len()],
-                    found: t.shape.clone(),
-                });
-            }
-            Ok(t.data.clone())
+            Ok(load_vec_any(tensors, &format!("{prefix}{name}"))?.to_vec())
         };
         let bad = |name: &str, expected: usize, found: f32| StateError::Shape {
             name: format!("{prefix}{name}"),

@@ -7,6 +7,8 @@
 
 use ndarray::{Array1, Array2, ArrayView2};
 
+use crate::vocab::tensor::{load_mat, NamedTensor, StateError};
+
 /// PyOD's defaults.
 pub const ALPHA: f64 = 0.1;
 pub const TOL: f64 = 0.5;
@@ -108,6 +110,34 @@ impl Hbos {
                 .map(|j| self.feature_score(j, f64::from(x[[i, j]])))
                 .sum();
             (-s) as f32
+        })
+    }
+}
+
+impl Hbos {
+    /// `{prefix}edges` and `{prefix}log_density` (f64 stored as f32).
+    pub fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        for (name, a) in [("edges", &self.edges), ("log_density", &self.log_density)] {
+            out.push(NamedTensor::new(
+                format!("{prefix}{name}"),
+                a.shape().to_vec(),
+                a.iter().map(|&v| v as f32).collect(),
+            ));
+        }
+    }
+
+    /// Rebuilds an HBOS of `n_bins` bins on `d` features from [`Hbos::state`].
+    pub fn from_state(
+        prefix: &str,
+        d: usize,
+        n_bins: usize,
+        tensors: &[NamedTensor],
+    ) -> Result<Hbos, StateError> {
+        let edges = load_mat(tensors, &format!("{prefix}edges"), d, n_bins + 1)?;
+        let log_density = load_mat(tensors, &format!("{prefix}log_density"), d, n_bins)?;
+        Ok(Hbos {
+            edges: edges.mapv(f64::from),
+            log_density: log_density.mapv(f64::from),
         })
     }
 }

@@ -16,6 +16,7 @@ use rand::seq::index::sample;
 use rand::Rng as _;
 
 use crate::rng::Rng;
+use crate::vocab::tensor::{find_finite, index_of, load_exact, NamedTensor, StateError};
 
 /// Average path length of an unsuccessful BST search among `n` points:
 /// `c(n) = 2 H(n−1) − 2(n−1)/n`, `H(i) ≈ ln i + γ` (scikit-learn's `_average_path_length`).
@@ -167,4 +168,117 @@ fn grow(
         path: 0.0,
     };
     id
+}
+
+impl IsolationForest {
+    /// The forest as named tensors `{prefix}feature|threshold|left|right|path` (one value per
+    /// node, indices as exact f32 integers, `-1` for a leaf's feature), `{prefix}roots` and
+    /// `{prefix}max_samples`.
+    pub fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        let nodes = &self.nodes;
+        let mut field = |name: &str, f: &dyn Fn(&Node) -> f32| {
+            let data = nodes.iter().map(f).collect();
+            out.push(NamedTensor::new(
+                format!("{prefix}{name}"),
+                vec![nodes.len()],
+                data,
+            ));
+        };
+        field("feature", &|n| {
+            if n.feature == LEAF {
+                -1.0
+            } else {
+                n.feature as f32
+            }
+        });
+        field("threshold", &|n| n.threshold);
+        field("left", &|n| n.left as f32);
+        field("right", &|n| n.right as f32);
+        field("path", &|n| n.path);
+        out.push(NamedTensor::new(
+            format!("{prefix}roots"),
+            vec![self.roots.len()],
+            self.roots.iter().map(|&r| r as f32).collect(),
+        ));
+        out.push(NamedTensor::new(
+            format!("{prefix}max_samples"),
+            vec![1],
+            vec![self.max_samples as f32],
+        ));
+    }
+
+    /// Rebuilds a forest of `n_trees` trees on `d` features fitted on `n_train` rows from
+    /// [`IsolationForest::state`], checking every index: children come after their parent
+    /// (so a traversal always ends), features are below `d`, ψ is at most `min(256, n_train)`.
+    pub fn from_state(
+        prefix: &str,
+        d: usize,
+        n_train: usize,
+        n_trees: usize,
+        tensors: &[NamedTensor],
+    ) -> Result<IsolationForest, StateError> {
+        let name = |n: &str| format!("{prefix}{n}");
+        let m = find_finite(tensors, &name("feature"))?
+            .shape
+            .first()
+            .copied()
+            .unwrap_or(0);
+        let field = |n: &str| load_exact(tensors, &name(n), &[m]);
+        let (feature, threshold, left, right, path) = (
+            field("feature")?,
+            field("threshold")?,
+            field("left")?,
+            field("right")?,
+            field("path")?,
+        );
+        let mut nodes = Vec::with_capacity(m);
+        for i in 0..m {
+            let leaf = feature[i] < 0.0;
+            let child = |n: &str, v: f32| -> Result<u32, StateError> {
+                let c = index_of(&name(n), v, m)?;
+                if !leaf && c <= i {
+                    return Err(StateError::Shape {
+                        name: name(n),
+                        expected: vec![i + 1],
+                        found: vec![c],
+                    });
+                }
+                Ok(c as u32)
+            };
+            nodes.push(Node {
+                feature: if leaf {
+                    LEAF
+                } else {
+                    index_of(&name("feature"), feature[i], d)? as u32
+                },
+                threshold: threshold[i],
+                left: child("left", left[i])?,
+                right: child("right", right[i])?,
+                path: path[i],
+            });
+        }
+        let roots = find_finite(tensors, &name("roots"))?
+            .data
+            .iter()
+            .map(|&v| index_of(&name("roots"), v, m).map(|r| r as u32))
+            .collect::<Result<Vec<_>, _>>()?;
+        if roots.len() != n_trees {
+            return Err(StateError::Shape {
+                name: name("roots"),
+                expected: vec![n_trees],
+                found: vec![roots.len()],
+            });
+        }
+        let max_samples = index_of(
+            &name("max_samples"),
+            load_exact(tensors, &name("max_samples"), &[1])?[0],
+            n_train.min(256) + 1,
+        )?
+        .max(1);
+        Ok(IsolationForest {
+            nodes,
+            roots,
+            max_samples,
+        })
+    }
 }

@@ -3,7 +3,7 @@
 //! (higher = more anomalous): KNN and LOF ([`neighbors`]), HBOS ([`hbos`]), one-class SVM
 //! ([`ocsvm`]) and isolation forest ([`iforest`]).
 //!
-//! [`Tos`] owns the whole bank of XGBOD's defaults (protocol.md 3.3): KNN(k, 'largest') and
+//! [`Tos`] owns the whole bank of XGBOD's defaults (docs/protocol.md 3.3): KNN(k, 'largest') and
 //! LOF(k) for k ∈ {1,3,5,10,20,30,40,50} with k < n (interleaved, as PyOD lists them) and
 //! OCSVM(ν) for ν ∈ {0.01, 0.1, …, 0.9, 0.99} on z-scored rows; HBOS(bins) for
 //! {5,10,15,20,25,30,50} and IForest(trees) for {10,20,50,70,100,150,200} on raw rows.
@@ -23,8 +23,11 @@ pub mod ocsvm;
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
-use crate::nn::{NamedTensor, StateError};
 use crate::rng::component_rng;
+use crate::vocab::tensor::{
+    find_finite, index_of, load_exact, load_mat, load_rows, load_vec, mat_tensor, vec_tensor,
+    NamedTensor, StateError,
+};
 use hbos::Hbos;
 use iforest::IsolationForest;
 use neighbors::Neighbors;
@@ -58,6 +61,20 @@ impl Standardizer {
 
     pub fn transform(&self, x: ArrayView2<f32>) -> Array2<f32> {
         (&x - &self.mean) / &self.scale
+    }
+
+    /// `{prefix}mean` and `{prefix}scale`.
+    pub fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        out.push(vec_tensor(format!("{prefix}mean"), &self.mean));
+        out.push(vec_tensor(format!("{prefix}scale"), &self.scale));
+    }
+
+    /// Rebuilds a standardizer of `d` features from [`Standardizer::state`].
+    pub fn from_state(prefix: &str, d: usize, tensors: &[NamedTensor]) -> Result<Self, StateError> {
+        Ok(Standardizer {
+            mean: load_vec(tensors, &format!("{prefix}mean"), d)?,
+            scale: load_vec(tensors, &format!("{prefix}scale"), d)?,
+        })
     }
 }
 
@@ -254,218 +271,92 @@ impl Tos {
         out
     }
 
-    /// The fitted state as named tensors (indices stored as exact f32 integers).
+    /// The fitted state as named tensors, detector by detector (indices stored as exact
+    /// f32 integers).
     pub fn state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
-        let mut push = |name: &str, shape: Vec<usize>, data: Vec<f32>| {
-            out.push(NamedTensor {
-                name: format!("{prefix}{name}"),
-                shape,
-                data,
-            })
-        };
-        let d = self.train_std.ncols();
-        let n = self.train_std.nrows();
-        push("mean", vec![d], self.standardizer.mean.to_vec());
-        push("scale", vec![d], self.standardizer.scale.to_vec());
-        push(
-            "train_std",
-            vec![n, d],
-            self.train_std.iter().copied().collect(),
-        );
-        push(
-            "ks",
-            vec![self.ks.len()],
-            self.ks.iter().map(|&k| k as f32).collect(),
-        );
-        push(
-            "k_dist",
-            vec![n, self.ks.len()],
-            self.k_dist.iter().copied().collect(),
-        );
-        push(
-            "lrd",
-            vec![n, self.ks.len()],
-            self.lrd.iter().map(|&v| v as f32).collect(),
-        );
+        self.standardizer.state(prefix, out);
+        self.neighbor_state(prefix, out);
         for (h, bins) in self.hbos.iter().zip(HBOS_BINS) {
-            push(
-                &format!("hbos{bins}.edges"),
-                vec![d, bins + 1],
-                h.edges.iter().map(|&v| v as f32).collect(),
-            );
-            push(
-                &format!("hbos{bins}.log_density"),
-                vec![d, bins],
-                h.log_density.iter().map(|&v| v as f32).collect(),
-            );
+            h.state(&format!("{prefix}hbos{bins}."), out);
         }
-        push("gamma", vec![1], vec![self.gamma]);
-        push(
-            "alpha",
-            vec![n, NU_GRID.len()],
-            self.alpha.iter().map(|&v| v as f32).collect(),
-        );
-        push(
-            "rho",
-            vec![NU_GRID.len()],
-            self.rho.iter().map(|&v| v as f32).collect(),
-        );
-        let nodes = &self.forest.nodes;
-        let node_field =
-            |f: &dyn Fn(&iforest::Node) -> f32| nodes.iter().map(f).collect::<Vec<f32>>();
-        push(
-            "iforest.feature",
-            vec![nodes.len()],
-            node_field(&|n| {
-                if n.feature == iforest::LEAF {
-                    -1.0
-                } else {
-                    n.feature as f32
-                }
-            }),
-        );
-        push(
-            "iforest.threshold",
-            vec![nodes.len()],
-            node_field(&|n| n.threshold),
-        );
-        push(
-            "iforest.left",
-            vec![nodes.len()],
-            node_field(&|n| n.left as f32),
-        );
-        push(
-            "iforest.right",
-            vec![nodes.len()],
-            node_field(&|n| n.right as f32),
-        );
-        push("iforest.path", vec![nodes.len()], node_field(&|n| n.path));
-        push(
-            "iforest.roots",
-            vec![self.forest.roots.len()],
-            self.forest.roots.iter().map(|&r| r as f32).collect(),
-        );
-        push(
-            "iforest.max_samples",
-            vec![1],
-            vec![self.forest.max_samples as f32],
-        );
+        self.ocsvm_state(prefix, out);
+        self.forest.state(&format!("{prefix}iforest."), out);
     }
 
-    /// Rebuilds the bank from [`Tos::state`]'s tensors for rows of `d` features.
+    /// KNN and LOF: the z-scored training rows (shared with the OCSVM kernel), the k grid,
+    /// and per k the training rows' k-distances and densities.
+    fn neighbor_state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        let n = self.train_std.nrows();
+        out.push(mat_tensor(format!("{prefix}train_std"), &self.train_std));
+        out.push(NamedTensor::new(
+            format!("{prefix}ks"),
+            vec![self.ks.len()],
+            self.ks.iter().map(|&k| k as f32).collect(),
+        ));
+        out.push(mat_tensor(format!("{prefix}k_dist"), &self.k_dist));
+        out.push(NamedTensor::new(
+            format!("{prefix}lrd"),
+            vec![n, self.ks.len()],
+            self.lrd.iter().map(|&v| v as f32).collect(),
+        ));
+    }
+
+    /// The OCSVM grid: the kernel's γ, the dual coefficients and offsets per ν.
+    fn ocsvm_state(&self, prefix: &str, out: &mut Vec<NamedTensor>) {
+        out.push(NamedTensor::new(
+            format!("{prefix}gamma"),
+            vec![1],
+            vec![self.gamma],
+        ));
+        out.push(NamedTensor::new(
+            format!("{prefix}alpha"),
+            vec![self.alpha.nrows(), NU_GRID.len()],
+            self.alpha.iter().map(|&v| v as f32).collect(),
+        ));
+        out.push(NamedTensor::new(
+            format!("{prefix}rho"),
+            vec![NU_GRID.len()],
+            self.rho.iter().map(|&v| v as f32).collect(),
+        ));
+    }
+
+    /// Rebuilds the bank from [`Tos::state`]'s tensors for rows of `d` features, detector
+    /// by detector.
     pub fn from_state(prefix: &str, d: usize, tensors: &[NamedTensor]) -> Result<Tos, StateError> {
-        let get = |name: &str| -> Result<&NamedTensor, StateError> {
-            crate::nn::find_finite(tensors, &format!("{prefix}{name}"))
-        };
-        let shaped = |name: &str, shape: Vec<usize>| -> Result<Vec<f32>, StateError> {
-            let t = get(name)?;
-            if t.shape != shape {
-                return Err(StateError::Shape {
-                    name: format!("{prefix}{name}"),
-                    expected: shape,
-                    found: t.shape.clone(),
-                });
-            }
-            Ok(t.data.clone())
-        };
-        let matrix = |name: &str, r: usize, c: usize| -> Result<Array2<f32>, StateError> {
-            let data = shaped(name, vec![r, c])?;
-            Ok(Array2::from_shape_vec((r, c), data).unwrap_or_else(|_| Array2::zeros((r, c))))
-        };
-        let to_index = |name: &str, v: f32, bound: usize| -> Result<usize, StateError> {
-            if v >= 0.0 && v.fract() == 0.0 && (v as usize) < bound {
-                Ok(v as usize)
-            } else {
-                Err(StateError::Shape {
-                    name: format!("{prefix}{name}"),
-                    expected: vec![bound],
-                    found: vec![v as usize],
-                })
-            }
-        };
-        let n = get("train_std")?.shape.first().copied().unwrap_or(0);
-        let train_std = matrix("train_std", n, d)?;
-        let mean = Array1::from(shaped("mean", vec![d])?);
-        let scale = Array1::from(shaped("scale", vec![d])?);
-        let ks_t = get("ks")?;
-        let ks = ks_t
+        let name = |n: &str| format!("{prefix}{n}");
+        let standardizer = Standardizer::from_state(prefix, d, tensors)?;
+        let train_std = load_rows(tensors, &name("train_std"), d)?;
+        let n = train_std.nrows();
+        let ks = find_finite(tensors, &name("ks"))?
             .data
             .iter()
-            .map(|&v| to_index("ks", v, n.max(1)).map(|k| k.max(1)))
+            .map(|&v| index_of(&name("ks"), v, n.max(1)).map(|k| k.max(1)))
             .collect::<Result<Vec<_>, _>>()?;
         if ks != k_grid(n) {
             return Err(StateError::Shape {
-                name: format!("{prefix}ks"),
+                name: name("ks"),
                 expected: k_grid(n),
                 found: ks,
             });
         }
-        let k_dist = matrix("k_dist", n, ks.len())?;
-        let lrd = matrix("lrd", n, ks.len())?.mapv(f64::from);
-        let mut hbos = Vec::new();
-        for bins in HBOS_BINS {
-            let edges = matrix(&format!("hbos{bins}.edges"), d, bins + 1)?.mapv(f64::from);
-            let log_density = matrix(&format!("hbos{bins}.log_density"), d, bins)?.mapv(f64::from);
-            hbos.push(Hbos { edges, log_density });
-        }
-        let gamma = shaped("gamma", vec![1])?[0];
-        let alpha = matrix("alpha", n, NU_GRID.len())?.mapv(f64::from);
-        let rho = Array1::from(shaped("rho", vec![NU_GRID.len()])?).mapv(f64::from);
-        let m = get("iforest.feature")?.shape.first().copied().unwrap_or(0);
-        let feature = shaped("iforest.feature", vec![m])?;
-        let threshold = shaped("iforest.threshold", vec![m])?;
-        let left = shaped("iforest.left", vec![m])?;
-        let right = shaped("iforest.right", vec![m])?;
-        let path = shaped("iforest.path", vec![m])?;
-        let mut nodes = Vec::with_capacity(m);
-        for i in 0..m {
-            let leaf = feature[i] < 0.0;
-            // Children come after their parent, so traversal always terminates.
-            let child = |name: &str, v: f32| -> Result<u32, StateError> {
-                let c = to_index(name, v, m)?;
-                if !leaf && c <= i {
-                    return Err(StateError::Shape {
-                        name: format!("{prefix}{name}"),
-                        expected: vec![i + 1],
-                        found: vec![c],
-                    });
-                }
-                Ok(c as u32)
-            };
-            nodes.push(iforest::Node {
-                feature: if leaf {
-                    iforest::LEAF
-                } else {
-                    to_index("iforest.feature", feature[i], d)? as u32
-                },
-                threshold: threshold[i],
-                left: child("iforest.left", left[i])?,
-                right: child("iforest.right", right[i])?,
-                path: path[i],
-            });
-        }
-        let roots_t = get("iforest.roots")?;
-        let roots = roots_t
-            .data
+        let k_dist = load_mat(tensors, &name("k_dist"), n, ks.len())?;
+        let lrd = load_mat(tensors, &name("lrd"), n, ks.len())?.mapv(f64::from);
+        let hbos = HBOS_BINS
             .iter()
-            .map(|&v| to_index("iforest.roots", v, m).map(|r| r as u32))
+            .map(|&bins| Hbos::from_state(&format!("{prefix}hbos{bins}."), d, bins, tensors))
             .collect::<Result<Vec<_>, _>>()?;
-        let n_trees = IFOREST_SIZES[IFOREST_SIZES.len() - 1];
-        if roots.len() != n_trees {
-            return Err(StateError::Shape {
-                name: format!("{prefix}iforest.roots"),
-                expected: vec![n_trees],
-                found: vec![roots.len()],
-            });
-        }
-        let max_samples = to_index(
-            "iforest.max_samples",
-            shaped("iforest.max_samples", vec![1])?[0],
-            n.min(256) + 1,
-        )?
-        .max(1);
+        let gamma = load_exact(tensors, &name("gamma"), &[1])?[0];
+        let alpha = load_mat(tensors, &name("alpha"), n, NU_GRID.len())?.mapv(f64::from);
+        let rho = load_vec(tensors, &name("rho"), NU_GRID.len())?.mapv(f64::from);
+        let forest = IsolationForest::from_state(
+            &format!("{prefix}iforest."),
+            d,
+            n,
+            IFOREST_SIZES[IFOREST_SIZES.len() - 1],
+            tensors,
+        )?;
         Ok(Tos {
-            standardizer: Standardizer { mean, scale },
+            standardizer,
             train_std,
             ks,
             k_dist,
@@ -474,11 +365,7 @@ impl Tos {
             gamma,
             alpha,
             rho,
-            forest: IsolationForest {
-                nodes,
-                roots,
-                max_samples,
-            },
+            forest,
         })
     }
 }

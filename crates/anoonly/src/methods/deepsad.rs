@@ -1,4 +1,4 @@
-//! DeepSAD (Ruff et al. 2020) as the AnoOnly authors' code runs it (protocol.md 2.1).
+//! DeepSAD (Ruff et al. 2020) as the AnoOnly authors' code runs it (docs/protocol.md 2.1).
 //!
 //! Network `Linear(d→100) → BN → LeakyReLU → Linear(100→20) → BN → LeakyReLU →
 //! Linear(20→10)`, no biases, torch BatchNorm with eps 1e-4 and no affine (the paper's BN*),
@@ -17,24 +17,19 @@ use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use super::{find_vector, vector, FitError, Method};
+use super::{FitError, Knobs, Method};
 use crate::nn::{eval_rows, gather_rows};
 use crate::nn::{
     Activation, ActivationLayer, Adam, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
     Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{
-    self, count_in, head_norm, non_negative, norm_layer, positive, row_batch, Checkpoint, HeadNorm,
-    Item, NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss,
-    Task, TrainParams, TrainReport,
-};
+use crate::vocab::tensor::{load_vec, vec_tensor};
+use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
 
-/// The method's own normalisation before the last layer: its two torch BatchNorms without
-/// affine (the paper's BN*).
-pub const OWN_NORM: NormKind = NormKind::BnNoAffine;
 
-/// DeepSAD hyperparameters; defaults are the authors' code (protocol.md 2.1).
+/// DeepSAD hyperparameters; defaults are the authors' code (docs/protocol.md 2.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DeepSadParams {
@@ -126,7 +121,7 @@ impl DeepSadParams {
         for (i, &h) in self.hidden.iter().enumerate() {
             layers.push(Linear::new(width, h, false, Init::TorchDefault, rng).into());
             let here = match self.norm_scope {
-                NormScope::Last if i < last => HeadNorm::from(OWN_NORM),
+                NormScope::Last if i < last => HeadNorm::from(FittedDeepSad::OWN_NORM),
                 _ => norm,
             };
             layers.extend(norm_layer(here, h, flavour));
@@ -305,6 +300,21 @@ pub fn init_center(
 
 impl Method for FittedDeepSad {
     type Params = DeepSadParams;
+    const NAME: &'static str = "deepsad";
+    const SUPPORTS_ANOONLY: bool = true;
+    /// Its two torch BatchNorms without affine (the paper's BN*).
+    const OWN_NORM: NormKind = NormKind::BnNoAffine;
+
+    fn knobs(p: &mut DeepSadParams) -> Knobs<'_> {
+        Knobs::new(&mut p.epochs, &mut p.batch_size)
+    }
+
+    fn layer_widths(p: &DeepSadParams, n_features: usize) -> Vec<(&'static str, usize)> {
+        let mut w = vec![("n_features", n_features)];
+        w.extend(p.hidden.iter().map(|&h| ("hidden", h)));
+        w.push(("rep_dim", p.rep_dim));
+        w
+    }
 
     fn validate(params: &DeepSadParams) -> Result<(), ParamError> {
         params.validate()
@@ -318,7 +328,7 @@ impl Method for FittedDeepSad {
         observer: Observer<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
         let seed = train_params.seed;
-        let norm = head_norm(train_params, OWN_NORM);
+        let norm = head_norm(train_params, Self::OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let mut loader_rng = component_rng(seed, "loader");
         let c = init_center(&mut net, x, params.batch_size, &mut loader_rng);
@@ -348,7 +358,7 @@ impl Method for FittedDeepSad {
             train_params,
             &mut loader_rng,
             observer,
-        );
+        )?;
         Ok((FittedDeepSad { net, c }, report))
     }
 
@@ -358,7 +368,7 @@ impl Method for FittedDeepSad {
 
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.net.state("net.", out);
-        out.push(vector("c", &self.c));
+        out.push(vec_tensor("c", &self.c));
     }
 
     fn from_state(
@@ -367,16 +377,13 @@ impl Method for FittedDeepSad {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, OWN_NORM);
+        let norm = head_norm(train, Self::OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
-        let c = find_vector(tensors, "c", Some(params.rep_dim))?;
+        let c = load_vec(tensors, "c", params.rep_dim)?;
         Ok(FittedDeepSad { net, c })
     }
 
-    fn set_epochs(params: &mut DeepSadParams, epochs: usize) {
-        params.epochs = epochs;
-    }
 }
 
 /// The network's code φ for `x` (inference mode); exposed for tests and inspection.

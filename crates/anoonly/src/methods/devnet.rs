@@ -1,4 +1,4 @@
-//! DevNet (Pang et al., KDD 2019) as the AnoOnly authors' code runs it (protocol.md 2.2:
+//! DevNet (Pang et al., KDD 2019) as the AnoOnly authors' code runs it (docs/protocol.md 2.2:
 //! `baselines/DevNet/run.py`, Keras).
 //!
 //! Network `Dense(d→20, ReLU, bias) → [normalisation] → Dense(20→1, linear, bias)`, Keras
@@ -32,20 +32,15 @@ use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use super::{FitError, Method, MethodKind};
+use super::{FitError, Knobs, Method, MethodKind};
 use crate::nn::{
     eval_rows, gather_rows, Activation, ActivationLayer, Init, Layer, Linear, LrSchedule, Matrix,
     Module, NamedTensor, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{
-    self, count_in, head_norm, non_negative, norm_layer, positive, Checkpoint, HeadNorm, Item,
-    NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task,
-    TrainParams, TrainReport,
-};
+use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
 
-/// The method's own normalisation before the last layer: none.
-pub const OWN_NORM: NormKind = NormKind::None;
 
 /// Which DevNet losses to train with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -59,7 +54,7 @@ pub enum DevNetLoss {
     Paper,
 }
 
-/// DevNet hyperparameters; defaults are the authors' code (protocol.md 2.2).
+/// DevNet hyperparameters; defaults are the authors' code (docs/protocol.md 2.2).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct DevNetParams {
@@ -335,7 +330,7 @@ impl FittedDevNet {
         observer: Observer<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
         let seed = train_params.seed;
-        let norm = head_norm(train_params, OWN_NORM);
+        let norm = head_norm(train_params, Self::OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let mut task = DevNetTask::new(params, train_params, x, y)?;
         let schedule = Schedule {
@@ -354,13 +349,29 @@ impl FittedDevNet {
             train_params,
             &mut component_rng(seed, "sampler"),
             observer,
-        );
+        )?;
         Ok((FittedDevNet { net }, report))
     }
 }
 
 impl Method for FittedDevNet {
     type Params = DevNetParams;
+    const NAME: &'static str = "devnet";
+    const SUPPORTS_ANOONLY: bool = true;
+    /// None (AnoOnly adds a Keras BatchNorm after the hidden ReLU).
+    const OWN_NORM: NormKind = NormKind::None;
+
+    fn knobs(p: &mut DevNetParams) -> Knobs<'_> {
+        Knobs::new(&mut p.epochs, &mut p.batch_size)
+    }
+
+    fn layer_widths(p: &DevNetParams, n_features: usize) -> Vec<(&'static str, usize)> {
+        vec![("n_features", n_features), ("hidden", p.hidden)]
+    }
+
+    fn relative_cost(n_rows: usize) -> f64 {
+        0.3 * super::rows_in_thousands(n_rows)
+    }
 
     fn validate(params: &DevNetParams) -> Result<(), ParamError> {
         params.validate()
@@ -397,15 +408,12 @@ impl Method for FittedDevNet {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, OWN_NORM);
+        let norm = head_norm(train, Self::OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
         Ok(FittedDevNet { net })
     }
 
-    fn set_epochs(params: &mut DevNetParams, epochs: usize) {
-        params.epochs = epochs;
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! FEAWAD (Zhou et al., TNNLS 2021) as the AnoOnly authors' code runs it (protocol.md 2.3,
+//! FEAWAD (Zhou et al., TNNLS 2021) as the AnoOnly authors' code runs it (docs/protocol.md 2.3,
 //! paper appendix B.3, eq. 20/21).
 //!
 //! **Autoencoder** (Keras `Dense`, glorot_normal init, zero bias, ReLU everywhere including
@@ -54,22 +54,16 @@ use ndarray::{concatenate, s, Array1, Array2, ArrayView1, ArrayView2, ArrayViewM
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
-use super::{FitError, Method};
+use super::{FitError, Knobs, Method};
 use crate::nn::{
     Activation, ActivationLayer, Adam, Init, Layer, Linear, LrSchedule, Matrix, Mode, Module,
     NamedTensor, ParamMut, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{
-    self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, NormKind,
-    Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams,
-    TrainReport,
-};
-use crate::train::{non_negative, positive};
+use crate::vocab::{non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Interrupted, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Stage, Staged, Task, TrainParams, TrainReport};
 
-/// The method's own normalisation before the last layer: a Keras BatchNorm on the head's
-/// 33-d input.
-pub const OWN_NORM: NormKind = NormKind::Bn;
+
 
 /// Which FEAWAD: the fixed one (default) or the authors' code with its two bugs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,7 +77,7 @@ pub enum FeawadCompat {
     Official,
 }
 
-/// FEAWAD hyperparameters; defaults are the authors' code (protocol.md 2.3).
+/// FEAWAD hyperparameters; defaults are the authors' code (docs/protocol.md 2.3).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FeawadParams {
@@ -696,7 +690,8 @@ impl FittedFeawad {
     }
 }
 
-/// Stage 1 alone: pretrains `ae` on the unlabeled rows (exposed for tests).
+/// Stage 1 alone: pretrains `ae` on the unlabeled rows (exposed for tests). Its epochs
+/// reach `observer` as [`Stage::Pretrain`], which may stop it like any training loop.
 pub fn pretrain(
     params: &FeawadParams,
     train_params: &TrainParams,
@@ -704,11 +699,11 @@ pub fn pretrain(
     x: ArrayView2<f32>,
     unlabeled: &[usize],
     observer: Observer<'_>,
-) -> (Autoencoder, TrainReport) {
+) -> Result<(Autoencoder, TrainReport), Interrupted> {
     let anomaly = vec![false; x.nrows()];
     let mut net = AeResidual(ae);
     if params.pretrain_epochs == 0 {
-        return (net.0, TrainReport::default());
+        return Ok((net.0, TrainReport::default()));
     }
     let mut task: FeawadTask<'_, AeResidual, MseLoss> = FeawadTask {
         x,
@@ -738,6 +733,10 @@ pub fn pretrain(
         checkpoint: Checkpoint::BestTrainLoss,
     };
     let mut rng = component_rng(train_params.seed, "feawad-pretrain-sampler");
+    let mut staged = Staged {
+        stage: Stage::Pretrain,
+        inner: observer,
+    };
     let report = train::fit(
         &mut task,
         &mut net,
@@ -745,13 +744,41 @@ pub fn pretrain(
         &schedule,
         &fixed,
         &mut rng,
-        observer,
-    );
-    (net.0, report)
+        &mut staged,
+    )
+    .map_err(|i| Interrupted {
+        stage: Stage::Pretrain,
+        ..i
+    })?;
+    Ok((net.0, report))
 }
 
 impl Method for FittedFeawad {
     type Params = FeawadParams;
+    const NAME: &'static str = "feawad";
+    const SUPPORTS_ANOONLY: bool = true;
+    /// A Keras BatchNorm on the head's 33-d input (in the authors' vanilla FEAWAD too).
+    const OWN_NORM: NormKind = NormKind::Bn;
+
+    fn knobs(p: &mut FeawadParams) -> Knobs<'_> {
+        Knobs::new(&mut p.epochs, &mut p.batch_size)
+    }
+
+    fn layer_widths(p: &FeawadParams, n_features: usize) -> Vec<(&'static str, usize)> {
+        vec![
+            ("n_features", n_features),
+            ("ae_hidden", p.ae_hidden),
+            ("code_dim", p.code_dim),
+            ("head_hidden", p.head_hidden[0]),
+            ("head_hidden", p.head_hidden[1]),
+        ]
+    }
+
+    fn relative_cost(n_rows: usize) -> f64 {
+        let _ = n_rows;
+        // 2,600 steps of 512 rows whatever the file size.
+        100.0
+    }
 
     fn validate(params: &FeawadParams) -> Result<(), ParamError> {
         params.validate()
@@ -778,9 +805,9 @@ impl Method for FittedFeawad {
         let mut init = component_rng(seed, "feawad-init");
         let ae = params.autoencoder(x.ncols(), &mut init);
         // The head is drawn before pretraining so that its init does not depend on it.
-        let norm = head_norm(train_params, OWN_NORM);
+        let norm = head_norm(train_params, Self::OWN_NORM);
         let head_template = params.scoring_net(ae.clone(), norm, &mut init);
-        let (ae, pre_report) = pretrain(params, train_params, ae, x, &unlabeled, &mut |_| {});
+        let (ae, pre_report) = pretrain(params, train_params, ae, x, &unlabeled, observer)?;
         let mut net = FeawadNet {
             ae,
             ..head_template
@@ -818,7 +845,7 @@ impl Method for FittedFeawad {
             train_params,
             &mut rng,
             observer,
-        );
+        )?;
         report.steps += pre_report.steps;
         Ok((FittedFeawad { net: Box::new(net) }, report))
     }
@@ -839,14 +866,11 @@ impl Method for FittedFeawad {
     ) -> Result<Self, StateError> {
         let mut rng = component_rng(0, "load");
         let ae = params.autoencoder(n_features, &mut rng);
-        let mut net = params.scoring_net(ae, head_norm(train, OWN_NORM), &mut rng);
+        let mut net = params.scoring_net(ae, head_norm(train, Self::OWN_NORM), &mut rng);
         net.load_state("net.", tensors)?;
         Ok(FittedFeawad { net: Box::new(net) })
     }
 
-    fn set_epochs(params: &mut FeawadParams, epochs: usize) {
-        params.epochs = epochs;
-    }
 }
 
 #[cfg(test)]
@@ -1050,7 +1074,7 @@ mod tests {
             };
             let ae = p.autoencoder(5, &mut Rng::seed_from_u64(1));
             let (_, report) =
-                pretrain(&p, &TrainParams::default(), ae, x.view(), &unl, &mut |_| {});
+                pretrain(&p, &TrainParams::default(), ae, x.view(), &unl, &mut crate::train::Silent).unwrap();
             assert_eq!(report.steps, 100);
             let l: Vec<f32> = report.epoch_losses.iter().flatten().copied().collect();
             assert!(l[4] < l[0], "{compat:?}: {l:?}");

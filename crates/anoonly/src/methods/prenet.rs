@@ -1,5 +1,5 @@
 //! PReNet (Pang et al. 2023, "Deep Weakly-supervised Anomaly Detection") as the AnoOnly
-//! authors' code runs it (protocol.md 2.4; `baselines/PReNet/{run,model,fit,utils}.py`).
+//! authors' code runs it (docs/protocol.md 2.4; `baselines/PReNet/{run,model,fit,utils}.py`).
 //!
 //! A pair network scores two rows at once: a shared feature branch
 //! `φ = Linear(d→20, bias) → ReLU → [norm]` runs separately on the left and the right row
@@ -45,22 +45,18 @@ use rand::seq::SliceRandom;
 use rand::{Rng as _, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::{FitError, Method, MethodKind};
+use super::{FitError, Knobs, Method, MethodKind};
 use crate::nn::{
     Activation, ActivationLayer, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
     ParamMut, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, sub_seed, Rng};
-use crate::train::{
-    self, count_in, head_norm, non_negative, norm_layer, positive, Checkpoint, HeadNorm, Item,
-    NormFlavour, NormKind, Observer, ParamError, Reduction, Schedule, ScheduleUnit, SsadLoss, Task,
-    TrainParams, TrainReport,
-};
+use crate::vocab::tensor::{load_rows, mat_tensor};
+use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::train::{self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
 
-/// The method's own normalisation before the last layer: none.
-pub const OWN_NORM: NormKind = NormKind::None;
 
-/// PReNet hyperparameters; defaults are the authors' code (protocol.md 2.4).
+/// PReNet hyperparameters; defaults are the authors' code (docs/protocol.md 2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PReNetParams {
@@ -306,7 +302,7 @@ pub struct Pair {
     pub target: f32,
 }
 
-/// One batch of pairs, drawn as the authors' `sampler_pairs` does (protocol.md 2.4):
+/// One batch of pairs, drawn as the authors' `sampler_pairs` does (docs/protocol.md 2.4):
 /// parts A0, A1, A2 (`batch/4` anomalies each, with replacement), U3 (`batch/4` unlabeled,
 /// without replacement), U4, U5 (`batch/2` unlabeled each, without replacement);
 /// left = [A0, A2, U4], right = [A1, U3, U5]; then one permutation of the pairs.
@@ -583,45 +579,24 @@ impl FittedPReNet {
     }
 }
 
-/// A 2-D tensor `name` of a saved state with `cols` columns and at least one row.
-fn find_matrix(
-    tensors: &[NamedTensor],
-    name: &str,
-    cols: usize,
-) -> Result<Array2<f32>, StateError> {
-    let t = tensors
-        .iter()
-        .find(|t| t.name == name)
-        .ok_or_else(|| StateError::Missing(name.to_string()))?;
-    let rows = t.shape.first().copied().unwrap_or(0);
-    let ok = t.shape.len() == 2 && t.shape[1] == cols && rows > 0 && t.data.len() == rows * cols;
-    if !ok {
-        return Err(StateError::Shape {
-            name: name.to_string(),
-            expected: vec![rows.max(1), cols],
-            found: t.shape.clone(),
-        });
-    }
-    if t.data.iter().any(|v| !v.is_finite()) {
-        return Err(StateError::NonFinite(name.to_string()));
-    }
-    Array2::from_shape_vec((rows, cols), t.data.clone()).map_err(|_| StateError::Shape {
-        name: name.to_string(),
-        expected: vec![rows, cols],
-        found: t.shape.clone(),
-    })
-}
-
-fn matrix_tensor(name: &str, m: &Array2<f32>) -> NamedTensor {
-    NamedTensor {
-        name: name.to_string(),
-        shape: vec![m.nrows(), m.ncols()],
-        data: m.iter().copied().collect(),
-    }
-}
-
 impl Method for FittedPReNet {
     type Params = PReNetParams;
+    const NAME: &'static str = "prenet";
+    const SUPPORTS_ANOONLY: bool = true;
+    /// None (AnoOnly ends the feature branch with a torch BatchNorm).
+    const OWN_NORM: NormKind = NormKind::None;
+
+    fn knobs(p: &mut PReNetParams) -> Knobs<'_> {
+        Knobs::new(&mut p.epochs, &mut p.batch_size)
+    }
+
+    fn layer_widths(p: &PReNetParams, n_features: usize) -> Vec<(&'static str, usize)> {
+        vec![("n_features", n_features), ("hidden", p.hidden)]
+    }
+
+    fn relative_cost(n_rows: usize) -> f64 {
+        2.0 * super::rows_in_thousands(n_rows)
+    }
 
     fn validate(params: &PReNetParams) -> Result<(), ParamError> {
         params.validate()
@@ -649,7 +624,7 @@ impl Method for FittedPReNet {
             });
         }
         let seed = train_params.seed;
-        let norm = head_norm(train_params, OWN_NORM);
+        let norm = head_norm(train_params, Self::OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
         let ref_anomalies = x.select(Axis(0), &anomalies);
         let ref_unlabeled = x.select(Axis(0), &unlabeled);
@@ -679,7 +654,7 @@ impl Method for FittedPReNet {
             train_params,
             &mut component_rng(seed, "sampler"),
             observer,
-        );
+        )?;
         let fitted = FittedPReNet::new(net, ref_anomalies, ref_unlabeled, params.n_ref, seed);
         Ok((fitted, report))
     }
@@ -690,8 +665,8 @@ impl Method for FittedPReNet {
 
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.net.state("net.", out);
-        out.push(matrix_tensor("ref_anomalies", &self.ref_anomalies));
-        out.push(matrix_tensor("ref_unlabeled", &self.ref_unlabeled));
+        out.push(mat_tensor("ref_anomalies", &self.ref_anomalies));
+        out.push(mat_tensor("ref_unlabeled", &self.ref_unlabeled));
     }
 
     fn from_state(
@@ -700,11 +675,11 @@ impl Method for FittedPReNet {
         n_features: usize,
         tensors: &[NamedTensor],
     ) -> Result<Self, StateError> {
-        let norm = head_norm(train, OWN_NORM);
+        let norm = head_norm(train, Self::OWN_NORM);
         let mut net = params.network(n_features, norm, &mut component_rng(0, "load"));
         net.load_state("net.", tensors)?;
-        let ref_anomalies = find_matrix(tensors, "ref_anomalies", n_features)?;
-        let ref_unlabeled = find_matrix(tensors, "ref_unlabeled", n_features)?;
+        let ref_anomalies = load_rows(tensors, "ref_anomalies", n_features)?;
+        let ref_unlabeled = load_rows(tensors, "ref_unlabeled", n_features)?;
         Ok(FittedPReNet::new(
             net,
             ref_anomalies,
@@ -714,9 +689,6 @@ impl Method for FittedPReNet {
         ))
     }
 
-    fn set_epochs(params: &mut PReNetParams, epochs: usize) {
-        params.epochs = epochs;
-    }
 }
 
 #[cfg(test)]

@@ -1,23 +1,25 @@
 //! XGBOD (Zhao & Hryniewicki 2018) as ADBench runs it: PyOD 1.0.0's `XGBOD()` defaults
-//! (protocol.md 3.3). The 41 unsupervised detectors of [`crate::detectors::Tos`] are fitted
+//! (docs/protocol.md 3.3). The 41 unsupervised detectors of [`crate::detectors::Tos`] are fitted
 //! on all training rows (labels unused); the classifier, gradient-boosted trees with
 //! XGBoost's parameters ([`crate::boost`]), is trained on `[X ‖ TOS]` with the labels, the
 //! TOS columns unscaled (PyOD concatenates raw scores); the score is `P(class 1)`.
 //!
 //! A baseline: it has no AnoOnly variant, so `--anoonly`, `lambda_n` and `norm` are refused
-//! ([`super::MethodKind::supports_anoonly`]). `--epochs` sets the number of boosting rounds.
+//! ([`super::MethodKind::supports_anoonly`]). It does not train in epochs: `--epochs` is
+//! refused; its training length is `n_estimators`, the number of boosting rounds
+//! (`--set n_estimators=N`). A fit reports the detector stage once and then each boosting
+//! round to its observer, which may stop it between rounds.
 
 use std::time::Instant;
 
 use ndarray::{s, Array1, Array2, ArrayView1, ArrayView2};
 
-use super::{FitError, Method};
+use super::{FitError, Knobs, Method};
 use crate::boost::{Booster, Gbt, GbtParams};
 use crate::detectors::{Tos, TosTiming};
 use crate::nn::{NamedTensor, StateError};
-use crate::train::{
-    count_in, non_negative, positive, EpochReport, ParamError, TrainParams, TrainReport,
-};
+use crate::vocab::{NormKind, ParamError};
+use crate::train::{report_epoch, EpochReport, FitObserver, Stage, TrainParams, TrainReport};
 
 /// XGBOD's hyperparameters: those of its boosted trees (the detector grid is fixed).
 pub type XgbodParams = GbtParams;
@@ -57,7 +59,7 @@ impl FittedXgbod {
         seed: u64,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: &mut dyn FnMut(&EpochReport),
+        observer: &mut dyn FitObserver,
     ) -> Result<(Self, TrainReport, XgbodTiming), FitError> {
         if x.nrows() > MAX_TRAIN_ROWS {
             return Err(FitError::TooManyRows {
@@ -69,20 +71,28 @@ impl FittedXgbod {
         let t0 = Instant::now();
         let (tos, train_tos, detectors) = Tos::fit(x, seed);
         let detectors_total = t0.elapsed().as_secs_f64();
+        let stage = |stage, epoch, epochs, loss| EpochReport {
+            stage,
+            epoch,
+            epochs,
+            loss,
+            empty_batches: 0,
+            batches: 1,
+        };
+        report_epoch(observer, &stage(Stage::Detectors, 0, 1, None))?;
         let t0 = Instant::now();
         let features = assemble(x, &train_tos);
         let mut report = TrainReport::default();
         let epochs = params.n_estimators;
-        let booster = Gbt::fit(params, features.view(), y, &mut |round, loss| {
+        let mut stopped = None;
+        let booster = Gbt::fit_observed(params, features.view(), y, &mut |round, loss| {
             report.epoch_losses.push(Some(loss));
-            observer(&EpochReport {
-                epoch: round,
-                epochs,
-                loss: Some(loss),
-                empty_batches: 0,
-                batches: 1,
-            });
+            let r = stage(Stage::Boosting, round, epochs, Some(loss));
+            report_epoch(observer, &r).map_err(|e| stopped = Some(e))
         });
+        let Some(booster) = booster else {
+            return Err(stopped.map_or(FitError::Diverged, FitError::Interrupted));
+        };
         report.steps = epochs;
         report.kept_epoch = epochs.saturating_sub(1);
         let timing = XgbodTiming {
@@ -101,23 +111,31 @@ impl FittedXgbod {
 
 impl Method for FittedXgbod {
     type Params = XgbodParams;
+    const NAME: &'static str = "xgbod";
+    const SUPPORTS_ANOONLY: bool = false;
+    /// None: a baseline without a network.
+    const OWN_NORM: NormKind = NormKind::None;
+
+    fn knobs(p: &mut XgbodParams) -> Knobs<'_> {
+        // Boosting rounds (`n_estimators`) are not epochs, and there are no batches.
+        let _ = p;
+        Knobs {
+            epochs: None,
+            batch_size: None,
+        }
+    }
+
+    fn layer_widths(p: &XgbodParams, n_features: usize) -> Vec<(&'static str, usize)> {
+        let _ = p;
+        vec![("n_features", n_features)]
+    }
+
+    fn relative_cost(n_rows: usize) -> f64 {
+        4.0 * super::rows_in_thousands(n_rows)
+    }
 
     fn validate(p: &XgbodParams) -> Result<(), ParamError> {
-        count_in("max_depth", p.max_depth, 1, 30)?;
-        positive("learning_rate", p.learning_rate)?;
-        count_in("n_estimators", p.n_estimators, 1, 100_000)?;
-        non_negative("gamma", p.gamma)?;
-        non_negative("min_child_weight", p.min_child_weight)?;
-        non_negative("reg_alpha", p.reg_alpha)?;
-        non_negative("reg_lambda", p.reg_lambda)?;
-        if !(p.base_score > 0.0 && p.base_score < 1.0) {
-            return Err(ParamError::new(
-                "base_score",
-                p.base_score,
-                "must lie in (0, 1)",
-            ));
-        }
-        Ok(())
+        p.validate()
     }
 
     fn fit(
@@ -125,7 +143,7 @@ impl Method for FittedXgbod {
         train: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: &mut dyn FnMut(&EpochReport),
+        observer: &mut dyn FitObserver,
     ) -> Result<(Self, TrainReport), FitError> {
         let (f, r, _) = Self::fit_timed(params, train.seed, x, y, observer)?;
         Ok((f, r))
@@ -151,7 +169,4 @@ impl Method for FittedXgbod {
         Ok(FittedXgbod { tos, booster })
     }
 
-    fn set_epochs(params: &mut XgbodParams, epochs: usize) {
-        params.n_estimators = epochs;
-    }
 }

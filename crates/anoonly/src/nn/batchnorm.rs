@@ -1,5 +1,5 @@
 //! Batch normalisation over the feature dimension of a `(rows, features)` batch, in the two
-//! flavours the authors' code uses (protocol.md section 2: torchBN and kerasBN).
+//! flavours the authors' code uses (docs/protocol.md section 2: torch and Keras).
 //!
 //! Train mode normalises with the batch mean and the *biased* batch variance and
 //! back-propagates through both (paper appendix A, eq. 8–15): the gradient of one row depends

@@ -4,7 +4,7 @@
 //!
 //! Per train-mode forward of a batch `H = {h_i}` (`b` rows, `n` features), eq. 5's first
 //! line read with `h'` = the raw features `h` (BatchNorm is gone, so nothing normalises
-//! them; protocol.md section 4):
+//! them; docs/protocol.md section 4):
 //!
 //! `L_BN = ‖(1/b) Σ_i h_i‖₂ + ‖(1/(b−1)) Σ_i h_i ⊙ h_i − 1‖₂`
 //!

@@ -1,6 +1,6 @@
 //! The numeric core: small dense layers with explicit backward passes on `ndarray` (f32),
 //! optimisers and learning-rate schedules, with PyTorch's and Keras's semantics where the
-//! authors' code uses them (protocol.md section 2).
+//! authors' code uses them (docs/protocol.md section 2).
 //!
 //! Why our own: the heads are small MLPs; a hand-written forward/backward is the fastest
 //! option measured on these machines and builds in seconds.
@@ -35,6 +35,11 @@ pub use linear::{Init, Linear};
 pub use optim::{Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd};
 pub use schedule::LrSchedule;
 pub use sequential::{Layer, Sequential};
+
+// The state vocabulary lives at the bottom of the crate (`crate::vocab::tensor`); the
+// layers read and write their state through it.
+pub(crate) use crate::vocab::tensor::{load_mat, load_vec, mat_tensor, vec_tensor};
+pub use crate::vocab::tensor::{NamedTensor, StateError};
 
 use ndarray::{Array1, Array2};
 
@@ -118,30 +123,6 @@ pub struct ParamMut<'a> {
     pub grad: &'a mut [f32],
 }
 
-/// A named tensor of a layer's state (parameters and buffers such as running statistics),
-/// used for saving and loading models.
-#[derive(Clone, Debug, PartialEq)]
-pub struct NamedTensor {
-    pub name: String,
-    pub shape: Vec<usize>,
-    pub data: Vec<f32>,
-}
-
-/// Error raised when loading a state that does not fit the layer.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("missing tensor `{0}`")]
-    Missing(String),
-    #[error("tensor `{name}` has shape {found:?}, expected {expected:?}")]
-    Shape {
-        name: String,
-        expected: Vec<usize>,
-        found: Vec<usize>,
-    },
-    #[error("tensor `{0}` contains a non-finite value")]
-    NonFinite(String),
-}
-
 /// A differentiable layer (or a stack of them).
 pub trait Module {
     /// Forward pass. In [`Mode::Train`] caches what [`Module::backward`] needs.
@@ -182,102 +163,6 @@ pub fn sum_aux(parts: impl IntoIterator<Item = Option<f32>>) -> Option<f32> {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
     })
-}
-
-/// Finds `name` in `tensors` (first match).
-pub(crate) fn find_tensor<'a>(
-    tensors: &'a [NamedTensor],
-    name: &str,
-) -> Result<&'a NamedTensor, StateError> {
-    tensors
-        .iter()
-        .find(|t| t.name == name)
-        .ok_or_else(|| StateError::Missing(name.to_string()))
-}
-
-/// Finds `name` and checks that its data fills its declared shape and is finite; the caller
-/// checks the shape itself (for states whose shapes are only known from their own tensors).
-pub(crate) fn find_finite<'a>(
-    tensors: &'a [NamedTensor],
-    name: &str,
-) -> Result<&'a NamedTensor, StateError> {
-    let t = find_tensor(tensors, name)?;
-    if t.data.len() != t.shape.iter().product::<usize>() {
-        return Err(StateError::Shape {
-            name: t.name.clone(),
-            expected: vec![t.data.len()],
-            found: t.shape.clone(),
-        });
-    }
-    if t.data.iter().any(|v| !v.is_finite()) {
-        return Err(StateError::NonFinite(t.name.clone()));
-    }
-    Ok(t)
-}
-
-/// Checks a tensor's shape and finiteness. The length check is separate from the shape check
-/// because a hand-made [`NamedTensor`] may carry a `data` that does not match its `shape`.
-fn checked<'a>(t: &'a NamedTensor, expected: &[usize]) -> Result<&'a [f32], StateError> {
-    let n: usize = expected.iter().product();
-    if t.shape != expected || t.data.len() != n {
-        return Err(StateError::Shape {
-            name: t.name.clone(),
-            expected: expected.to_vec(),
-            found: if t.shape == expected {
-                vec![t.data.len()]
-            } else {
-                t.shape.clone()
-            },
-        });
-    }
-    if t.data.iter().any(|v| !v.is_finite()) {
-        return Err(StateError::NonFinite(t.name.clone()));
-    }
-    Ok(&t.data)
-}
-
-/// Reads a vector of length `n` named `name`.
-pub(crate) fn load_vec(
-    tensors: &[NamedTensor],
-    name: &str,
-    n: usize,
-) -> Result<Array1<f32>, StateError> {
-    let t = find_tensor(tensors, name)?;
-    Ok(Array1::from_vec(checked(t, &[n])?.to_vec()))
-}
-
-/// Reads a matrix of shape `(rows, cols)` named `name` (row-major, as torch stores it).
-pub(crate) fn load_mat(
-    tensors: &[NamedTensor],
-    name: &str,
-    rows: usize,
-    cols: usize,
-) -> Result<Array2<f32>, StateError> {
-    let t = find_tensor(tensors, name)?;
-    let data = checked(t, &[rows, cols])?.to_vec();
-    Array2::from_shape_vec((rows, cols), data).map_err(|_| StateError::Shape {
-        name: name.to_string(),
-        expected: vec![rows, cols],
-        found: t.shape.clone(),
-    })
-}
-
-/// A vector as a named tensor.
-pub(crate) fn vec_tensor(name: String, v: &Array1<f32>) -> NamedTensor {
-    NamedTensor {
-        name,
-        shape: vec![v.len()],
-        data: v.iter().copied().collect(),
-    }
-}
-
-/// A matrix as a named tensor (row-major whatever the memory order).
-pub(crate) fn mat_tensor(name: String, m: &Array2<f32>) -> NamedTensor {
-    NamedTensor {
-        name,
-        shape: vec![m.nrows(), m.ncols()],
-        data: m.iter().copied().collect(),
-    }
 }
 
 /// Makes `a` standard (row-major, contiguous) so that it can be handed out as a slice.

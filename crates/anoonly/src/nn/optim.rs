@@ -1,4 +1,4 @@
-//! Optimisers with PyTorch's and Keras's update rules (protocol.md section 2).
+//! Optimisers with PyTorch's and Keras's update rules (docs/protocol.md section 2).
 //!
 //! State is kept per parameter in [`Module::visit_params`] order and initialised lazily on
 //! the first step; if a parameter's length changes (a different net was passed), its state

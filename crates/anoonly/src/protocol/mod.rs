@@ -1,4 +1,4 @@
-//! The train/test split of the official code (protocol.md 1.2) and a leakage-free variant.
+//! The train/test split of the official code (docs/protocol.md 1.2) and a leakage-free variant.
 //!
 //! Pipeline of [`split`] (ADBench protocol), all random draws from numpy's legacy MT19937
 //! seeded with the run's data seed (see [`mt19937`]), in the official order, so that at a given
@@ -307,9 +307,9 @@ pub fn n_test_rows(n: usize, test_size: f64) -> usize {
 ///
 /// Written to keep few row-count index vectors alive at once (about 1.7 rows' worth of
 /// `u32` at most), because at 567k rows the indices, not the data, used to set the peak
-/// memory of `eval`. The draws are those of the official code: shuffling a
-/// class's index list in place draws exactly what `permutation(count)` draws and gives the
-/// same order as indexing the list with that permutation.
+/// memory of `eval`. The draws are those of the official code, step by step in one MT19937
+/// stream (the pipeline of the module documentation): `resample` (steps 1/2),
+/// `stratified_split` (step 3), `label_anomalies` (steps 5 to 7).
 pub fn split_indices(
     y: ArrayView1<u8>,
     params: &SplitParams,
@@ -322,11 +322,35 @@ pub fn split_indices(
             value: y[index],
         });
     }
-    let n0 = y.len();
-    if u32::try_from(n0).is_err() {
-        return Err(ProtocolError::TooManyRows { n_rows: n0 });
+    if u32::try_from(y.len()).is_err() {
+        return Err(ProtocolError::TooManyRows { n_rows: y.len() });
     }
-    // Step 1/2: resampling; `rows[i]` is the original index of row i (`None`: the identity).
+    let (mut rng, rows, resampled) = resample(y.len(), params, seed);
+    let n = rows.as_ref().map_or(y.len(), Vec::len);
+    let orig = |i: u32| -> u32 { rows.as_ref().map_or(i, |r| r[i as usize]) };
+    let label = |i: u32| -> u8 { y[orig(i) as usize] };
+    let (mut train, mut test) = stratified_split(n, label, params.test_size, &mut rng)?;
+    let labeled = label_anomalies(&train, label, orig, params, &mut rng)?;
+    for i in train.iter_mut().chain(test.iter_mut()) {
+        *i = orig(*i);
+    }
+    Ok(SplitIndices {
+        train: labeled.order,
+        train_labels: labeled.labels,
+        train_all: train,
+        test,
+        n_labeled: labeled.n_labeled,
+        n_unlabeled_anomalies: labeled.n_unlabeled_anomalies,
+        n_rows_used: n,
+        resampled,
+    })
+}
+
+/// Steps 1/2: the rows the split is made on, as original indices (`None`: all rows in
+/// order), and the generator as the later steps continue it. ADBench files under
+/// `min_rows` are drawn up to it with replacement; files over `max_rows` are drawn down to
+/// it without replacement; each draw reseeds the stream first, as the official code does.
+fn resample(n0: usize, params: &SplitParams, seed: u64) -> (Mt19937, Option<Vec<u32>>, Resampling) {
     let mut rng = Mt19937::from_seed(seed);
     let mut rows: Option<Vec<u32>> = None;
     let mut resampled = Resampling::None;
@@ -352,12 +376,20 @@ pub fn split_indices(
             resampled = Resampling::Subsampled { from: n0 };
         }
     }
-    let n = rows.as_ref().map_or(n0, Vec::len);
-    let orig = |i: u32| -> u32 { rows.as_ref().map_or(i, |r| r[i as usize]) };
-    let label = |i: u32| -> u8 { y[orig(i) as usize] };
+    (rng, rows, resampled)
+}
 
-    // Step 3: stratified split (sklearn StratifiedShuffleSplit._iter_indices, 2 classes).
-    let n_test = n_test_rows(n, params.test_size);
+/// Step 3: sklearn's `StratifiedShuffleSplit._iter_indices` for two classes on rows `0..n`
+/// of labels `label`: per-class train and test counts by [`approximate_mode`], each class's
+/// rows shuffled, then the train and the test lists each shuffled. Returns (train, test) as
+/// positions in `0..n`.
+fn stratified_split(
+    n: usize,
+    label: impl Fn(u32) -> u8,
+    test_size: f64,
+    rng: &mut Mt19937,
+) -> Result<(Vec<u32>, Vec<u32>), ProtocolError> {
+    let n_test = n_test_rows(n, test_size);
     let n_train = n - n_test.min(n);
     let n_anomalies = (0..n as u32).filter(|&i| label(i) == 1).count();
     let mut class_idx: [Vec<u32>; 2] = [0u8, 1].map(|c| {
@@ -381,9 +413,9 @@ pub fn split_indices(
         });
     }
     let counts = [class_idx[0].len(), class_idx[1].len()];
-    let n_i = approximate_mode(&counts, n_train, &mut rng);
+    let n_i = approximate_mode(&counts, n_train, rng);
     let remaining = [counts[0] - n_i[0], counts[1] - n_i[1]];
-    let t_i = approximate_mode(&remaining, n_test, &mut rng);
+    let t_i = approximate_mode(&remaining, n_test, rng);
     rng.shuffle(&mut class_idx[0]);
     rng.shuffle(&mut class_idx[1]);
     let [normal, anomaly] = class_idx;
@@ -399,8 +431,31 @@ pub fn split_indices(
     drop(anomaly);
     rng.shuffle(&mut train);
     rng.shuffle(&mut test);
+    Ok((train, test))
+}
 
-    // Step 5: labeled anomalies (positions within the train split).
+/// The training rows of a split and their labels.
+struct Labeled {
+    /// Original row indices in train order `[normals, unlabeled anomalies (noisy),
+    /// labeled anomalies]`.
+    order: Vec<u32>,
+    /// 1 = labeled anomaly, 0 = unlabeled.
+    labels: Vec<u8>,
+    n_labeled: usize,
+    n_unlabeled_anomalies: usize,
+}
+
+/// Steps 5 to 7 on the train split `train` (positions, mapped to original rows by
+/// `orig`): the first `ceil(normal_ratio · normals)` normals kept, `max(1, ceil(gamma_la ·
+/// anomalies))` anomalies drawn to be labeled, the unlabeled ones kept (noisy) or dropped
+/// (clean), in the official order.
+fn label_anomalies(
+    train: &[u32],
+    label: impl Fn(u32) -> u8,
+    orig: impl Fn(u32) -> u32,
+    params: &SplitParams,
+    rng: &mut Mt19937,
+) -> Result<Labeled, ProtocolError> {
     let n_normal = train.iter().filter(|&&i| label(i) == 0).count();
     let keep_normals = ((n_normal as f64 * params.normal_ratio).ceil() as usize).min(n_normal);
     let pos_anomaly: Vec<usize> = (0..train.len()).filter(|&p| label(train[p]) == 1).collect();
@@ -411,13 +466,12 @@ pub fn split_indices(
         ((params.gamma_la * pos_anomaly.len() as f64).ceil() as usize).clamp(1, pos_anomaly.len());
     let pick = rng.permutation_u32(pos_anomaly.len());
     let labeled = &pick[..k];
-    // Steps 6/7: order [normals, unlabeled anomalies (ascending), labeled anomalies].
     let mut order: Vec<u32> = train
         .iter()
         .copied()
         .filter(|&i| label(i) == 0)
         .take(keep_normals)
-        .map(orig)
+        .map(&orig)
         .collect();
     let mut n_unlabeled_anomalies = 0;
     if params.setting == Setting::Noisy {
@@ -438,20 +492,13 @@ pub fn split_indices(
             .iter()
             .map(|&j| orig(train[pos_anomaly[j as usize]])),
     );
-    let mut train_labels = vec![0u8; n_unlabeled];
-    train_labels.resize(order.len(), 1);
-    for i in train.iter_mut().chain(test.iter_mut()) {
-        *i = orig(*i);
-    }
-    Ok(SplitIndices {
-        train: order,
-        train_labels,
-        train_all: train,
-        test,
+    let mut labels = vec![0u8; n_unlabeled];
+    labels.resize(order.len(), 1);
+    Ok(Labeled {
+        order,
+        labels,
         n_labeled: k,
         n_unlabeled_anomalies,
-        n_rows_used: n,
-        resampled,
     })
 }
 

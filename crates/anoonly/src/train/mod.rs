@@ -8,7 +8,12 @@
 
 pub mod loss;
 
+// The parameter vocabulary train speaks in (re-exported for callers of `train`).
+use crate::vocab::non_negative;
+pub use crate::vocab::{NormKind, ParamError};
 pub use loss::{combine, BatchLoss, Item, LossWeighting, Reduction, SsadLoss};
+
+use std::ops::ControlFlow;
 
 use serde::{Deserialize, Serialize};
 
@@ -109,71 +114,6 @@ pub enum EmptyBatch {
     Skip,
 }
 
-/// The normalisation layer(s) a method puts before its last layer (`--norm`). Which
-/// layers these are is each method's [`head_norm`] site:
-/// - DeepSAD: the layer after **each** hidden linear layer (its two torch BatchNorms, the
-///   method's own being [`NormKind::BnNoAffine`]);
-/// - DevNet: the layer between the hidden ReLU and the output layer (own: none);
-/// - PReNet: the end of the shared feature branch, before the pair concatenation (own: none);
-/// - FEAWAD: the layer on the 33-d input of the output layer (own: Keras [`NormKind::Bn`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NormKind {
-    None,
-    #[serde(rename = "layernorm", alias = "layer-norm")]
-    LayerNorm,
-    /// BatchNorm without the learnable scale and shift (the paper's BN*).
-    #[serde(rename = "bn-noaffine", alias = "bn-no-affine")]
-    BnNoAffine,
-    Bn,
-    /// The paper's BN†: no BatchNorm, an identity layer adding the explicit loss `L_BN` of
-    /// eq. 5 on the features BatchNorm would have normalised ([`crate::nn::BnLoss`]).
-    BnLoss,
-}
-
-impl NormKind {
-    pub const ALL: &'static [NormKind] = &[
-        NormKind::None,
-        NormKind::LayerNorm,
-        NormKind::BnNoAffine,
-        NormKind::Bn,
-        NormKind::BnLoss,
-    ];
-
-    /// The CLI's and the JSON records' spelling.
-    pub fn name(self) -> &'static str {
-        match self {
-            NormKind::None => "none",
-            NormKind::LayerNorm => "layernorm",
-            NormKind::BnNoAffine => "bn-noaffine",
-            NormKind::Bn => "bn",
-            NormKind::BnLoss => "bn-loss",
-        }
-    }
-}
-
-// The serde names are the CLI names ([`NormKind::name`]); tests/ablation.rs checks both.
-
-impl std::fmt::Display for NormKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl std::str::FromStr for NormKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        NormKind::ALL
-            .iter()
-            .copied()
-            .find(|n| n.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| {
-                let names: Vec<_> = NormKind::ALL.iter().map(|n| n.name()).collect();
-                format!("unknown norm `{s}` (known: {})", names.join(", "))
-            })
-    }
-}
-
 /// The normalisation a network is built with: the kind and, for [`NormKind::BnLoss`], the
 /// weight of `L_BN` (irrelevant at inference, where the BN† layer is the identity).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -233,57 +173,6 @@ pub fn norm_layer(norm: impl Into<HeadNorm>, n: usize, flavour: NormFlavour) -> 
         (NormKind::Bn, NormFlavour::Keras) => BatchNorm1d::keras(n).into(),
         (NormKind::BnLoss, _) => BnLoss::new(n, norm.bn_loss_weight).into(),
     })
-}
-
-/// An invalid parameter, named.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("invalid parameter `{field}` = {value}: {reason}")]
-pub struct ParamError {
-    pub field: &'static str,
-    pub value: String,
-    pub reason: String,
-}
-
-impl ParamError {
-    pub fn new(field: &'static str, value: impl ToString, reason: impl Into<String>) -> Self {
-        ParamError {
-            field,
-            value: value.to_string(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// Checks that a hyperparameter is a finite number > 0.
-pub fn positive(field: &'static str, v: f32) -> Result<(), ParamError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(field, v, "must be a finite number > 0"))
-    }
-}
-
-/// Checks that a hyperparameter is a finite number >= 0.
-pub fn non_negative(field: &'static str, v: f32) -> Result<(), ParamError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(ParamError::new(field, v, "must be a finite number >= 0"))
-    }
-}
-
-/// Checks that a count hyperparameter (epochs, widths, batch sizes) lies in `lo..=hi`.
-pub fn count_in(field: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), ParamError> {
-    if (lo..=hi).contains(&v) {
-        Ok(())
-    } else {
-        let reason = if hi == usize::MAX {
-            format!("must be at least {lo}")
-        } else {
-            format!("must be in {lo}..={hi}")
-        };
-        Err(ParamError::new(field, v, reason))
-    }
 }
 
 /// Which weights a fit returns.
@@ -380,16 +269,108 @@ pub fn row_batch<I: RowIndex>(
     (gather_rows(x, batch), items)
 }
 
+/// Which part of a fit an [`EpochReport`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The method's training loop (the SSAD loss, GANomaly's and REPEN's own loops).
+    Train,
+    /// A stage before it that is not the SSAD loss (FEAWAD's autoencoder pretraining).
+    Pretrain,
+    /// XGBOD's unsupervised detectors (one report when they are fitted).
+    Detectors,
+    /// XGBOD's boosting rounds (one report per round).
+    Boosting,
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Stage::Train => "epoch",
+            Stage::Pretrain => "pretraining epoch",
+            Stage::Detectors => "detector stage",
+            Stage::Boosting => "boosting round",
+        })
+    }
+}
+
 /// One epoch as seen by an observer (progress display).
 #[derive(Clone, Debug)]
 pub struct EpochReport {
+    pub stage: Stage,
+    /// 0-based, within the stage.
     pub epoch: usize,
+    /// Epochs of the stage.
     pub epochs: usize,
     /// Mean loss over the batches that had one.
     pub loss: Option<f32>,
     /// Batches without loss (AnoOnly, no labeled anomaly).
     pub empty_batches: usize,
     pub batches: usize,
+}
+
+/// What watches a fit epoch by epoch, and may stop it: every training loop reports each
+/// epoch (each stage's epochs, each boosting round) to its observer and stops when it
+/// returns `Break`, so a front end can show progress and honour Ctrl-C within one epoch.
+/// Closures `FnMut(&EpochReport) -> ControlFlow<()>` are observers.
+pub trait FitObserver {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()>;
+}
+
+impl<F: FnMut(&EpochReport) -> ControlFlow<()>> FitObserver for F {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        self(report)
+    }
+}
+
+/// The observer of a fit nobody watches: never stops it.
+pub struct Silent;
+
+impl FitObserver for Silent {
+    fn on_epoch(&mut self, _: &EpochReport) -> ControlFlow<()> {
+        ControlFlow::Continue(())
+    }
+}
+
+/// An observer seen through one stage of a fit: reports go on with their `stage` set
+/// (FEAWAD's pretraining runs the training core, which reports [`Stage::Train`]).
+pub struct Staged<'a> {
+    pub stage: Stage,
+    pub inner: &'a mut dyn FitObserver,
+}
+
+impl FitObserver for Staged<'_> {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        self.inner.on_epoch(&EpochReport {
+            stage: self.stage,
+            ..report.clone()
+        })
+    }
+}
+
+/// A fit stopped by its observer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the fit was interrupted at {stage} {} of {epochs}: no model was fitted", .epoch + 1)]
+pub struct Interrupted {
+    pub stage: Stage,
+    /// The 0-based epoch after which it stopped.
+    pub epoch: usize,
+    pub epochs: usize,
+}
+
+/// Reports `report` to `observer`: `Err` when it asks to stop.
+pub fn report_epoch(
+    observer: &mut dyn FitObserver,
+    report: &EpochReport,
+) -> Result<(), Interrupted> {
+    match observer.on_epoch(report) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(()) => Err(Interrupted {
+            stage: report.stage,
+            epoch: report.epoch,
+            epochs: report.epochs,
+        }),
+    }
 }
 
 /// Summary of a whole fit.
@@ -402,8 +383,8 @@ pub struct TrainReport {
     pub kept_epoch: usize,
 }
 
-/// Observer of training progress.
-pub type Observer<'a> = &'a mut dyn FnMut(&EpochReport);
+/// Observer of training progress (see [`FitObserver`]).
+pub type Observer<'a> = &'a mut dyn FitObserver;
 
 /// Runs the training loop of `task` on `net`.
 ///
@@ -412,7 +393,9 @@ pub type Observer<'a> = &'a mut dyn FnMut(&EpochReport);
 /// terms (BN†, [`Module::take_aux_loss`]) are added to the reported batch loss; their
 /// gradients came with the backward pass. A batch is empty (no loss) only when it has
 /// neither a weighted item loss nor such a term: under BN† an anomaly-free AnoOnly batch
-/// still trains on `L_BN` (eq. 7).
+/// still trains on `L_BN` (eq. 7). After each epoch the observer sees an [`EpochReport`];
+/// when it asks to stop, the fit returns [`Interrupted`] (the net is then half-trained and
+/// the caller drops it).
 #[allow(clippy::too_many_arguments)]
 pub fn fit<T: Task>(
     task: &mut T,
@@ -422,7 +405,7 @@ pub fn fit<T: Task>(
     params: &TrainParams,
     rng: &mut Rng,
     observer: Observer<'_>,
-) -> TrainReport {
+) -> Result<TrainReport, Interrupted> {
     let weighting = params.weighting(task.reduction());
     let mut report = TrainReport::default();
     let mut best: Option<(f32, T::Net, usize)> = None;
@@ -473,13 +456,15 @@ pub fn fit<T: Task>(
                 }
             }
         }
-        observer(&EpochReport {
+        let epoch_report = EpochReport {
+            stage: Stage::Train,
             epoch,
             epochs: schedule.epochs,
             loss: epoch_loss,
             empty_batches: empty,
             batches: n_batches,
-        });
+        };
+        report_epoch(observer, &epoch_report)?;
     }
     report.kept_epoch = schedule.epochs.saturating_sub(1);
     if let Some((_, kept, epoch)) = best {
@@ -487,5 +472,5 @@ pub fn fit<T: Task>(
         report.kept_epoch = epoch;
     }
     net.clear_cache();
-    report
+    Ok(report)
 }

@@ -86,7 +86,8 @@ pub fn mvtec_bottle_aucroc(test: &str, fit: anoonly::methods::FitParams) -> Opti
         fit,
         split: anoonly::protocol::SplitParams::default(),
     };
-    let rec = anoonly::experiment::evaluate_once(&ds, &cfg, 0, &mut |_| {}).unwrap();
+    let rec =
+        anoonly::experiment::evaluate_once(&ds, &cfg, 0, &mut anoonly::train::Silent).unwrap();
     Some(rec.aucroc)
 }
 

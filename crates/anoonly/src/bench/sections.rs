@@ -1,0 +1,359 @@
+//! The sections of a bench report, a pure function of the results they group: family
+//! averaging as docs/protocol.md 1.4 defines it (metric per file, plain mean over the family's
+//! files, then plain mean over the families), mean and sd over seeds, one section per
+//! setting, protocol, gamma_la and ablation override, rows in the registry's (the paper's)
+//! order, and the ablation groups with their values in axis order. `report` writes them as
+//! text and `plots` as figures; both read this module, neither the other.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use super::grid::Variant;
+use super::paper::{Table, FAMILIES};
+use super::results::{Ablation, StoredResult};
+use crate::experiment::MeanSd;
+use crate::methods::MethodKind;
+use crate::vocab::NormKind;
+
+/// A metric of a results line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    AucRoc,
+    AucPr,
+    AucPrNormalOfficial,
+    AucPrNormal,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 4] = [
+        Metric::AucRoc,
+        Metric::AucPr,
+        Metric::AucPrNormalOfficial,
+        Metric::AucPrNormal,
+    ];
+
+    pub fn of(self, r: &StoredResult) -> f64 {
+        match self {
+            Metric::AucRoc => r.aucroc,
+            Metric::AucPr => r.aucpr,
+            Metric::AucPrNormalOfficial => r.aucpr_normal_official,
+            Metric::AucPrNormal => r.aucpr_normal,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::AucRoc => "aucroc",
+            Metric::AucPr => "aucpr",
+            Metric::AucPrNormalOfficial => "aucpr_normal_official",
+            Metric::AucPrNormal => "aucpr_normal",
+        }
+    }
+
+    pub(crate) fn title(self) -> &'static str {
+        match self {
+            Metric::AucRoc => "AUCROC (paper Table 1)",
+            Metric::AucPr => "AUCPR, anomaly class (paper Table 3)",
+            Metric::AucPrNormalOfficial => {
+                "AUCPR, normal class, with the authors' sign (paper Table 4; falls as detection improves, see protocol.md 5)"
+            }
+            Metric::AucPrNormal => {
+                "AUCPR, normal class, correct sign (normals ranked by the negated score; no paper value)"
+            }
+        }
+    }
+
+    pub(crate) fn table(self) -> Option<Table> {
+        match self {
+            Metric::AucRoc => Some(Table::AucRoc),
+            Metric::AucPr => Some(Table::AucPr),
+            Metric::AucPrNormalOfficial => Some(Table::AucPrNormalOfficial),
+            Metric::AucPrNormal => None,
+        }
+    }
+}
+
+/// A metric averaged as docs/protocol.md 1.4 says, for one method variant in one section.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyMeans {
+    /// Per family: mean and sd over seeds of the family mean, and the number of files.
+    pub families: BTreeMap<String, (MeanSd, usize)>,
+    /// Mean and sd over seeds of the mean of the family means.
+    pub mean: MeanSd,
+    pub seeds: Vec<u64>,
+}
+
+/// Family averaging. For each seed: the metric of each file, the plain mean over each
+/// family's files, and the plain mean of those family means (every family weighs 1,
+/// whatever its number of files: 8 MVTec-AD categories count as much as one CIFAR10
+/// class). Then mean and sample sd over the seeds of each of these numbers.
+pub fn family_means(results: &[&StoredResult], metric: Metric) -> FamilyMeans {
+    let seeds: BTreeSet<u64> = results.iter().map(|r| r.seed).collect();
+    let mut per_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut files: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    let mut overall = Vec::new();
+    for &seed in &seeds {
+        let mut fam: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
+        for r in results.iter().filter(|r| r.seed == seed) {
+            fam.entry(&r.family).or_default().push(metric.of(r));
+            files
+                .entry(r.family.clone())
+                .or_default()
+                .insert(&r.dataset);
+        }
+        let means: Vec<f64> = fam
+            .iter()
+            .map(|(f, v)| {
+                let m = v.iter().sum::<f64>() / v.len() as f64;
+                per_family.entry(f.to_string()).or_default().push(m);
+                m
+            })
+            .collect();
+        overall.push(means.iter().sum::<f64>() / means.len() as f64);
+    }
+    FamilyMeans {
+        families: per_family
+            .into_iter()
+            .map(|(f, v)| {
+                let n = files.get(&f).map_or(0, |s| s.len());
+                (f, (MeanSd::of(&v), n))
+            })
+            .collect(),
+        mean: MeanSd::of(&overall),
+        seeds: seeds.into_iter().collect(),
+    }
+}
+
+/// The results sharing a setting, protocol, gamma_la and ablation override: one block of
+/// tables in the report.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SectionKey {
+    pub setting: String,
+    pub protocol: String,
+    /// gamma_la's bits: non-negative floats order like their bit patterns.
+    gamma_la_bits: u64,
+    pub ablation: Option<Ablation>,
+}
+
+impl SectionKey {
+    pub fn of(r: &StoredResult) -> Self {
+        SectionKey {
+            setting: r.setting.clone(),
+            protocol: r.protocol.clone(),
+            gamma_la_bits: r.gamma_la.to_bits(),
+            ablation: r.ablation.clone(),
+        }
+    }
+
+    pub fn gamma_la(&self) -> f64 {
+        f64::from_bits(self.gamma_la_bits)
+    }
+
+    /// The paper's Tables 1/3/4 are the clean setting at gamma_la = 10% on the authors'
+    /// pipeline; only such sections get paper values.
+    pub fn is_paper_setting(&self) -> bool {
+        self.setting == "clean"
+            && self.protocol == "adbench"
+            && (self.gamma_la() - 0.1).abs() < 1e-12
+            && self.ablation.is_none()
+    }
+
+    pub fn title(&self) -> String {
+        let mut t = format!(
+            "{} · {} · gamma_la {}%",
+            self.setting,
+            self.protocol,
+            fmt_num(100.0 * self.gamma_la())
+        );
+        if let Some(o) = &self.ablation {
+            let _ = write!(t, " · {o}");
+        }
+        t
+    }
+}
+
+pub(crate) fn fmt_num(v: f64) -> String {
+    let s = format!("{v:.4}");
+    s.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+/// Rows in registry order (the paper's: baselines, then DeepSAD, FEAWAD, PReNet, DevNet),
+/// then any other method alphabetically.
+pub(crate) fn method_rank(m: &str) -> (usize, String) {
+    let all = MethodKind::ALL;
+    (
+        all.iter().position(|k| k.name() == m).unwrap_or(all.len()),
+        m.to_string(),
+    )
+}
+
+/// Families in the paper's column order, then the others alphabetically.
+pub fn family_order<'a>(families: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let set: BTreeSet<&String> = families.into_iter().collect();
+    let mut out: Vec<String> = FAMILIES
+        .iter()
+        .filter(|f| set.iter().any(|s| s.as_str() == **f))
+        .map(|f| f.to_string())
+        .collect();
+    out.extend(
+        set.into_iter()
+            .filter(|s| !FAMILIES.contains(&s.as_str()))
+            .cloned(),
+    );
+    out
+}
+
+/// One method variant of a section, with its four averaged metrics.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub method: String,
+    pub variant: Variant,
+    pub metrics: Vec<(Metric, FamilyMeans)>,
+    /// Mean fit time of a cell, seconds.
+    pub fit_seconds: f64,
+}
+
+impl Row {
+    pub fn metric(&self, m: Metric) -> &FamilyMeans {
+        &self
+            .metrics
+            .iter()
+            .find(|(k, _)| *k == m)
+            .expect("every row holds all metrics")
+            .1
+    }
+}
+
+/// A section: its key, its families (column order) and rows (paper order).
+#[derive(Clone, Debug)]
+pub struct Section {
+    pub key: SectionKey,
+    pub families: Vec<String>,
+    pub rows: Vec<Row>,
+    pub results: Vec<StoredResult>,
+}
+
+/// The distinct method variants of `rows`, in first-seen order.
+pub(crate) fn variants<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(String, Variant)> {
+    let mut out: Vec<(String, Variant)> = Vec::new();
+    for r in rows {
+        if !out.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
+            out.push((r.method.clone(), r.variant));
+        }
+    }
+    out
+}
+
+/// The sections of one ablation switch at one setting and protocol, with the switch's
+/// values in axis order ([`value_order`]).
+pub(crate) struct AblationGroup<'a> {
+    pub name: &'a str,
+    pub setting: &'a str,
+    pub protocol: &'a str,
+    pub sections: Vec<&'a Section>,
+    pub values: Vec<String>,
+}
+
+/// The ablation sections grouped by (switch, setting, protocol), in that order.
+pub(crate) fn ablation_groups(secs: &[Section]) -> Vec<AblationGroup<'_>> {
+    let mut by_name: BTreeMap<(&str, &str, &str), Vec<&Section>> = BTreeMap::new();
+    for sec in secs {
+        if let Some(o) = &sec.key.ablation {
+            by_name
+                .entry((&o.name, &sec.key.setting, &sec.key.protocol))
+                .or_default()
+                .push(sec);
+        }
+    }
+    by_name
+        .into_iter()
+        .map(|((name, setting, protocol), sections)| {
+            let mut values: Vec<String> = sections
+                .iter()
+                .filter_map(|g| g.key.ablation.as_ref().map(|o| o.value.clone()))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            value_order(name, &mut values);
+            AblationGroup {
+                name,
+                setting,
+                protocol,
+                sections,
+                values,
+            }
+        })
+        .collect()
+}
+
+/// Groups results into sections and rows, sorted so that the report does not depend on
+/// the order of the lines.
+pub fn sections(results: &[StoredResult]) -> Vec<Section> {
+    let mut by_section: BTreeMap<SectionKey, Vec<&StoredResult>> = BTreeMap::new();
+    for r in results {
+        by_section.entry(SectionKey::of(r)).or_default().push(r);
+    }
+    by_section
+        .into_iter()
+        .map(|(key, rs)| {
+            let mut by_row: BTreeMap<((usize, String), Variant), Vec<&StoredResult>> =
+                BTreeMap::new();
+            for r in &rs {
+                by_row
+                    .entry((method_rank(&r.method), r.variant))
+                    .or_default()
+                    .push(r);
+            }
+            let rows = by_row
+                .into_iter()
+                .map(|(((_, method), variant), rr)| Row {
+                    method,
+                    variant,
+                    metrics: Metric::ALL
+                        .iter()
+                        .map(|&m| (m, family_means(&rr, m)))
+                        .collect(),
+                    fit_seconds: rr.iter().map(|r| r.fit_seconds).sum::<f64>() / rr.len() as f64,
+                })
+                .collect();
+            let mut results: Vec<StoredResult> = rs.into_iter().cloned().collect();
+            results.sort_by(|a, b| a.key.cmp(&b.key));
+            Section {
+                families: family_order(results.iter().map(|r| &r.family)),
+                key,
+                rows,
+                results,
+            }
+        })
+        .collect()
+}
+
+/// A method variant's name in legends and table headers: `deepsad`, `deepsad+AnoOnly`.
+pub(crate) fn label(method: &str, v: Variant) -> String {
+    match v {
+        Variant::Base => method.to_string(),
+        Variant::AnoOnly => format!("{method}+AnoOnly"),
+    }
+}
+
+/// The order of an ablation's values on the x axis: the paper's order for `norm`
+/// (Table 2, [`NormKind::ALL`]), descending for `lambda_n` (Fig. 7 goes from 1 to 0),
+/// ascending otherwise.
+pub(crate) fn value_order(name: &str, values: &mut [String]) {
+    let num = |s: &String| s.parse::<f64>().ok();
+    if name == "norm" {
+        let all = NormKind::ALL;
+        values.sort_by_key(|v| all.iter().position(|n| n.name() == v).unwrap_or(all.len()));
+    } else if values.iter().all(|v| num(v).is_some()) {
+        values.sort_by(|a, b| {
+            let (x, y) = (num(a).unwrap_or(0.0), num(b).unwrap_or(0.0));
+            if name == "lambda_n" {
+                y.total_cmp(&x)
+            } else {
+                x.total_cmp(&y)
+            }
+        });
+    } else {
+        values.sort();
+    }
+}

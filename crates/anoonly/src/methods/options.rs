@@ -1,0 +1,106 @@
+//! [`FitOptions`]: what a front end knows about a fit (the `eval`/`fit` flags, the Python
+//! estimator's keyword arguments), turned into [`FitParams`] by one function, so the CLI
+//! and the bindings apply the same options in the same order with the same checks.
+
+use super::{FitParams, MethodKind};
+use crate::train::EmptyBatch;
+use crate::vocab::{NormKind, ParamError};
+
+/// A fit described by a front end's options. Every field but `method` is optional in
+/// meaning: `None`, `false` and an empty `params` keep the authors' settings.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FitOptions {
+    pub method: MethodKind,
+    /// AnoOnly: no loss on normal rows (lambda_n = 0) and a BatchNorm before the last layer.
+    pub anoonly: bool,
+    /// Weight of `L_N` (default 1, or 0 with `anoonly`).
+    pub lambda_n: Option<f32>,
+    /// The normalisation before the last layer (default: the method's own, or AnoOnly's).
+    pub norm: Option<NormKind>,
+    /// Weight of `L_BN` with [`NormKind::BnLoss`].
+    pub bn_loss_weight: f32,
+    /// Epochs (an error for a method that does not train in epochs).
+    pub epochs: Option<usize>,
+    /// Training batch size (an error for a method without batches).
+    pub batch_size: Option<usize>,
+    /// Skip the optimiser step on batches without loss (default: step, as the authors).
+    pub skip_empty_batches: bool,
+    pub seed: u64,
+    /// Method hyperparameters by field name, applied in order before `epochs` and
+    /// `batch_size` (which win over a `params` entry of the same name).
+    pub params: Vec<(String, serde_json::Value)>,
+}
+
+impl FitOptions {
+    /// The authors' settings for `method`: vanilla, seed 0.
+    pub fn new(method: MethodKind) -> Self {
+        FitOptions {
+            method,
+            anoonly: false,
+            lambda_n: None,
+            norm: None,
+            bn_loss_weight: 1.0,
+            epochs: None,
+            batch_size: None,
+            skip_empty_batches: false,
+            seed: 0,
+            params: Vec::new(),
+        }
+    }
+
+    /// The validated [`FitParams`] of these options.
+    ///
+    /// ```
+    /// use anoonly::methods::{FitOptions, MethodKind};
+    /// let mut o = FitOptions::new(MethodKind::DeepSad);
+    /// o.anoonly = true;
+    /// o.epochs = Some(5);
+    /// o.params.push(("lr".into(), serde_json::json!(0.001)));
+    /// let p = o.build()?;
+    /// assert_eq!(p.train.lambda_n(), 0.0);
+    /// assert_eq!(p.method.batch_size(), Some(128));
+    /// // A name the method does not have is refused with the names it has.
+    /// o.params.push(("learning_rate".into(), serde_json::json!(0.1)));
+    /// let e = o.build().unwrap_err().to_string();
+    /// assert!(e.contains("has no parameter `learning_rate`") && e.contains("rep_dim"), "{e}");
+    /// # Ok::<(), anoonly::vocab::ParamError>(())
+    /// ```
+    pub fn build(&self) -> Result<FitParams, ParamError> {
+        let mut p = FitParams::new(self.method)
+            .anoonly(self.anoonly)
+            .seed(self.seed);
+        for (name, value) in &self.params {
+            p.method.set_value(name, value.clone())?;
+        }
+        p.train.lambda_n = self.lambda_n;
+        p.train.norm = self.norm;
+        p.train.bn_loss_weight = self.bn_loss_weight;
+        if let Some(b) = self.batch_size {
+            p.method.set_batch_size(b)?;
+        }
+        if self.skip_empty_batches {
+            p.train.empty_batch = EmptyBatch::Skip;
+        }
+        if let Some(e) = self.epochs {
+            p.method.set_epochs(e)?;
+        }
+        p.validate()?;
+        Ok(p)
+    }
+}
+
+/// A hyperparameter value given as text (`--set NAME=VALUE`, a grid's `set` and
+/// ablations): JSON when it parses as JSON (`0.001`, `[64, 16]`, `true`), else the text as
+/// a string (bare words for enum fields: `paper`, `official`).
+pub fn parse_value(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|_| serde_json::Value::String(text.to_string()))
+}
+
+/// A hyperparameter value as text, the inverse of [`parse_value`] for the values methods
+/// take: a string bare (`official`), anything else as JSON (`0.001`, `[64,16]`).
+pub fn value_text(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    }
+}

@@ -1,0 +1,53 @@
+//! Hyperparameter checks: a named [`ParamError`] and the range checks every method's
+//! `validate` is built from, so a bad value is refused with its field name before any work.
+
+/// An invalid parameter, named.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid parameter `{field}` = {value}: {reason}")]
+pub struct ParamError {
+    pub field: &'static str,
+    pub value: String,
+    pub reason: String,
+}
+
+impl ParamError {
+    pub fn new(field: &'static str, value: impl ToString, reason: impl Into<String>) -> Self {
+        ParamError {
+            field,
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Checks that a hyperparameter is a finite number > 0.
+pub fn positive(field: &'static str, v: f32) -> Result<(), ParamError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(field, v, "must be a finite number > 0"))
+    }
+}
+
+/// Checks that a hyperparameter is a finite number >= 0.
+pub fn non_negative(field: &'static str, v: f32) -> Result<(), ParamError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(ParamError::new(field, v, "must be a finite number >= 0"))
+    }
+}
+
+/// Checks that a count hyperparameter (epochs, widths, batch sizes) lies in `lo..=hi`.
+pub fn count_in(field: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), ParamError> {
+    if (lo..=hi).contains(&v) {
+        Ok(())
+    } else {
+        let reason = if hi == usize::MAX {
+            format!("must be at least {lo}")
+        } else {
+            format!("must be in {lo}..={hi}")
+        };
+        Err(ParamError::new(field, v, reason))
+    }
+}

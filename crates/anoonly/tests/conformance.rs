@@ -1,0 +1,421 @@
+//! One conformance test for every registered method (`MethodKind::ALL`, with and without
+//! AnoOnly where the method has it): the registry is consistent with the method files, a
+//! fit scores, saves and loads bit for bit, is bit-deterministic per seed, refuses bad
+//! input and bad parameters by name, guards its layer widths before allocating, and stops
+//! within one epoch when its observer asks. Nothing here names a method: a new method file
+//! is checked by these tests as soon as it is registered, and an unregistered one fails
+//! `every_method_file_is_registered`. Method-specific behaviour stays in the method's own
+//! test file.
+
+mod common;
+
+use std::ops::ControlFlow;
+
+use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams, Model, MAX_LAYER_WEIGHTS};
+use anoonly::train::{EpochReport, Silent, Stage};
+use anoonly::vocab::NormKind;
+use ndarray::{s, Array1, Array2};
+use serde_json::{json, Value};
+
+/// Every (method, AnoOnly) pair the registry offers.
+fn variants() -> Vec<(MethodKind, bool)> {
+    MethodKind::ALL
+        .iter()
+        .flat_map(|&k| {
+            let ao: &[bool] = if k.supports_anoonly() {
+                &[false, true]
+            } else {
+                &[false]
+            };
+            ao.iter().map(move |&a| (k, a))
+        })
+        .collect()
+}
+
+fn has_param(kind: MethodKind, name: &str) -> bool {
+    MethodParams::param_defaults(kind)
+        .iter()
+        .any(|(n, _)| n == name)
+}
+
+/// Short fits for any method: 2 epochs (where it trains in epochs) and a small value for
+/// every training-length hyperparameter it has, by name.
+fn quick(kind: MethodKind, anoonly: bool, seed: u64) -> FitParams {
+    let mut p = FitParams::new(kind).anoonly(anoonly).seed(seed);
+    if p.method.clone().knobs().epochs.is_some() {
+        p.method.set_epochs(2).unwrap();
+    }
+    for (name, v) in [
+        ("pretrain_epochs", 1),
+        ("steps_per_epoch", 3),
+        ("batches_per_epoch", 3),
+        ("n_estimators", 5),
+    ] {
+        if has_param(kind, name) {
+            p.method.set_value(name, json!(v)).unwrap();
+        }
+    }
+    p
+}
+
+fn fit(p: &FitParams, ds: &anoonly::Dataset) -> Model {
+    p.fit(ds.x.view(), ds.y.view())
+        .unwrap_or_else(|e| panic!("{} anoonly={}: {e}", p.method.kind(), p.train.anoonly))
+}
+
+#[test]
+fn every_method_file_is_registered() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/methods");
+    let modules: Vec<&str> = MethodKind::ALL.iter().map(|k| k.module()).collect();
+    let mut methods_found = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        if !text.contains("impl Method for") {
+            continue;
+        }
+        methods_found += 1;
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        assert!(
+            modules.contains(&stem.as_str()),
+            "{} implements Method but is not in the registry (methods/mod.rs, `registry!`)",
+            path.display()
+        );
+    }
+    assert_eq!(methods_found, MethodKind::ALL.len());
+}
+
+#[test]
+fn the_registry_is_consistent() {
+    let mut names = Vec::new();
+    for &kind in MethodKind::ALL {
+        let name = kind.name();
+        assert!(!names.contains(&name), "{name} registered twice");
+        names.push(name);
+        assert_eq!(name.parse::<MethodKind>().unwrap(), kind);
+        assert_eq!(name.to_uppercase().parse::<MethodKind>().unwrap(), kind);
+        assert_eq!(serde_json::to_value(kind).unwrap(), json!(name));
+        let p = MethodParams::defaults(kind);
+        assert_eq!(p.kind(), kind);
+        p.validate()
+            .unwrap_or_else(|e| panic!("{name}: defaults invalid: {e}"));
+        // The serialised form: the method's name, then its fields; read back equal.
+        let text = serde_json::to_string(&p).unwrap();
+        assert!(
+            text.starts_with(&format!("{{\"method\":\"{name}\"")),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<MethodParams>(&text).unwrap(), p);
+        // Every parameter is listed with its default and can be set to it.
+        let defaults = MethodParams::param_defaults(kind);
+        let fields = serde_json::to_value(&p).unwrap();
+        for (n, v) in &defaults {
+            assert_eq!(&fields[n.as_str()], v, "{name}.{n}");
+            let mut q = p.clone();
+            q.set_value(n, v.clone()).unwrap();
+            assert_eq!(q, p, "{name}.{n}");
+        }
+        assert_eq!(defaults.len() + 1, fields.as_object().unwrap().len());
+        // The typed knobs are the fields of the same name, where the method has them.
+        for (knob, field) in [(0, "epochs"), (1, "batch_size")] {
+            let mut q = p.clone();
+            let mut k = q.knobs();
+            let slot = if knob == 0 {
+                k.epochs.take()
+            } else {
+                k.batch_size.take()
+            };
+            match slot {
+                Some(slot) => {
+                    assert_eq!(json!(*slot), fields[field], "{name}: knob {field}");
+                    *slot += 1;
+                    let after = serde_json::to_value(&q).unwrap();
+                    assert_eq!(after[field], json!(fields[field].as_u64().unwrap() + 1));
+                }
+                None => assert!(
+                    fields.get(field).is_none(),
+                    "{name} has a `{field}` field but no knob for it"
+                ),
+            }
+        }
+        let mut q = p.clone();
+        match q.set_epochs(7) {
+            Ok(()) => assert_eq!(serde_json::to_value(&q).unwrap()["epochs"], json!(7)),
+            Err(e) => assert!(e.to_string().contains("epochs"), "{name}: {e}"),
+        }
+        assert_eq!(
+            q.batch_size(),
+            fields
+                .get("batch_size")
+                .and_then(|b| b.as_u64())
+                .map(|b| b as usize)
+        );
+        // A baseline has no normalisation of its own for AnoOnly to keep.
+        if !kind.supports_anoonly() {
+            assert_eq!(kind.own_norm(), NormKind::None, "{name}");
+        }
+        assert!(kind.relative_cost(1000) > 0.0);
+    }
+}
+
+#[test]
+fn every_method_fits_scores_and_round_trips() {
+    let ds = common::small_synthetic();
+    for (kind, ao) in variants() {
+        let m = fit(&quick(kind, ao, 2), &ds);
+        let what = format!("{kind} anoonly={ao}");
+        assert_eq!(m.kind(), kind);
+        assert_eq!(m.train_scores.len(), ds.n_rows(), "{what}");
+        let s = m.decision_function(ds.x.view()).unwrap();
+        assert_eq!(s.len(), ds.n_rows(), "{what}");
+        assert!(s.iter().all(|v| v.is_finite()), "{what}");
+        // Scoring twice gives the same scores, and a row scores the same in any batch.
+        assert_eq!(
+            common::bits(&s),
+            common::bits(&m.decision_function(ds.x.view()).unwrap()),
+            "{what}"
+        );
+        let part = m.decision_function(ds.x.slice(s![3..10, ..])).unwrap();
+        assert_eq!(
+            common::bits(&part),
+            common::bits(&s.slice(s![3..10]).to_owned()),
+            "{what}: scores depend on the batch"
+        );
+        // Thresholds: PyOD's contamination rule, the prediction is `score > threshold`.
+        let t = m.threshold(0.1).unwrap();
+        let pred = m.predict(ds.x.view(), 0.1).unwrap();
+        assert_eq!(pred, s.mapv(|v| u8::from(v > t)), "{what}");
+        for bad in [0.0, -0.1, 0.7, f64::NAN] {
+            assert!(m.threshold(bad).is_err(), "{what}: contamination {bad}");
+        }
+        // Scoring checks its input.
+        let narrow = ds.x.slice(s![.., ..3]).to_owned();
+        assert!(m.decision_function(narrow.view()).is_err(), "{what}");
+        let mut nan = ds.x.clone();
+        nan[[4, 2]] = f32::NAN;
+        assert!(m.decision_function(nan.view()).is_err(), "{what}");
+        common::assert_round_trip(&m, ds.x.view());
+    }
+}
+
+#[test]
+fn every_method_is_bit_deterministic_per_seed() {
+    let ds = common::small_synthetic();
+    for (kind, ao) in variants() {
+        common::assert_seed_determinism(&|seed| quick(kind, ao, seed), &ds, 7);
+    }
+}
+
+#[test]
+fn every_method_refuses_bad_training_input() {
+    let ds = common::small_synthetic();
+    let n = ds.n_rows();
+    for (kind, ao) in variants() {
+        let p = quick(kind, ao, 0);
+        let what = format!("{kind} anoonly={ao}");
+        let zeros = Array1::<u8>::zeros(n);
+        assert!(
+            matches!(
+                p.fit(ds.x.view(), zeros.view()),
+                Err(FitError::NoLabeledAnomaly { method }) if method == kind
+            ),
+            "{what}"
+        );
+        let short = Array1::<u8>::ones(3);
+        assert!(
+            matches!(
+                p.fit(ds.x.view(), short.view()),
+                Err(FitError::LengthMismatch { .. })
+            ),
+            "{what}"
+        );
+        let mut two = ds.y.clone();
+        two[5] = 2;
+        assert!(
+            matches!(
+                p.fit(ds.x.view(), two.view()),
+                Err(FitError::BadLabel { row: 5, value: 2 })
+            ),
+            "{what}"
+        );
+        let mut nan = ds.x.clone();
+        nan[[7, 1]] = f32::INFINITY;
+        assert!(
+            matches!(
+                p.fit(nan.view(), ds.y.view()),
+                Err(FitError::NonFinite { row: 7, col: 1 })
+            ),
+            "{what}"
+        );
+        // Edge cases a method may refuse or train on, but never panic on: every row a
+        // labeled anomaly, and a single feature.
+        let ones = Array1::<u8>::ones(n);
+        if let Ok(m) = p.fit(ds.x.view(), ones.view()) {
+            let s = m.decision_function(ds.x.view()).unwrap();
+            assert!(s.iter().all(|v| v.is_finite()), "{what}: all labeled");
+        }
+        let one_col = ds.x.slice(s![.., ..1]).to_owned();
+        if let Ok(m) = p.fit(one_col.view(), ds.y.view()) {
+            let s = m.decision_function(one_col.view()).unwrap();
+            assert!(s.iter().all(|v| v.is_finite()), "{what}: one feature");
+        }
+        let empty = Array2::<f32>::zeros((0, 12));
+        let no_y = Array1::<u8>::zeros(0);
+        assert!(
+            matches!(p.fit(empty.view(), no_y.view()), Err(FitError::Empty)),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn every_method_refuses_bad_parameters_by_name() {
+    for &kind in MethodKind::ALL {
+        let name = kind.name();
+        let p = FitParams::new(kind);
+        // An unknown name lists the known ones.
+        let mut q = p.clone();
+        let e = q
+            .method
+            .set_value("no_such_parameter", json!(1))
+            .unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("has no parameter `no_such_parameter`"),
+            "{msg}"
+        );
+        for (n, _) in MethodParams::param_defaults(kind) {
+            assert!(msg.contains(&n), "{name}: `{n}` not listed in: {msg}");
+        }
+        for (n, default) in MethodParams::param_defaults(kind) {
+            // A value of the wrong type names the field.
+            if !default.is_string() {
+                let e = q.method.set_value(&n, json!("not-a-value")).unwrap_err();
+                assert!(e.to_string().contains(&n), "{name}.{n}: {e}");
+            }
+            // A float hyperparameter refuses a non-finite value (1e39 is +inf as f32).
+            if default.is_f64() {
+                let mut r = p.clone();
+                r.method.set_value(&n, json!(1e39)).unwrap();
+                let e = r.validate().unwrap_err();
+                assert_eq!(e.field, n, "{name}.{n}: {e}");
+            }
+        }
+        // The AnoOnly switch: a baseline refuses it and its parts, the others take them.
+        let mut with = vec![p.clone().anoonly(true)];
+        let mut l = p.clone();
+        l.train.lambda_n = Some(0.5);
+        with.push(l);
+        let mut nrm = p.clone();
+        nrm.train.norm = Some(NormKind::Bn);
+        with.push(nrm);
+        for (q, field) in with.iter().zip(["anoonly", "lambda_n", "norm"]) {
+            match (kind.supports_anoonly(), q.validate()) {
+                (true, r) => assert!(r.is_ok(), "{name}: {r:?}"),
+                (false, Err(e)) => {
+                    assert_eq!(e.field, field);
+                    assert!(e.to_string().contains("baseline"), "{e}");
+                }
+                (false, Ok(())) => panic!("{name} is a baseline but accepts {field}"),
+            }
+        }
+        let mut neg = p.clone();
+        neg.train.lambda_n = Some(-1.0);
+        assert!(neg.validate().is_err(), "{name}: lambda_n -1");
+    }
+}
+
+#[test]
+fn every_layer_width_is_guarded_before_allocation() {
+    let ds = common::small_synthetic();
+    for &kind in MethodKind::ALL {
+        let name = kind.name();
+        let defaults = MethodParams::defaults(kind);
+        let chain = defaults.layer_widths(ds.n_features());
+        assert_eq!(chain[0], ("n_features", ds.n_features()), "{name}");
+        // A network's first layer is at least n_features wide: an absurd input width is
+        // refused before the data is even split.
+        if chain.len() > 1 {
+            let e = FitParams::new(kind).check_network(1 << 40).unwrap_err();
+            assert!(matches!(e, FitError::NetworkTooLarge(_)), "{name}: {e}");
+            // The message names the widths and the bound.
+            let msg = e.to_string();
+            assert!(msg.contains("n_features = 1099511627776"), "{msg}");
+            assert!(msg.contains(&MAX_LAYER_WEIGHTS.to_string()), "{msg}");
+        }
+        // Each width a hyperparameter sets, absurd: refused by fit itself, naming it (the
+        // allocation would abort the process).
+        let fields = serde_json::to_value(&defaults).unwrap();
+        for (key, _) in chain.iter().skip(1) {
+            let Some(v) = fields.get(*key) else {
+                continue;
+            };
+            let huge = match v {
+                Value::Array(a) => json!(vec![1_000_000_000_000u64; a.len()]),
+                _ => json!(1_000_000_000_000u64),
+            };
+            let mut p = quick(kind, false, 0);
+            p.method.set_value(key, huge).unwrap();
+            // Refused by the method's range check or by the network guard.
+            let e = p.fit(ds.x.view(), ds.y.view()).unwrap_err();
+            assert!(
+                matches!(e, FitError::NetworkTooLarge(_) | FitError::Param(_)),
+                "{name}.{key}: {e}"
+            );
+            assert!(e.to_string().contains(key), "{name}.{key}: {e}");
+        }
+    }
+}
+
+#[test]
+fn every_fit_stops_within_one_epoch_when_its_observer_asks() {
+    let ds = common::small_synthetic();
+    for (kind, ao) in variants() {
+        let p = quick(kind, ao, 1);
+        let what = format!("{kind} anoonly={ao}");
+        // Every report a whole fit gives, in order.
+        let mut all: Vec<EpochReport> = Vec::new();
+        p.fit_observed(ds.x.view(), ds.y.view(), &mut |r: &EpochReport| {
+            all.push(r.clone());
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+        assert!(!all.is_empty(), "{what}: no epoch reported");
+        for r in &all {
+            assert!(r.epoch < r.epochs, "{what}: {r:?}");
+        }
+        assert!(
+            all.iter()
+                .any(|r| r.stage == Stage::Train || r.stage == Stage::Boosting),
+            "{what}"
+        );
+        // Stopped after the first report, and after the last but one: no report after the
+        // stop, and no model.
+        for stop_at in [1, all.len().saturating_sub(1).max(1)] {
+            let mut seen = 0;
+            let e = p
+                .fit_observed(ds.x.view(), ds.y.view(), &mut |_: &EpochReport| {
+                    seen += 1;
+                    if seen == stop_at {
+                        ControlFlow::Break(())
+                    } else {
+                        ControlFlow::Continue(())
+                    }
+                })
+                .unwrap_err();
+            assert_eq!(seen, stop_at, "{what}: epochs ran after the stop");
+            match e {
+                FitError::Interrupted(i) => {
+                    let r = &all[stop_at - 1];
+                    assert_eq!((i.stage, i.epoch, i.epochs), (r.stage, r.epoch, r.epochs));
+                    assert!(e.to_string().contains("interrupted"), "{e}");
+                }
+                e => panic!("{what}: {e}"),
+            }
+        }
+        // The silent observer never stops a fit.
+        assert!(p
+            .fit_observed(ds.x.view(), ds.y.view(), &mut Silent)
+            .is_ok());
+    }
+}
