@@ -356,22 +356,22 @@ fn main() -> ExitCode {
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(2);
     }
-    // matrixmultiply reads this once, at the first product. `bench` runs one cell per
-    // thread, each cell's products on that thread.
+    // The products of eval/fit/score/demo use --threads (default: all cores); `bench` runs
+    // one cell per worker thread, whose products stay on that worker (the library's
+    // per-thread default of 1).
     let matmul_threads = match cli.command {
-        Command::Bench(_) => Some(1),
-        _ => cli.threads,
+        Command::Bench(_) => 1,
+        _ => cli.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
     };
-    if let Some(t) = matmul_threads {
-        std::env::set_var("MATMUL_NUM_THREADS", t.to_string());
-    }
-    let result = match cli.command {
+    let result = anoonly::nn::with_matmul_threads(matmul_threads, || match cli.command {
         Command::Eval(a) => eval(a),
         Command::Fit(a) => fit(a),
         Command::Score(a) => score(a),
         Command::Demo(a) => demo(a),
         Command::Bench(a) => bench(a, cli.threads),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

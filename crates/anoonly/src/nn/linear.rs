@@ -2,9 +2,9 @@
 //! state dicts map one to one onto PyTorch's `nn.Linear` (a Keras `Dense` kernel is the
 //! transpose).
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Axis};
 
+use super::matmul::{gemm_into, matmul};
 use super::{
     init, load_mat, load_vec, make_standard1, make_standard2, mat_tensor, vec_tensor, Matrix, Mode,
     Module, NamedTensor, ParamMut, StateError,
@@ -143,7 +143,7 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
-        let mut y = x.dot(&self.weight.t());
+        let mut y = matmul(x.view(), self.weight.t());
         if let Some(b) = &self.bias {
             y += b;
         }
@@ -160,11 +160,11 @@ impl Module for Linear {
             .expect("Linear::backward without a cached train-mode forward");
         self.sync_grads();
         // dW += gᵀ·x, accumulated in place (no temporary).
-        general_mat_mul(1.0, &grad_out.t(), &x, 1.0, &mut self.grad_weight);
+        gemm_into(grad_out.t(), x.view(), self.grad_weight.view_mut(), true);
         if let Some(gb) = &mut self.grad_bias {
             *gb += &grad_out.sum_axis(Axis(0));
         }
-        need_input_grad.then(|| grad_out.dot(&self.weight))
+        need_input_grad.then(|| matmul(grad_out.view(), self.weight.view()))
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
