@@ -4,7 +4,8 @@
 
 use ndarray::{Array1, Array2, Axis};
 
-use super::matmul::{gemm_into, matmul};
+use super::matmul::gemm_into;
+use super::pool;
 use super::{
     init, load_mat, load_vec, make_standard1, make_standard2, mat_tensor, vec_tensor, Matrix, Mode,
     Module, NamedTensor, ParamMut, StateError,
@@ -143,12 +144,13 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
-        let mut y = matmul(x.view(), self.weight.t());
+        let mut y = pool::zeros(x.nrows(), self.d_out());
+        gemm_into(x.view(), self.weight.t(), y.view_mut(), false);
         if let Some(b) = &self.bias {
             y += b;
         }
         if mode == Mode::Train {
-            self.cache.push(x.clone());
+            self.cache.push(pool::copy(x.view()));
         }
         y
     }
@@ -161,10 +163,15 @@ impl Module for Linear {
         self.sync_grads();
         // dW += gᵀ·x, accumulated in place (no temporary).
         gemm_into(grad_out.t(), x.view(), self.grad_weight.view_mut(), true);
+        pool::recycle(x);
         if let Some(gb) = &mut self.grad_bias {
             *gb += &grad_out.sum_axis(Axis(0));
         }
-        need_input_grad.then(|| matmul(grad_out.view(), self.weight.view()))
+        need_input_grad.then(|| {
+            let mut g = pool::zeros(grad_out.nrows(), self.d_in());
+            gemm_into(grad_out.view(), self.weight.view(), g.view_mut(), false);
+            g
+        })
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {

@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::nn::{
-    gather_rows, sum_aux, BatchNorm1d, BnLoss, Layer, LayerNorm, LrSchedule, Matrix, Mode, Module,
-    Optimizer, RowIndex,
+    gather_rows, pool, sum_aux, BatchNorm1d, BnLoss, Layer, LayerNorm, LrSchedule, Matrix, Mode,
+    Module, Optimizer, RowIndex,
 };
 use crate::rng::Rng;
 
@@ -440,6 +440,10 @@ pub fn fit<T: Task>(
             let aux = net.take_aux_loss();
             let bl = combine(task.loss(), &out, &items, &weighting);
             net.backward(&bl.grad, false);
+            // The step's large matrices serve the next step (nn::pool).
+            pool::recycle(input);
+            pool::recycle(out);
+            pool::recycle(bl.grad);
             let penalty = task.penalty(net);
             let lr = schedule.lr_schedule.lr(schedule.base_lr, sched_t);
             match sum_aux([bl.value, aux]) {
@@ -487,5 +491,6 @@ pub fn fit<T: Task>(
         report.kept_epoch = epoch;
     }
     net.clear_cache();
+    pool::clear();
     report
 }
