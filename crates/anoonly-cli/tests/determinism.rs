@@ -1,8 +1,9 @@
 //! Determinism through the CLI (docs/determinism.md): for every method, the same seed and data
 //! give a byte-identical model file and byte-identical scores, run after run, and the thread
-//! count does not change them. The data is wide enough (300 features) that matrixmultiply
-//! really splits the products of a 128-row batch across two threads (it only does so when
-//! `m·k + k·n >= 2^15`), so the thread-count comparison is not vacuous.
+//! count does not change them. The data is wide enough (300 features) that the kernel (gemm,
+//! `nn::matmul`) really splits the products of a 128-row batch across two threads (it only
+//! does so from `m·n·k >= 48·48·256`; DeepSAD's first layer is 128·100·300), so the
+//! thread-count comparison is not vacuous.
 
 mod common;
 

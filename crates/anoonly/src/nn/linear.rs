@@ -4,7 +4,7 @@
 
 use ndarray::{Array1, Array2, Axis};
 
-use super::matmul::gemm_into;
+use super::matmul::{gemm_into, rowwise_into};
 use super::pool;
 use super::{
     init, load_mat, load_vec, make_standard1, make_standard2, mat_tensor, vec_tensor, Matrix, Mode,
@@ -145,7 +145,11 @@ impl Linear {
 impl Module for Linear {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
         let mut y = pool::zeros(x.nrows(), self.d_out());
-        gemm_into(x.view(), self.weight.t(), y.view_mut(), false);
+        match mode {
+            Mode::Train => gemm_into(x.view(), self.weight.t(), y.view_mut(), false),
+            // Scores: a row's output must not depend on the rest of the batch.
+            Mode::Eval => rowwise_into(x.view(), self.weight.t(), y.view_mut()),
+        }
         if let Some(b) = &self.bias {
             y += b;
         }

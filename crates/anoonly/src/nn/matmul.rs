@@ -1,11 +1,21 @@
-//! The matrix products: the one kernel every product of training and inference goes through
-//! (the [`Linear`](super::Linear) forward and both backward products, XGBOD's distance and
-//! kernel blocks), and the number of threads it may use.
+//! The matrix products: the two functions every product of training and inference goes
+//! through, and the number of threads they may use.
 //!
-//! **Kernel.** The `gemm` crate (pure Rust; AVX2+FMA micro-kernels on x86-64 chosen at run
-//! time, NEON on aarch64). Chosen by measurement against matrixmultiply (ndarray's `dot`,
-//! the kernel before) and OpenBLAS at the methods' own shapes: `benches/roofline.rs`,
-//! docs/roofline.md.
+//! **Training: [`gemm_into`].** The `Linear` train-mode forward and both backward products,
+//! on the `gemm` crate (pure Rust; AVX2+FMA micro-kernels on x86-64 chosen at run time, NEON
+//! on aarch64). Chosen by measurement against matrixmultiply (ndarray's `dot`, the kernel
+//! before) and OpenBLAS at the methods' own shapes: `benches/roofline.rs`, docs/roofline.md.
+//!
+//! **Inference: [`rowwise_into`] / [`matmul_rowwise`].** Eval-mode forwards (scores) and
+//! XGBOD's distance and kernel blocks, on matrixmultiply, because a row's result must not
+//! depend on the other rows of the batch: a row scores the same alone, in any chunk and in
+//! any batch (docs/determinism.md). gemm does not guarantee that: it picks other code paths
+//! for thin products (a horizontal dot-product kernel when `m·n ≤ 256`, matrix-vector
+//! kernels when a side is 1, other depth blocks when both sides are ≤ 64), which round
+//! differently, so a 7-row slice scored differently from the same rows in a full batch.
+//! matrixmultiply runs one micro-kernel with fixed block sizes at every shape. Its threads are
+//! ours: the rows of the result split into one block per thread, each block a
+//! single-threaded matrixmultiply call, hence the same bits at any thread count.
 //!
 //! **Threads.** A per-thread setting, 1 unless a caller widens it for a scope with
 //! [`with_matmul_threads`]. So a library or Python caller never starts threads it did not
@@ -18,7 +28,8 @@
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 
-use ndarray::{Array2, ArrayView2, ArrayViewMut2, LinalgScalar};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, LinalgScalar};
 
 thread_local! {
     static THREADS: Cell<usize> = const { Cell::new(1) };
@@ -105,10 +116,52 @@ pub fn gemm_into<T: Scalar>(
     }
 }
 
-/// `a·b` as a new standard-layout matrix.
+/// `a·b` as a new standard-layout matrix ([`gemm_into`]).
 pub fn matmul<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
     let mut c = Array2::zeros((a.nrows(), b.ncols()));
     gemm_into(a, b, c.view_mut(), false);
+    c
+}
+
+/// `c ← a·b` where row `i` of `c` depends on row `i` of `a` alone, bit for bit, whatever
+/// the other rows, their number and the thread count (see the module documentation).
+///
+/// # Panics
+/// If the shapes do not match (a programming error).
+pub fn rowwise_into<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c.dim() == (m, n),
+        "rowwise_into: {m}x{k} times {k2}x{n} into {:?}",
+        c.dim()
+    );
+    record(m, k, n, &a, &b);
+    let threads = matmul_threads().min(m.div_ceil(ROWS_PER_THREAD)).max(1);
+    if threads == 1 || m * k * n < THREADED_MIN_WORK {
+        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        return;
+    }
+    let rows = m.div_ceil(threads);
+    std::thread::scope(|s| {
+        for (a_rows, mut c_rows) in a
+            .axis_chunks_iter(Axis(0), rows)
+            .zip(c.axis_chunks_iter_mut(Axis(0), rows))
+        {
+            s.spawn(move || general_mat_mul(T::one(), &a_rows, &b, T::zero(), &mut c_rows));
+        }
+    });
+}
+
+/// Rows of a block below which [`rowwise_into`] does not start another thread.
+const ROWS_PER_THREAD: usize = 64;
+/// Multiply-adds below which [`rowwise_into`] stays on the caller's thread (gemm's own
+/// threshold).
+const THREADED_MIN_WORK: usize = 48 * 48 * 256;
+
+/// `a·b` as a new standard-layout matrix ([`rowwise_into`]).
+pub fn matmul_rowwise<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
+    let mut c = Array2::zeros((a.nrows(), b.ncols()));
+    rowwise_into(a, b, c.view_mut());
     c
 }
 
@@ -244,6 +297,38 @@ mod tests {
                     "{m}x{k}x{n}: {t} threads differ from 1"
                 );
             }
+        }
+    }
+
+    /// Inference's property: a row's result does not depend on the rest of the batch, at
+    /// thin shapes where gemm switches code paths, nor on the thread count.
+    #[test]
+    fn rowwise_products_do_not_depend_on_other_rows_or_threads() {
+        for &(m, k, n) in &[(700, 577, 1), (700, 512, 20), (300, 600, 100), (40, 33, 1)] {
+            let a = filled(m, k, 5);
+            let w = filled(n, k, 6);
+            let full = matmul_rowwise(a.view(), w.t());
+            for t in [1, 2, 3] {
+                let threaded = with_matmul_threads(t, || matmul_rowwise(a.view(), w.t()));
+                assert!(full
+                    .iter()
+                    .zip(&threaded)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()));
+            }
+            for (lo, hi) in [(0, 1), (3, 10), (m - 2, m)] {
+                let part = matmul_rowwise(a.slice(ndarray::s![lo..hi, ..]), w.t());
+                let want = full.slice(ndarray::s![lo..hi, ..]);
+                assert!(
+                    part.iter()
+                        .zip(want)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{m}x{k}x{n}: rows {lo}..{hi} alone differ"
+                );
+            }
+            let err = (&full - &matmul(a.view(), w.t()))
+                .iter()
+                .fold(0.0f32, |e, v| e.max(v.abs()));
+            assert!(err < 1e-4, "{m}x{k}x{n}: kernels disagree by {err}");
         }
     }
 
