@@ -73,13 +73,7 @@ pub fn gemm_into<T: Scalar>(
     mut c: ArrayViewMut2<T>,
     accumulate: bool,
 ) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(
-        k == k2 && c.dim() == (m, n),
-        "gemm_into: {m}x{k} times {k2}x{n} into {:?}",
-        c.dim()
-    );
-    record(m, k, n, &a, &b);
+    let (m, k, n) = checked_dims(&a, &b, c.dim());
     let (sa, sb) = (a.strides(), b.strides());
     let (sc0, sc1) = (c.strides()[0], c.strides()[1]);
     let parallelism = match matmul_threads() {
@@ -129,13 +123,7 @@ pub fn matmul<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
 /// # Panics
 /// If the shapes do not match (a programming error).
 pub fn rowwise_into<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
-    let ((m, k), (k2, n)) = (a.dim(), b.dim());
-    assert!(
-        k == k2 && c.dim() == (m, n),
-        "rowwise_into: {m}x{k} times {k2}x{n} into {:?}",
-        c.dim()
-    );
-    record(m, k, n, &a, &b);
+    let (m, k, n) = checked_dims(&a, &b, c.dim());
     let threads = matmul_threads().min(m.div_ceil(ROWS_PER_THREAD)).max(1);
     if threads == 1 || m * k * n < THREADED_MIN_WORK {
         general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
@@ -181,6 +169,22 @@ impl Product {
     pub fn flops(&self) -> u64 {
         2 * (self.m * self.k * self.n) as u64
     }
+}
+
+/// `(m, k, n)` of `a·b` into a result of shape `c`, checked, and the product recorded for
+/// [`count_products`].
+fn checked_dims<T>(
+    a: &ArrayView2<T>,
+    b: &ArrayView2<T>,
+    c: (usize, usize),
+) -> (usize, usize, usize) {
+    let ((m, k), (k2, n)) = (a.dim(), b.dim());
+    assert!(
+        k == k2 && c == (m, n),
+        "matrix product: {m}x{k} times {k2}x{n} into {c:?}"
+    );
+    record(m, k, n, a, b);
+    (m, k, n)
 }
 
 fn is_transposed<T>(x: &ArrayView2<T>) -> bool {
