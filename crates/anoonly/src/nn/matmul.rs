@@ -77,8 +77,8 @@ pub fn gemm_into<T: Scalar>(
     let (sa, sb) = (a.strides(), b.strides());
     let (sc0, sc1) = (c.strides()[0], c.strides()[1]);
     let parallelism = match matmul_threads() {
-        1 => gemm::Parallelism::None,
-        t => gemm::Parallelism::Rayon(t),
+        t if t > 1 && m * k * n >= GEMM_THREADED_MIN_WORK => gemm::Parallelism::Rayon(t),
+        _ => gemm::Parallelism::None,
     };
     let (alpha, beta) = (if accumulate { T::one() } else { T::zero() }, T::one());
     // SAFETY: the pointers and element strides come from live ndarray views whose shapes
@@ -139,6 +139,13 @@ pub fn rowwise_into<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayV
         }
     });
 }
+
+/// Multiply-adds below which [`gemm_into`] stays on one thread. gemm's own threshold
+/// (`48·48·256`, 0.6 M) threads DeepSAD's 128×512×100 and PReNet's 512×512×20 products,
+/// which then ran slower on 2 threads than on 1 (measured side by side on CIFAR10_0; the
+/// hand-off costs as much as the half product saves). FEAWAD's 512×512×128 and larger ones
+/// are threaded. The bits do not depend on it (see the module documentation).
+const GEMM_THREADED_MIN_WORK: usize = 1 << 23;
 
 /// Rows of a block below which [`rowwise_into`] does not start another thread.
 const ROWS_PER_THREAD: usize = 64;
