@@ -3,7 +3,7 @@
 //! count does not change them. The data is wide enough (300 features) that the training
 //! kernel (gemm, `nn::matmul::gemm_into`) really splits FEAWAD's products across two threads
 //! (it does so from 2^23 multiply-adds; FEAWAD's input layer on a 512-row batch is
-//! 512·300·300), and the scoring products (`rowwise_into`, from 48·48·256 and 128 rows) split
+//! 512·300·300), and the scoring products (`rowwise_into`, from 48·48·256 and 65 rows) split
 //! for every method, so the thread-count comparison is not vacuous. The kernel-level check on
 //! larger shapes is `nn::matmul`'s `bits_do_not_depend_on_the_thread_count`.
 

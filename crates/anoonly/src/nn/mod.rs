@@ -90,6 +90,7 @@ pub fn eval_rows<M: Module + Clone>(
         pool::recycle(chunk);
         pool::recycle(y);
     }
+    pool::clear();
     ndarray::Array1::from(out)
 }
 
