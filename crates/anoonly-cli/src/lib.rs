@@ -369,22 +369,18 @@ where
         eprintln!("error: --threads must be at least 1");
         return ExitCode::from(2);
     }
-    // matrixmultiply reads this once, at the first product. `bench` runs one cell per
-    // thread, each cell's products on that thread.
-    let matmul_threads = match cli.command {
-        Command::Bench(_) => Some(1),
-        _ => cli.threads,
-    };
-    if let Some(t) = matmul_threads {
-        std::env::set_var("MATMUL_NUM_THREADS", t.to_string());
-    }
-    let result = match cli.command {
+    // The products of eval/fit/score/demo use --threads (default: all cores), set for this
+    // thread only; `bench` gives each worker its own setting (RunOptions::matmul_threads).
+    let matmul_threads = cli.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let result = anoonly::nn::with_matmul_threads(matmul_threads, || match cli.command {
         Command::Eval(a) => eval(a),
         Command::Fit(a) => fit(a),
         Command::Score(a) => score(a),
         Command::Demo(a) => demo(a),
         Command::Bench(a) => bench(a, cli.threads),
-    };
+    });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -632,6 +628,8 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         out,
         resume: a.resume,
         threads,
+        // One core per worker: `threads` cells at a time, each on one core.
+        matmul_threads: 1,
         shard,
     };
     let summary = bench::run_grids(&grids, &opts, &display)?;

@@ -26,7 +26,6 @@ fn run(args: &[&str]) -> Output {
         ))
         .arg(env!("CARGO_BIN_EXE_anoonly"))
         .args(args)
-        .env("MATMUL_NUM_THREADS", "1")
         .output()
         .expect("run anoonly")
 }

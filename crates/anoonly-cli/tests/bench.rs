@@ -37,6 +37,7 @@ fn opts(out: &Path, resume: bool, threads: usize) -> RunOptions {
         out: out.to_path_buf(),
         resume,
         threads,
+        matmul_threads: 1,
         shard: None,
     }
 }

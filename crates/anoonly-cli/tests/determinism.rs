@@ -1,8 +1,11 @@
 //! Determinism through the CLI (docs/determinism.md): for every method, the same seed and data
 //! give a byte-identical model file and byte-identical scores, run after run, and the thread
-//! count does not change them. The data is wide enough (300 features) that matrixmultiply
-//! really splits the products of a 128-row batch across two threads (it only does so when
-//! `m·k + k·n >= 2^15`), so the thread-count comparison is not vacuous.
+//! count does not change them. The data is wide enough (300 features) that the training
+//! kernel (gemm, `nn::matmul::gemm_into`) really splits FEAWAD's products across two threads
+//! (it does so from 2^23 multiply-adds; FEAWAD's input layer on a 512-row batch is
+//! 512·300·300), and the scoring products (`rowwise_into`, from 48·48·256 and 65 rows) split
+//! for every method, so the thread-count comparison is not vacuous. The kernel-level check on
+//! larger shapes is `nn::matmul`'s `bits_do_not_depend_on_the_thread_count`.
 
 mod common;
 

@@ -21,7 +21,13 @@
 //! };
 //! let grids = build_grids(&GridSource::Suite(Suite::Quick), "no-data-needed".as_ref(), &axes)?;
 //! let out = tempfile::tempdir()?;
-//! let opts = RunOptions { out: out.path().to_path_buf(), resume: false, threads: 2, shard: None };
+//! let opts = RunOptions {
+//!     out: out.path().to_path_buf(),
+//!     resume: false,
+//!     threads: 2,
+//!     matmul_threads: 1,
+//!     shard: None,
+//! };
 //! let summary = run_grids(&grids, &opts, &QuietRun)?;
 //! // 2 synthetic datasets x DevNet x {base, anoonly} x 1 seed.
 //! assert_eq!((summary.cells, summary.ran, summary.failed), (4, 4, 0));
@@ -66,6 +72,9 @@ pub struct RunOptions {
     pub resume: bool,
     /// Worker threads, one cell each.
     pub threads: usize,
+    /// Matrix-product threads of each worker's cell ([`crate::nn::with_matmul_threads`]).
+    /// 1 keeps `threads` workers on `threads` cores; results do not depend on it.
+    pub matmul_threads: usize,
     pub shard: Option<Shard>,
 }
 
@@ -326,7 +335,9 @@ fn run_cells(
         };
         state.running.fetch_add(1, Ordering::SeqCst);
         observer.cell_started(cell, state.counts());
-        let outcome = run_cell(cell, grid, &datasets[&cell.dataset]);
+        let outcome = crate::nn::with_matmul_threads(opts.matmul_threads.max(1), || {
+            run_cell(cell, grid, &datasets[&cell.dataset])
+        });
         let written = match &outcome {
             Ok(rec) => files.results.append(&results::ResultLine::new(cell, rec)),
             Err(e) => {

@@ -23,6 +23,7 @@ pub mod ocsvm;
 
 use ndarray::{s, Array1, Array2, ArrayView2, Axis};
 
+use crate::nn::matmul::matmul_rowwise;
 use crate::rng::component_rng;
 use crate::vocab::tensor::{
     find_finite, index_of, load_exact, load_mat, load_rows, load_vec, mat_tensor, vec_tensor,
@@ -172,7 +173,7 @@ impl Tos {
         for start in (0..n).step_by(neighbors::BLOCK) {
             let end = (start + neighbors::BLOCK).min(n);
             let k = kernel.slice(s![start..end, ..]).mapv(f64::from);
-            let dec = k.dot(&alpha) - &rho;
+            let dec = matmul_rowwise(k.view(), alpha.view()) - &rho;
             ocsvm_train
                 .slice_mut(s![start..end, ..])
                 .assign(&dec.mapv(|v| (-v) as f32));
@@ -219,7 +220,7 @@ impl Tos {
     /// OCSVM scores `−(Σ α K − ρ)` for a block of squared distances to the training rows.
     fn ocsvm_block(&self, d2: &Array2<f32>, out: &mut Array2<f32>, start: usize) {
         let k = d2.mapv(|v| f64::from((-self.gamma * v).exp()));
-        let dec = k.dot(&self.alpha) - &self.rho;
+        let dec = matmul_rowwise(k.view(), self.alpha.view()) - &self.rho;
         out.slice_mut(s![start..start + d2.nrows(), ..])
             .assign(&dec.mapv(|v| (-v) as f32));
     }

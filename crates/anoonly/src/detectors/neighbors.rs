@@ -34,7 +34,7 @@ fn sq_dist_block(
     reference: ArrayView2<f32>,
     r_sq: &Array1<f32>,
 ) -> Array2<f32> {
-    let mut d2 = q.dot(&reference.t());
+    let mut d2 = crate::nn::matmul::matmul_rowwise(q, reference.t());
     for (mut row, &qn) in d2.axis_iter_mut(Axis(0)).zip(q_sq) {
         for (v, &rn) in row.iter_mut().zip(r_sq.iter()) {
             *v = (qn + rn - 2.0 * *v).max(0.0);

@@ -56,7 +56,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FitError, Knobs, Method};
 use crate::nn::{
-    Activation, ActivationLayer, Adam, Init, Layer, Linear, LrSchedule, Matrix, Mode, Module,
+    pool, Activation, ActivationLayer, Adam, Init, Layer, Linear, LrSchedule, Matrix, Mode, Module,
     NamedTensor, ParamMut, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
@@ -250,14 +250,19 @@ impl Module for AeResidual {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
         let h = self.0.encoder.forward(x, mode);
         let xhat = self.0.decoder.forward(&h, mode);
-        x - &xhat
+        pool::recycle(h);
+        let r = pool::zip_map(x.view(), xhat.view(), |a, b| a - b);
+        pool::recycle(xhat);
+        r
     }
 
     /// The input gradient (`need_input_grad`) is left out: only the parameters matter.
     fn backward(&mut self, grad_out: &Matrix, _need_input_grad: bool) -> Option<Matrix> {
-        let g_xhat = -grad_out;
+        let g_xhat = pool::map(grad_out.view(), |g| -g);
         let g_h = self.0.decoder.backward(&g_xhat, true)?;
+        pool::recycle(g_xhat);
         self.0.encoder.backward(&g_h, false);
+        pool::recycle(g_h);
         None
     }
 
@@ -351,7 +356,8 @@ impl Module for FeawadNet {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
         let h = self.ae.encoder.forward(x, mode);
         let xhat = self.ae.decoder.forward(&h, mode);
-        let mut rhat = x - &xhat;
+        let mut rhat = pool::zip_map(x.view(), xhat.view(), |a, b| a - b);
+        pool::recycle(xhat);
         let norm: Array1<f32> = rhat
             .rows()
             .into_iter()
@@ -361,8 +367,14 @@ impl Module for FeawadNet {
             .and(&norm)
             .for_each(|mut r, &n| r.mapv_inplace(|v| v / n));
         let nc = norm.view().insert_axis(Axis(1));
-        let z0 = concatenate![Axis(1), rhat.view(), h.view(), nc];
+        let (d, c) = (rhat.ncols(), h.ncols());
+        let mut z0 = pool::zeros(x.nrows(), d + c + 1);
+        z0.slice_mut(s![.., ..d]).assign(&rhat);
+        z0.slice_mut(s![.., d..d + c]).assign(&h);
+        z0.column_mut(d + c).assign(&norm);
+        pool::recycle(h);
         let mut a1 = self.dense1.forward(&z0, mode);
+        pool::recycle(z0);
         relu_inplace(&mut a1);
         let mut a2 = self.dense2.forward(&append_col(&a1, &norm), mode);
         relu_inplace(&mut a2);
@@ -417,7 +429,8 @@ impl Module for FeawadNet {
         g_norm += &g_z0.column(g_z0.ncols() - 1);
         let mut g_h = g_z0.slice(s![.., d..g_z0.ncols() - 1]).to_owned();
         // r̂ = r/n: dL/dr = (g_r̂ − r̂ (r̂·g_r̂))/n + g_n r̂; x̂ enters r with sign −1.
-        let mut g_xhat = g_z0.slice(s![.., 0..d]).to_owned();
+        let mut g_xhat = pool::copy(g_z0.slice(s![.., 0..d]));
+        pool::recycle(g_z0);
         Zip::from(g_xhat.rows_mut())
             .and(rhat.rows())
             .and(&norm)
@@ -434,7 +447,10 @@ impl Module for FeawadNet {
             .decoder
             .backward(&g_xhat, true)
             .expect("input gradient requested");
+        pool::recycle(g_xhat);
+        pool::recycle(rhat);
         g_h += &g_h_dec;
+        pool::recycle(g_h_dec);
         self.ae.encoder.backward(&g_h, false);
         None
     }

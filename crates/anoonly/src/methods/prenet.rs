@@ -47,7 +47,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{FitError, Knobs, Method, MethodKind};
 use crate::nn::{
-    Activation, ActivationLayer, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
+    pool, Activation, ActivationLayer, Init, Linear, LrSchedule, Matrix, Mode, Module, NamedTensor,
     ParamMut, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, sub_seed, Rng};
@@ -205,6 +205,8 @@ impl Module for PairNet {
         let right = columns(x, self.d, self.d);
         let fl = self.feature.forward(&left, mode);
         let fr = self.feature.forward(&right, mode);
+        pool::recycle(left);
+        pool::recycle(right);
         let h = concatenate![Axis(1), fl, fr];
         self.reg.forward(&h, mode)
     }
@@ -267,19 +269,7 @@ impl Module for PairNet {
 /// Columns `start..start + n` of `x` as a new matrix, copied row by row (a column slice
 /// of a row-major matrix is not contiguous; `to_owned` on it goes element by element).
 fn columns(x: &Matrix, start: usize, n: usize) -> Matrix {
-    let mut out = Matrix::zeros((x.nrows(), n));
-    for (mut o, r) in out.outer_iter_mut().zip(x.outer_iter()) {
-        copy_into(o.view_mut(), r.slice(s![start..start + n]));
-    }
-    out
-}
-
-/// `dst ← src` for two 1-D views of equal length, as one memcpy when both are contiguous.
-fn copy_into(mut dst: ArrayViewMut1<f32>, src: ArrayView1<f32>) {
-    match (dst.as_slice_mut(), src.as_slice()) {
-        (Some(d), Some(s)) => d.copy_from_slice(s),
-        _ => dst.assign(&src),
-    }
+    pool::gather(x.view(), 0..x.nrows(), start..start + n)
 }
 
 /// Which kind of pair.
@@ -432,18 +422,24 @@ impl Task for PReNetTask<'_> {
 /// carry `L_N`, the others `L_A`).
 pub fn pair_batch(x: ArrayView2<f32>, pairs: &[Pair]) -> (Matrix, Vec<Item>) {
     let d = x.ncols();
-    let mut input = Matrix::zeros((pairs.len(), 2 * d));
+    // Written row by row into a reused buffer (no zero fill first: it is all overwritten).
+    let mut values = pool::vec_with_capacity(pairs.len() * 2 * d);
     let mut items = Vec::with_capacity(pairs.len());
     for (i, p) in pairs.iter().enumerate() {
-        let mut row = input.row_mut(i);
-        copy_into(row.slice_mut(s![..d]), x.row(p.left));
-        copy_into(row.slice_mut(s![d..]), x.row(p.right));
+        for r in [p.left, p.right] {
+            let row = x.row(r);
+            match row.as_slice() {
+                Some(s) => values.extend_from_slice(s),
+                None => values.extend(row.iter().copied()),
+            }
+        }
         items.push(Item {
             index: i,
             anomaly: p.kind != PairKind::UnlabeledUnlabeled,
             target: p.target,
         });
     }
+    let input = Matrix::from_shape_vec((pairs.len(), 2 * d), values).expect("2d values a pair");
     (input, items)
 }
 

@@ -1,6 +1,6 @@
 //! Element-wise activations as layers.
 
-use super::{Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
+use super::{pool, Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
 
 /// An element-wise nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,18 +91,16 @@ impl Module for ActivationLayer {
         let k = self.kind;
         // One closure per kind, so the element loop has no branch on the kind and
         // vectorises (it is on the hot path of every step).
+        let x = x.view();
         let y = match k {
-            Activation::Relu => x.mapv(|v| v.max(0.0)),
-            Activation::LeakyRelu(a) => x.mapv(|v| if v > 0.0 { v } else { a * v }),
-            Activation::Tanh => x.mapv(f32::tanh),
-            Activation::Sigmoid => x.mapv(|v| 1.0 / (1.0 + (-v).exp())),
+            Activation::Relu => pool::map(x, |v| v.max(0.0)),
+            Activation::LeakyRelu(a) => pool::map(x, |v| if v > 0.0 { v } else { a * v }),
+            Activation::Tanh => pool::map(x, f32::tanh),
+            Activation::Sigmoid => pool::map(x, |v| 1.0 / (1.0 + (-v).exp())),
         };
         if mode == Mode::Train {
-            self.cache.push(if k.caches_input() {
-                x.clone()
-            } else {
-                y.clone()
-            });
+            self.cache
+                .push(pool::copy(if k.caches_input() { x } else { y.view() }));
         }
         y
     }
@@ -113,19 +111,19 @@ impl Module for ActivationLayer {
             .pop()
             .expect("ActivationLayer::backward without a cached train-mode forward");
         if !need_input_grad {
+            pool::recycle(cached);
             return None;
         }
         let k = self.kind;
-        let mut g = grad_out.clone();
-        match k {
-            Activation::Relu => {
-                g.zip_mut_with(&cached, |g, &c| *g = if c > 0.0 { *g } else { 0.0 })
-            }
+        let (go, c) = (grad_out.view(), cached.view());
+        let g = match k {
+            Activation::Relu => pool::zip_map(go, c, |g, c| if c > 0.0 { g } else { 0.0 }),
             Activation::LeakyRelu(a) => {
-                g.zip_mut_with(&cached, |g, &c| *g = if c > 0.0 { *g } else { a * *g })
+                pool::zip_map(go, c, |g, c| if c > 0.0 { g } else { a * g })
             }
-            _ => g.zip_mut_with(&cached, |g, &c| *g *= k.derivative(c)),
-        }
+            _ => pool::zip_map(go, c, |g, c| g * k.derivative(c)),
+        };
+        pool::recycle(cached);
         Some(g)
     }
 

@@ -2,9 +2,10 @@
 //! state dicts map one to one onto PyTorch's `nn.Linear` (a Keras `Dense` kernel is the
 //! transpose).
 
-use ndarray::linalg::general_mat_mul;
 use ndarray::{Array1, Array2, Axis};
 
+use super::matmul::{gemm_into, rowwise_into};
+use super::pool;
 use super::{
     init, load_mat, load_vec, make_standard1, make_standard2, mat_tensor, vec_tensor, Matrix, Mode,
     Module, NamedTensor, ParamMut, StateError,
@@ -143,12 +144,17 @@ impl Linear {
 
 impl Module for Linear {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
-        let mut y = x.dot(&self.weight.t());
+        let mut y = pool::zeros(x.nrows(), self.d_out());
+        match mode {
+            Mode::Train => gemm_into(x.view(), self.weight.t(), y.view_mut(), false),
+            // Scores: a row's output must not depend on the rest of the batch.
+            Mode::Eval => rowwise_into(x.view(), self.weight.t(), y.view_mut()),
+        }
         if let Some(b) = &self.bias {
             y += b;
         }
         if mode == Mode::Train {
-            self.cache.push(x.clone());
+            self.cache.push(pool::copy(x.view()));
         }
         y
     }
@@ -160,11 +166,16 @@ impl Module for Linear {
             .expect("Linear::backward without a cached train-mode forward");
         self.sync_grads();
         // dW += gᵀ·x, accumulated in place (no temporary).
-        general_mat_mul(1.0, &grad_out.t(), &x, 1.0, &mut self.grad_weight);
+        gemm_into(grad_out.t(), x.view(), self.grad_weight.view_mut(), true);
+        pool::recycle(x);
         if let Some(gb) = &mut self.grad_bias {
             *gb += &grad_out.sum_axis(Axis(0));
         }
-        need_input_grad.then(|| grad_out.dot(&self.weight))
+        need_input_grad.then(|| {
+            let mut g = pool::zeros(grad_out.nrows(), self.d_in());
+            gemm_into(grad_out.view(), self.weight.view(), g.view_mut(), false);
+            g
+        })
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {

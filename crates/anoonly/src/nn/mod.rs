@@ -23,7 +23,9 @@ pub mod bn_loss;
 pub mod init;
 pub mod layernorm;
 pub mod linear;
+pub mod matmul;
 pub mod optim;
+pub mod pool;
 pub mod schedule;
 pub mod sequential;
 
@@ -32,6 +34,7 @@ pub use batchnorm::{BatchNorm1d, BnConvention};
 pub use bn_loss::BnLoss;
 pub use layernorm::LayerNorm;
 pub use linear::{Init, Linear};
+pub use matmul::{matmul_threads, with_matmul_threads};
 pub use optim::{Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd};
 pub use schedule::LrSchedule;
 pub use sequential::{Layer, Sequential};
@@ -68,22 +71,7 @@ impl RowIndex for u32 {
 /// in standard layout: several times faster than `select`, which goes through
 /// `concatenate`, and it runs once per step.
 pub fn gather_rows<I: RowIndex>(x: ndarray::ArrayView2<f32>, idx: &[I]) -> Matrix {
-    let d = x.ncols();
-    let mut out = Vec::with_capacity(idx.len() * d);
-    match x.as_slice() {
-        Some(flat) => {
-            for &i in idx {
-                let i = i.row();
-                out.extend_from_slice(&flat[i * d..(i + 1) * d]);
-            }
-        }
-        None => {
-            for &i in idx {
-                out.extend(x.row(i.row()).iter().copied());
-            }
-        }
-    }
-    Matrix::from_shape_vec((idx.len(), d), out).expect("idx.len() rows of d values")
+    pool::gather(x, idx.iter().map(|i| i.row()), 0..x.ncols())
 }
 
 /// Rows per forward pass at inference. It bounds memory only: in [`Mode::Eval`] every layer
@@ -101,9 +89,13 @@ pub fn eval_rows<M: Module + Clone>(
     let mut net = net.clone();
     let mut out = Vec::with_capacity(x.nrows());
     for chunk in x.axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK) {
-        let y = net.forward(&chunk.to_owned(), Mode::Eval);
+        let chunk = pool::copy(chunk);
+        let y = net.forward(&chunk, Mode::Eval);
         out.extend(y.outer_iter().map(&mut per_row));
+        pool::recycle(chunk);
+        pool::recycle(y);
     }
+    pool::clear();
     ndarray::Array1::from(out)
 }
 

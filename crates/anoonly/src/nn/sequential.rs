@@ -1,7 +1,7 @@
 //! A chain of layers, like `torch.nn.Sequential` (state names `"{i}.weight"`).
 
 use super::{
-    sum_aux, ActivationLayer, BatchNorm1d, BnLoss, LayerNorm, Linear, Matrix, Mode, Module,
+    pool, sum_aux, ActivationLayer, BatchNorm1d, BnLoss, LayerNorm, Linear, Matrix, Mode, Module,
     NamedTensor, ParamMut, StateError,
 };
 
@@ -121,7 +121,9 @@ impl Module for Sequential {
             None => return x.clone(),
         };
         for l in it {
-            h = l.forward(&h, mode);
+            // The layer keeps its own copy of what it needs: h's buffer can serve again.
+            let next = l.forward(&h, mode);
+            pool::recycle(std::mem::replace(&mut h, next));
         }
         h
     }
@@ -136,7 +138,10 @@ impl Module for Sequential {
         for (i, l) in self.layers.iter_mut().enumerate().rev() {
             let need = i > 0 || need_input_grad;
             let go = g.as_ref().unwrap_or(grad_out);
-            g = l.backward(go, need);
+            let next = l.backward(go, need);
+            if let Some(done) = std::mem::replace(&mut g, next) {
+                pool::recycle(done);
+            }
         }
         g
     }

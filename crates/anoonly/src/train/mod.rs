@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 use ndarray::{ArrayView1, ArrayView2};
 
 use crate::nn::{
-    gather_rows, sum_aux, BatchNorm1d, BnLoss, Layer, LayerNorm, LrSchedule, Matrix, Mode, Module,
-    Optimizer, RowIndex,
+    gather_rows, pool, sum_aux, BatchNorm1d, BnLoss, Layer, LayerNorm, LrSchedule, Matrix, Mode,
+    Module, Optimizer, RowIndex,
 };
 use crate::rng::Rng;
 
@@ -423,6 +423,10 @@ pub fn fit<T: Task>(
             let aux = net.take_aux_loss();
             let bl = combine(task.loss(), &out, &items, &weighting);
             net.backward(&bl.grad, false);
+            // The step's large matrices serve the next step (nn::pool).
+            pool::recycle(input);
+            pool::recycle(out);
+            pool::recycle(bl.grad);
             let penalty = task.penalty(net);
             let lr = schedule.lr_schedule.lr(schedule.base_lr, sched_t);
             match sum_aux([bl.value, aux]) {
@@ -464,7 +468,12 @@ pub fn fit<T: Task>(
             empty_batches: empty,
             batches: n_batches,
         };
-        report_epoch(observer, &epoch_report)?;
+        if let Err(stop) = report_epoch(observer, &epoch_report) {
+            // A stopped fit keeps no buffer on this thread either.
+            net.clear_cache();
+            pool::clear();
+            return Err(stop);
+        }
     }
     report.kept_epoch = schedule.epochs.saturating_sub(1);
     if let Some((_, kept, epoch)) = best {
@@ -472,5 +481,6 @@ pub fn fit<T: Task>(
         report.kept_epoch = epoch;
     }
     net.clear_cache();
+    pool::clear();
     Ok(report)
 }
