@@ -16,6 +16,7 @@
 //! - [`methods`]: one file per SSAD method; each declares its network, its `L_N` and `L_A`,
 //!   its sampler and its scoring.
 //! - [`model_file`]: versioned, self-describing model files (safetensors with a JSON config).
+//! - [`probability`]: scores turned into PyOD's outlier probabilities and confidences.
 //! - [`experiment`]: split + fit + score + metrics, as `anoonly eval` runs them.
 //! - [`bench`]: experiment grids (`anoonly bench`): results files, reports beside the paper's
 //!   tables, figures.
@@ -31,6 +32,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod nn;
 pub mod output;
+pub mod probability;
 pub mod protocol;
 pub mod rng;
 pub mod train;
