@@ -1,0 +1,83 @@
+"""Type stubs of the extension module (crates/anoonly-py/src/lib.rs)."""
+
+from typing import Optional
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class Model:
+    """A fitted model of the library."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def n_features(self) -> int: ...
+    @property
+    def train_scores(self) -> npt.NDArray[np.float32]: ...
+    def params_json(self) -> str: ...
+    def decision_function(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def threshold(self, contamination: float) -> float: ...
+    def to_bytes(self) -> bytes: ...
+    def save(self, path: str) -> None: ...
+
+def methods() -> list[tuple[str, bool]]: ...
+def method_defaults(method: str) -> str: ...
+def train_defaults() -> str: ...
+def check_params(
+    method: str,
+    hyperparameters: list[tuple[str, str]],
+    anoonly: bool,
+    lambda_n: Optional[float],
+    norm: Optional[str],
+    empty_batch: str,
+    bn_loss_weight: float,
+    epochs: Optional[int],
+    seed: int,
+    contamination: float,
+) -> None: ...
+def fit(
+    method: str,
+    hyperparameters: list[tuple[str, str]],
+    anoonly: bool,
+    lambda_n: Optional[float],
+    norm: Optional[str],
+    empty_batch: str,
+    bn_loss_weight: float,
+    epochs: Optional[int],
+    seed: int,
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.uint8],
+) -> Model: ...
+def load(path: str) -> Model: ...
+def from_bytes(data: bytes, name: str = "<memory>") -> Model: ...
+def load_data(
+    path: str, label_column: Optional[str] = None, labels: Optional[str] = None
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]: ...
+def split(
+    x: npt.NDArray[np.float32],
+    y: npt.NDArray[np.uint8],
+    seed: int,
+    protocol: str,
+    setting: str,
+    gamma_la: float,
+    normal_ratio: float,
+    max_rows: Optional[int],
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.uint8],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.uint8],
+]: ...
+def metrics(y: npt.NDArray[np.uint8], scores: npt.NDArray[np.float32]) -> dict[str, float]: ...
+def probability(
+    train: npt.NDArray[np.float32], scores: npt.NDArray[np.float32], method: str
+) -> npt.NDArray[np.float64]: ...
+def confidence(
+    train: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    contamination: float,
+    threshold: float,
+) -> npt.NDArray[np.float64]: ...
+def _buffer_address(x: npt.NDArray[np.float32]) -> int: ...
