@@ -339,6 +339,9 @@ fn from_bytes(py: Python<'_>, data: &[u8], name: &str) -> PyResult<PyModel> {
     Ok(PyModel { model })
 }
 
+/// Features and labels as numpy arrays.
+type Labeled<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<u8>>);
+
 /// A labeled data file read as `anoonly eval` / `fit` read it: `(X float32, y uint8)`.
 #[pyfunction]
 #[pyo3(signature = (path, label_column = None, labels = None))]
@@ -347,7 +350,7 @@ fn load_data<'py>(
     path: PathBuf,
     label_column: Option<String>,
     labels: Option<PathBuf>,
-) -> PyResult<(Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<u8>>)> {
+) -> PyResult<Labeled<'py>> {
     let opts = LoadOptions {
         label_column,
         labels,
