@@ -1,7 +1,5 @@
 """Type stubs of the extension module (crates/anoonly-py/src/lib.rs)."""
 
-from typing import Optional
-
 import numpy as np
 import numpy.typing as npt
 
@@ -29,11 +27,11 @@ def check_params(
     method: str,
     hyperparameters: list[tuple[str, str]],
     anoonly: bool,
-    lambda_n: Optional[float],
-    norm: Optional[str],
+    lambda_n: float | None,
+    norm: str | None,
     empty_batch: str,
     bn_loss_weight: float,
-    epochs: Optional[int],
+    epochs: int | None,
     seed: int,
     contamination: float,
 ) -> None: ...
@@ -41,11 +39,11 @@ def fit(
     method: str,
     hyperparameters: list[tuple[str, str]],
     anoonly: bool,
-    lambda_n: Optional[float],
-    norm: Optional[str],
+    lambda_n: float | None,
+    norm: str | None,
     empty_batch: str,
     bn_loss_weight: float,
-    epochs: Optional[int],
+    epochs: int | None,
     seed: int,
     x: npt.NDArray[np.float32],
     y: npt.NDArray[np.uint8],
@@ -53,7 +51,7 @@ def fit(
 def load(path: str) -> Model: ...
 def from_bytes(data: bytes, name: str = "<memory>") -> Model: ...
 def load_data(
-    path: str, label_column: Optional[str] = None, labels: Optional[str] = None
+    path: str, label_column: str | None = None, labels: str | None = None
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]: ...
 def split(
     x: npt.NDArray[np.float32],
@@ -63,7 +61,7 @@ def split(
     setting: str,
     gamma_la: float,
     normal_ratio: float,
-    max_rows: Optional[int],
+    max_rows: int | None,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.uint8],

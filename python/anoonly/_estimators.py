@@ -117,9 +117,7 @@ class BaseDetector:
         defaults = json.loads(_anoonly.method_defaults(cls._method))
         # `epochs` is the common keyword (the CLI's --epochs, which each method maps to its
         # own epochs knob); the rest are the method's own.
-        cls._hyperparameters = {
-            k: v for k, v in defaults.items() if k not in ("method", "epochs")
-        }
+        cls._hyperparameters = {k: v for k, v in defaults.items() if k not in ("method", "epochs")}
         cls._train_options = dict(_TRAIN_DEFAULTS) if _HAS_ANOONLY[cls._method] else {}
         params = [
             inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
@@ -134,7 +132,9 @@ class BaseDetector:
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
         """Every constructor keyword and its default, in signature order."""
-        head = {k: v for k, v in cls._train_options.items() if k in ("anoonly", "lambda_n", "norm")}
+        head = {
+            k: v for k, v in cls._train_options.items() if k in ("anoonly", "lambda_n", "norm")
+        }
         tail = {k: v for k, v in cls._train_options.items() if k not in head}
         return {**head, **_COMMON_DEFAULTS, **tail, **cls._hyperparameters}
 

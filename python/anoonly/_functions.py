@@ -4,7 +4,7 @@ metrics, each one call into the library."""
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
@@ -17,8 +17,8 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 def load_data(
     path: PathLike,
-    label_column: Optional[str] = None,
-    labels: Optional[PathLike] = None,
+    label_column: str | None = None,
+    labels: PathLike | None = None,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.uint8]]:
     """Reads a labeled data file as ``anoonly eval`` and ``anoonly fit`` do: an ADBench
     ``.npz``, ``.npy`` features (labels from ``labels`` or a sibling ``y.npy`` /
@@ -39,7 +39,7 @@ def split(
     setting: str = "clean",
     gamma_la: float = 0.1,
     normal_ratio: float = 1.0,
-    max_rows: Optional[int] = 10000,
+    max_rows: int | None = 10000,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.uint8],

@@ -39,7 +39,9 @@ def as_features(X: Any, name: str = "X") -> npt.NDArray[np.float32]:
     arr = np.asarray(X)
     _refuse_dtype(name, arr)
     if arr.ndim != 2:
-        hint = " (one feature: X.reshape(-1, 1); one row: X.reshape(1, -1))" if arr.ndim == 1 else ""
+        hint = (
+            " (one feature: X.reshape(-1, 1); one row: X.reshape(1, -1))" if arr.ndim == 1 else ""
+        )
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D with shape "
             f"{arr.shape}{hint}"
@@ -52,8 +54,13 @@ def as_features(X: Any, name: str = "X") -> npt.NDArray[np.float32]:
         out = np.ascontiguousarray(arr, dtype=np.float32)
     if out is not arr and arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
         # float64 values beyond float32's range would become +-inf and be reported as
-        # non-finite input; say what happened instead.
-        overflow = np.isfinite(arr) & ~np.isfinite(out)
+        # non-finite input; say what happened instead. The extremes first (fmax/fmin skip
+        # NaN and allocate nothing); the cell-by-cell search only when one is out of range.
+        limit = float(np.finfo(np.float32).max)
+        if np.fmax.reduce(arr, axis=None) > limit or np.fmin.reduce(arr, axis=None) < -limit:
+            overflow = np.isfinite(arr) & ~np.isfinite(out)
+        else:
+            overflow = np.zeros(0, dtype=bool)
         if overflow.any():
             row, col = (int(i) for i in np.argwhere(overflow)[0])
             raise ValueError(

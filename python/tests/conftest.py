@@ -9,11 +9,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anoonly
 import numpy as np
 import pytest
 from pyod.utils.data import generate_data
-
-import anoonly
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared" / "data" / "adbench"

@@ -8,13 +8,12 @@ import copy
 import pickle
 from typing import Any
 
+import anoonly
 import numpy as np
 import pytest
+from conftest import CLASSES, FAST, WITH_ANOONLY
 from pyod.models.base import BaseDetector as PyodBase
 from sklearn.base import clone
-
-import anoonly
-from conftest import CLASSES, FAST, WITH_ANOONLY
 
 Detector = anoonly.BaseDetector
 
@@ -22,9 +21,7 @@ Detector = anoonly.BaseDetector
 @pytest.fixture(scope="module", params=CLASSES, ids=lambda c: c.__name__)
 def fitted(request: pytest.FixtureRequest, data: dict[str, np.ndarray]) -> Detector:
     cls = request.param
-    return cls(contamination=0.1, random_state=3, **FAST[cls]).fit(
-        data["X_train"], data["y_semi"]
-    )
+    return cls(contamination=0.1, random_state=3, **FAST[cls]).fit(data["X_train"], data["y_semi"])
 
 
 def bits(a: np.ndarray) -> np.ndarray:
@@ -82,7 +79,9 @@ def test_probabilities_in_unit_interval(
     assert conf.min() >= 0 and conf.max() <= 1
 
 
-def test_predict_proba_refuses_other_methods(fitted: Detector, data: dict[str, np.ndarray]) -> None:
+def test_predict_proba_refuses_other_methods(
+    fitted: Detector, data: dict[str, np.ndarray]
+) -> None:
     with pytest.raises(ValueError, match="linear"):
         fitted.predict_proba(data["X_test"], method="something")
 
@@ -168,7 +167,7 @@ def test_every_rust_hyperparameter_is_a_keyword(cls: type[Detector]) -> None:
 
 
 def test_unknown_keyword_is_a_type_error_listing_known_ones() -> None:
-    with pytest.raises(TypeError, match="unexpected keyword argument 'hiden'.*known:.*hidden"):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'hiden'.*known:.*hidden"):
         anoonly.DeepSAD(hiden=[10])
     with pytest.raises(TypeError, match="'anoonly'"):
         anoonly.XGBOD(anoonly=True)

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import anoonly
 import numpy as np
 import pandas as pd
 import pytest
-
-import anoonly
 from anoonly._inputs import as_features
 from conftest import CLASSES, FAST
 
@@ -125,7 +124,7 @@ def test_mixed_type_dataframe_is_a_type_error(small: dict[str, Any]) -> None:
 def test_sparse_matrix_is_refused(small: dict[str, Any]) -> None:
     from scipy import sparse
 
-    with pytest.raises(TypeError, match="sparse.*toarray"):
+    with pytest.raises(TypeError, match=r"sparse.*toarray"):
         small["est"].decision_function(sparse.csr_matrix(small["X"]))
 
 
@@ -170,7 +169,7 @@ def test_prenet_too_few_unlabeled_rows_is_a_value_error(data: dict[str, np.ndarr
     # PHASE 2: DeepOD-style sampling with replacement instead.
     rows = np.random.default_rng(1).permutation(len(data["y_semi"]))[:200]
     X, y = data["X_train"][rows], data["y_semi"][rows]
-    with pytest.raises(ValueError, match="unlabeled rows.*prenet needs at least 256"):
+    with pytest.raises(ValueError, match=r"unlabeled rows.*prenet needs at least 256"):
         anoonly.PReNet(epochs=1).fit(X, y)
 
 

@@ -7,16 +7,15 @@ from __future__ import annotations
 import unittest
 from typing import Any, ClassVar
 
+import anoonly
 import numpy as np
+from conftest import semi_labels
 from numpy.testing import assert_equal, assert_raises
 from pyod.utils.data import generate_data
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import MinMaxScaler
-
-import anoonly
-from conftest import semi_labels
 
 
 class _PyodShape:
@@ -89,8 +88,7 @@ class TestDeepSAD(_PyodShape, unittest.TestCase):
         # Deep SAD is semi-supervised: half the training anomalies labeled (PyOD's test).
         cls.fit_y = semi_labels(cls.y_train)
         cls.roc_floor = 0.5
-        cls.clf = anoonly.DeepSAD(epochs=10, hidden=[64, 32], contamination=0.1,
-                                  random_state=2021)
+        cls.clf = anoonly.DeepSAD(epochs=10, hidden=[64, 32], contamination=0.1, random_state=2021)
         cls.clf.fit(cls.X_train, cls.fit_y)
 
     def test_anoonly_variant(self) -> None:

@@ -11,15 +11,19 @@ import os
 import re
 from pathlib import Path
 
+import anoonly
 import numpy as np
 import pytest
-
-import anoonly
 from conftest import REPO, run_cli
 
 
 @pytest.mark.parametrize(
-    "rel", ["Classical/4_breastw.npz", "Classical/2_annthyroid.npz", "CV_by_ResNet18/MVTec-AD_bottle.npz"]
+    "rel",
+    [
+        "Classical/4_breastw.npz",
+        "Classical/2_annthyroid.npz",
+        "CV_by_ResNet18/MVTec-AD_bottle.npz",
+    ],
 )
 def test_load_data_equals_numpy(shared: Path, rel: str) -> None:
     X, y = anoonly.load_data(shared / rel)
@@ -49,8 +53,18 @@ def test_readme_example_runs_and_prints_evals_aucroc(shared: Path, cli: Path) ->
     assert len(printed) == 2, out.getvalue()
     data = shared / "CV_by_ResNet18" / "CIFAR10_0.npz"
     for flags, value in (([], printed[0]), (["--anoonly"], printed[1])):
-        proc = run_cli(cli, "eval", "--data", str(data), "--method", "deepsad", *flags,
-                       "--seeds", "0", "--json")
+        proc = run_cli(
+            cli,
+            "eval",
+            "--data",
+            str(data),
+            "--method",
+            "deepsad",
+            *flags,
+            "--seeds",
+            "0",
+            "--json",
+        )
         assert round(json.loads(proc.stdout)["aucroc"], 3) == value
     # The paper's effect on this file: AnoOnly above the vanilla method.
     assert printed[1] > printed[0]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import threading
 import time
 
-import numpy as np
-from pyod.utils.data import generate_data
-
 import anoonly
+import numpy as np
 from conftest import semi_labels
+from pyod.utils.data import generate_data
 
 
 def test_main_thread_keeps_counting_during_a_fit() -> None:
@@ -53,7 +52,9 @@ def test_concurrent_fits_equal_sequential_fits() -> None:
     results: dict[int, bytes] = {}
 
     def work(seed: int) -> None:
-        results[seed] = anoonly.DevNet(epochs=5, random_state=seed).fit(X, labels).model_.to_bytes()
+        results[seed] = (
+            anoonly.DevNet(epochs=5, random_state=seed).fit(X, labels).model_.to_bytes()
+        )
 
     threads = [threading.Thread(target=work, args=(s,)) for s in seeds]
     for t in threads:

@@ -16,7 +16,9 @@ the peer's fit time over anoonly's for the same method, as a Markdown table.
 Not a test: its own environment (scripts/peers/setup.sh). Fit times depend on the machine
 and its load; compare ratios from one run, not figures across runs.
 
-    .venv-peers/bin/python scripts/peers/compare.py ../shared/data/adbench/CV_by_ResNet18/CIFAR10_0.npz
+    scripts/peers/setup.sh
+    .venv-peers/bin/python scripts/peers/compare.py \
+        ../shared/data/adbench/CV_by_ResNet18/CIFAR10_0.npz
 """
 
 from __future__ import annotations
@@ -30,12 +32,11 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
-
-import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
+from typing import Any, Callable
 
 import anoonly
+import numpy as np
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 
 @dataclass
@@ -72,11 +73,18 @@ def anoonly_entries() -> list[Entry]:
         ("FEAWAD", anoonly.FEAWAD),
         ("XGBOD", anoonly.XGBOD),
     ]:
-        out.append(Entry(name, "anoonly", "authors (default)",
-                         lambda s, cls=cls: cls(random_state=s)))
+        out.append(
+            Entry(name, "anoonly", "authors (default)", lambda s, cls=cls: cls(random_state=s))
+        )
         if name != "XGBOD":
-            out.append(Entry(name, "anoonly", "authors + AnoOnly",
-                             lambda s, cls=cls: cls(anoonly=True, random_state=s)))
+            out.append(
+                Entry(
+                    name,
+                    "anoonly",
+                    "authors + AnoOnly",
+                    lambda s, cls=cls: cls(anoonly=True, random_state=s),
+                )
+            )
     return out
 
 
@@ -85,15 +93,34 @@ def pyod_entries(n_features: int, notes: list[str]) -> list[Entry]:
     if has_module("pyod.models.deep_sad"):
         from pyod.models.deep_sad import DeepSAD
 
-        out.append(Entry("DeepSAD", "PyOD", "default",
-                         lambda s: DeepSAD(n_features=n_features, random_state=s, verbose=0)))
+        out.append(
+            Entry(
+                "DeepSAD",
+                "PyOD",
+                "default",
+                lambda s: DeepSAD(n_features=n_features, random_state=s, verbose=0),
+            )
+        )
         # The authors' network, optimiser settings and budget where PyOD's DeepSAD takes them.
-        out.append(Entry("DeepSAD", "PyOD", "authors",
-                         lambda s: DeepSAD(n_features=n_features, hidden_neurons=[100, 20, 10],
-                                           hidden_activation="leakyrelu", epochs=50,
-                                           batch_size=128, dropout_rate=0.0,
-                                           l2_regularizer=1e-6, preprocessing=False,
-                                           random_state=s, verbose=0)))
+        out.append(
+            Entry(
+                "DeepSAD",
+                "PyOD",
+                "authors",
+                lambda s: DeepSAD(
+                    n_features=n_features,
+                    hidden_neurons=[100, 20, 10],
+                    hidden_activation="leakyrelu",
+                    epochs=50,
+                    batch_size=128,
+                    dropout_rate=0.0,
+                    l2_regularizer=1e-6,
+                    preprocessing=False,
+                    random_state=s,
+                    verbose=0,
+                ),
+            )
+        )
     else:
         notes.append(f"PyOD {version('pyod')} (PyPI) has no DeepSAD (pyod.models.deep_sad).")
     if has_module("torch"):
@@ -102,15 +129,21 @@ def pyod_entries(n_features: int, notes: list[str]) -> list[Entry]:
         out.append(Entry("DevNet", "PyOD", "default", lambda s: PyodDevNet(random_seed=s)))
         # The authors' budget: batches of 64, 20 per epoch, 50 epochs (PyOD's smallest
         # network has 1000 hidden units where the authors' has 20).
-        out.append(Entry("DevNet", "PyOD", "authors",
-                         lambda s: PyodDevNet(batch_size=64, nb_batch=20, epochs=50,
-                                              random_seed=s)))
+        out.append(
+            Entry(
+                "DevNet",
+                "PyOD",
+                "authors",
+                lambda s: PyodDevNet(batch_size=64, nb_batch=20, epochs=50, random_seed=s),
+            )
+        )
     if has_module("xgboost"):
         from pyod.models.xgbod import XGBOD as PyodXGBOD
 
         # ADBench runs PyOD's XGBOD with its defaults: they are the authors' settings.
-        out.append(Entry("XGBOD", "PyOD", "default = authors",
-                         lambda s: PyodXGBOD(random_state=s)))
+        out.append(
+            Entry("XGBOD", "PyOD", "default = authors", lambda s: PyodXGBOD(random_state=s))
+        )
     else:
         notes.append("xgboost is not installed: no PyOD XGBOD.")
     return out
@@ -125,22 +158,64 @@ def deepod_entries(notes: list[str]) -> list[Entry]:
     quiet = {"device": "cpu", "verbose": 0}
     return [
         Entry("DeepSAD", "DeepOD", "default", lambda s: DeepSAD(random_state=s, **quiet)),
-        Entry("DeepSAD", "DeepOD", "authors",
-              lambda s: DeepSAD(epochs=50, batch_size=128, lr=1e-4, hidden_dims="100,20",
-                                rep_dim=10, act="LeakyReLU", bias=False, random_state=s,
-                                **quiet)),
+        Entry(
+            "DeepSAD",
+            "DeepOD",
+            "authors",
+            lambda s: DeepSAD(
+                epochs=50,
+                batch_size=128,
+                lr=1e-4,
+                hidden_dims="100,20",
+                rep_dim=10,
+                act="LeakyReLU",
+                bias=False,
+                random_state=s,
+                **quiet,
+            ),
+        ),
         Entry("DevNet", "DeepOD", "default", lambda s: DevNet(random_state=s, **quiet)),
-        Entry("DevNet", "DeepOD", "authors",
-              lambda s: DevNet(epochs=50, batch_size=64, lr=2e-4, hidden_dims="20",
-                               epoch_steps=20, act="ReLU", bias=True, random_state=s, **quiet)),
+        Entry(
+            "DevNet",
+            "DeepOD",
+            "authors",
+            lambda s: DevNet(
+                epochs=50,
+                batch_size=64,
+                lr=2e-4,
+                hidden_dims="20",
+                epoch_steps=20,
+                act="ReLU",
+                bias=True,
+                random_state=s,
+                **quiet,
+            ),
+        ),
         Entry("PReNet", "DeepOD", "default", lambda s: PReNet(random_state=s, **quiet)),
-        Entry("PReNet", "DeepOD", "authors",
-              lambda s: PReNet(epochs=50, batch_size=512, lr=1e-3, hidden_dims="20",
-                               epoch_steps=20, act="ReLU", random_state=s, **quiet)),
+        Entry(
+            "PReNet",
+            "DeepOD",
+            "authors",
+            lambda s: PReNet(
+                epochs=50,
+                batch_size=512,
+                lr=1e-3,
+                hidden_dims="20",
+                epoch_steps=20,
+                act="ReLU",
+                random_state=s,
+                **quiet,
+            ),
+        ),
         Entry("FEAWAD", "DeepOD", "default", lambda s: FeaWAD(random_state=s, **quiet)),
-        Entry("FEAWAD", "DeepOD", "authors",
-              lambda s: FeaWAD(epochs=30, batch_size=512, lr=1e-4, epoch_steps=20,
-                               random_state=s, **quiet)),
+        Entry(
+            "FEAWAD",
+            "DeepOD",
+            "authors",
+            lambda s: FeaWAD(
+                epochs=30, batch_size=512, lr=1e-4, epoch_steps=20, random_state=s, **quiet
+            ),
+        ),
     ]
 
 
@@ -172,7 +247,7 @@ def main() -> None:
 
     X, y = anoonly.load_data(args.data)
     data = anoonly.split(X, y, seed=args.seed, setting=args.setting, gamma_la=args.gamma_la)
-    X_train, y_train, X_test, y_test = data
+    _X_train, y_train, _X_test, y_test = data
     notes: list[str] = []
     entries = anoonly_entries() + pyod_entries(X.shape[1], notes) + deepod_entries(notes)
     if args.only:
@@ -184,14 +259,18 @@ def main() -> None:
         import torch
 
         threads = str(torch.get_num_threads())
-    print(f"# {os.path.basename(args.data)}: {X.shape[0]} rows x {X.shape[1]} features; "
-          f"split as `anoonly eval --seeds {args.seed} --setting {args.setting} "
-          f"--gamma-la {args.gamma_la}`: {len(y_train)} train rows "
-          f"({int(y_train.sum())} labeled anomalies), {len(y_test)} test rows "
-          f"({int(y_test.sum())} anomalies)")
-    print(f"# anoonly {anoonly.__version__}, pyod {version('pyod')}, deepod {version('deepod')}, "
-          f"torch {version('torch')} ({threads} threads), xgboost {version('xgboost')}, "
-          f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs")
+    print(
+        f"# {os.path.basename(args.data)}: {X.shape[0]} rows x {X.shape[1]} features; "
+        f"split as `anoonly eval --seeds {args.seed} --setting {args.setting} "
+        f"--gamma-la {args.gamma_la}`: {len(y_train)} train rows "
+        f"({int(y_train.sum())} labeled anomalies), {len(y_test)} test rows "
+        f"({int(y_test.sum())} anomalies)"
+    )
+    print(
+        f"# anoonly {anoonly.__version__}, pyod {version('pyod')}, deepod {version('deepod')}, "
+        f"torch {version('torch')} ({threads} threads), xgboost {version('xgboost')}, "
+        f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
+    )
     for n in notes:
         print(f"# note: {n}")
     print()
@@ -201,17 +280,23 @@ def main() -> None:
     for entry in entries:
         row = run(entry, args.seed, data)
         if "error" in row:
-            print(f"| {entry.method} | {entry.library} | {entry.settings} | failed: "
-                  f"{row['error']} | | | |", flush=True)
+            print(
+                f"| {entry.method} | {entry.library} | {entry.settings} | failed: "
+                f"{row['error']} | | | |",
+                flush=True,
+            )
             continue
         if entry.library == "anoonly" and entry.settings.startswith("authors (default)"):
             base[entry.method] = row["fit"]
-        ratio: Optional[float] = None
+        ratio: float | None = None
         if entry.library != "anoonly" and entry.method in base:
             ratio = row["fit"] / base[entry.method]
-        print(f"| {entry.method} | {entry.library} | {entry.settings} | {row['fit']:.2f} | "
-              f"{row['aucroc']:.3f} | {row['aucpr']:.3f} | "
-              f"{'' if ratio is None else f'{ratio:.1f}x'} |", flush=True)
+        print(
+            f"| {entry.method} | {entry.library} | {entry.settings} | {row['fit']:.2f} | "
+            f"{row['aucroc']:.3f} | {row['aucpr']:.3f} | "
+            f"{'' if ratio is None else f'{ratio:.1f}x'} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
