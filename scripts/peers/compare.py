@@ -24,6 +24,7 @@ and its load; compare ratios from one run, not figures across runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.metadata
 import os
@@ -223,11 +224,13 @@ def run(entry: Entry, seed: int, data: tuple[np.ndarray, ...]) -> dict[str, Any]
     X_train, y_train, X_test, y_test = data
     row: dict[str, Any] = {"entry": entry}
     try:
-        model = entry.make(seed)
-        t0 = time.perf_counter()
-        entry.fit(model, X_train, y_train)
-        row["fit"] = time.perf_counter() - t0
-        scores = np.asarray(model.decision_function(X_test), dtype=np.float64).ravel()
+        # The peers print progress on stdout: keep it out of the table.
+        with contextlib.redirect_stdout(sys.stderr):
+            model = entry.make(seed)
+            t0 = time.perf_counter()
+            entry.fit(model, X_train, y_train)
+            row["fit"] = time.perf_counter() - t0
+            scores = np.asarray(model.decision_function(X_test), dtype=np.float64).ravel()
         row["aucroc"] = roc_auc_score(y_test, scores)
         row["aucpr"] = average_precision_score(y_test, scores)
     except Exception as e:  # a peer that fails on this data: say so, go on
@@ -246,8 +249,11 @@ def main() -> None:
     args = ap.parse_args()
 
     X, y = anoonly.load_data(args.data)
-    data = anoonly.split(X, y, seed=args.seed, setting=args.setting, gamma_la=args.gamma_la)
-    _X_train, y_train, _X_test, y_test = data
+    X_train, y_train, X_test, y_test = anoonly.split(
+        X, y, seed=args.seed, setting=args.setting, gamma_la=args.gamma_la
+    )
+    # Labels as a PyOD or DeepOD user holds them (DeepOD writes -1 into its copy of y).
+    data = (X_train, y_train.astype(np.int64), X_test, y_test.astype(np.int64))
     notes: list[str] = []
     entries = anoonly_entries() + pyod_entries(X.shape[1], notes) + deepod_entries(notes)
     if args.only:
@@ -294,7 +300,7 @@ def main() -> None:
         print(
             f"| {entry.method} | {entry.library} | {entry.settings} | {row['fit']:.2f} | "
             f"{row['aucroc']:.3f} | {row['aucpr']:.3f} | "
-            f"{'' if ratio is None else f'{ratio:.1f}x'} |",
+            f"{'' if ratio is None else f'{ratio:.2f}x' if ratio < 1 else f'{ratio:.1f}x'} |",
             flush=True,
         )
 
