@@ -20,34 +20,28 @@ class Model:
     def to_bytes(self) -> bytes: ...
     def save(self, path: str) -> None: ...
 
+class FitParams:
+    """The library's fit parameters, validated when built."""
+
+    def __init__(
+        self,
+        method: str,
+        hyperparameters: list[tuple[str, str]],
+        anoonly: bool,
+        lambda_n: float | None,
+        norm: str | None,
+        empty_batch: str,
+        bn_loss_weight: float,
+        epochs: int | None,
+        seed: int,
+    ) -> None: ...
+    def to_json(self) -> str: ...
+
 def methods() -> list[tuple[str, bool]]: ...
 def method_defaults(method: str) -> str: ...
 def train_defaults() -> str: ...
-def check_params(
-    method: str,
-    hyperparameters: list[tuple[str, str]],
-    anoonly: bool,
-    lambda_n: float | None,
-    norm: str | None,
-    empty_batch: str,
-    bn_loss_weight: float,
-    epochs: int | None,
-    seed: int,
-    contamination: float,
-) -> None: ...
-def fit(
-    method: str,
-    hyperparameters: list[tuple[str, str]],
-    anoonly: bool,
-    lambda_n: float | None,
-    norm: str | None,
-    empty_batch: str,
-    bn_loss_weight: float,
-    epochs: int | None,
-    seed: int,
-    x: npt.NDArray[np.float32],
-    y: npt.NDArray[np.uint8],
-) -> Model: ...
+def check_contamination(contamination: float) -> None: ...
+def fit(params: FitParams, x: npt.NDArray[np.float32], y: npt.NDArray[np.uint8]) -> Model: ...
 def load(path: str) -> Model: ...
 def from_bytes(data: bytes, name: str = "<memory>") -> Model: ...
 def load_data(

@@ -182,11 +182,11 @@ class BaseDetector:
 
     # -- parameters into the library's terms ----------------------------------------------
 
-    def _library_params(self) -> dict[str, Any]:
-        """The keyword arguments of ``_anoonly.fit`` / ``check_params`` for this estimator's
-        parameters: hyperparameters that differ from the authors' default as
-        ``(name, JSON)`` (equal settings reach the library as the CLI's ``--set`` would),
-        the training options, epochs and seed."""
+    def _fit_params(self) -> _anoonly.FitParams:
+        """The library's fit parameters for this estimator's keywords, validated:
+        hyperparameters that differ from the authors' default go in as ``(name, JSON)``
+        (equal settings reach the library as the CLI's ``--set`` would), then the training
+        options, epochs and seed."""
         hyper = []
         for name, default in self._hyperparameters.items():
             value = _json(name, getattr(self, name))
@@ -194,16 +194,17 @@ class BaseDetector:
                 hyper.append((name, value))
         train = {k: getattr(self, k, v) for k, v in _TRAIN_DEFAULTS.items()}
         seed = _count("random_state", self.random_state)
-        return {
-            "method": self._method,
-            "hyperparameters": hyper,
+        return _anoonly.FitParams(
+            self._method,
+            hyper,
+            epochs=_count("epochs", self.epochs),
+            seed=0 if seed is None else seed,
             **train,
-            "epochs": _count("epochs", self.epochs),
-            "seed": 0 if seed is None else seed,
-        }
+        )
 
     def _check(self) -> None:
-        _anoonly.check_params(**self._library_params(), contamination=self.contamination)
+        self._fit_params()
+        _anoonly.check_contamination(self.contamination)
 
     # -- fitting and scoring --------------------------------------------------------------
 
@@ -211,12 +212,13 @@ class BaseDetector:
         """Trains on ``X`` with labels ``y`` (1 = labeled anomaly, 0 = unlabeled, PyOD's and
         DeepOD's convention) and sets ``decision_scores_``, ``threshold_``, ``labels_`` and
         ``n_features_in_``. The GIL is released while it trains. Returns ``self``."""
-        self._check()
+        params = self._fit_params()
+        _anoonly.check_contamination(self.contamination)
         x = as_features(X)
         labels = as_labels(y, x.shape[0])
         for name in ("model_", "decision_scores_", "threshold_", "labels_", "n_features_in_"):
             self.__dict__.pop(name, None)
-        model = _anoonly.fit(**self._library_params(), x=x, y=labels)
+        model = _anoonly.fit(params, x, labels)
         self._set_fitted(model, self.contamination)
         return self
 

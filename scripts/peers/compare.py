@@ -150,74 +150,47 @@ def pyod_entries(n_features: int, notes: list[str]) -> list[Entry]:
     return out
 
 
+def default_and_authors(
+    method: str, library: str, cls: Any, common: dict[str, Any], authors: dict[str, Any]
+) -> list[Entry]:
+    """A peer with its defaults (plus `common`: device, verbosity, seed), then with the
+    authors' settings `authors` on top."""
+    return [
+        Entry(method, library, "default", lambda s: cls(random_state=s, **common)),
+        Entry(method, library, "authors", lambda s: cls(random_state=s, **common, **authors)),
+    ]
+
+
+# The authors' settings (as anoonly's defaults follow them) where DeepOD's constructors take
+# them; the networks differ otherwise (DeepOD's MLP has no BatchNorm, FeaWAD its own widths).
+DEEPOD_AUTHORS: dict[str, dict[str, Any]] = {
+    "DeepSAD": dict(
+        epochs=50, batch_size=128, lr=1e-4, hidden_dims="100,20", rep_dim=10,
+        act="LeakyReLU", bias=False,
+    ),
+    "DevNet": dict(
+        epochs=50, batch_size=64, lr=2e-4, hidden_dims="20", epoch_steps=20, act="ReLU",
+        bias=True,
+    ),
+    "PReNet": dict(
+        epochs=50, batch_size=512, lr=1e-3, hidden_dims="20", epoch_steps=20, act="ReLU"
+    ),
+    "FEAWAD": dict(epochs=30, batch_size=512, lr=1e-4, epoch_steps=20),
+}  # fmt: skip
+
+
 def deepod_entries(notes: list[str]) -> list[Entry]:
     if not has_module("deepod"):
         notes.append("DeepOD is not installed.")
         return []
     from deepod.models.tabular import DeepSAD, DevNet, FeaWAD, PReNet
 
-    quiet = {"device": "cpu", "verbose": 0}
-    return [
-        Entry("DeepSAD", "DeepOD", "default", lambda s: DeepSAD(random_state=s, **quiet)),
-        Entry(
-            "DeepSAD",
-            "DeepOD",
-            "authors",
-            lambda s: DeepSAD(
-                epochs=50,
-                batch_size=128,
-                lr=1e-4,
-                hidden_dims="100,20",
-                rep_dim=10,
-                act="LeakyReLU",
-                bias=False,
-                random_state=s,
-                **quiet,
-            ),
-        ),
-        Entry("DevNet", "DeepOD", "default", lambda s: DevNet(random_state=s, **quiet)),
-        Entry(
-            "DevNet",
-            "DeepOD",
-            "authors",
-            lambda s: DevNet(
-                epochs=50,
-                batch_size=64,
-                lr=2e-4,
-                hidden_dims="20",
-                epoch_steps=20,
-                act="ReLU",
-                bias=True,
-                random_state=s,
-                **quiet,
-            ),
-        ),
-        Entry("PReNet", "DeepOD", "default", lambda s: PReNet(random_state=s, **quiet)),
-        Entry(
-            "PReNet",
-            "DeepOD",
-            "authors",
-            lambda s: PReNet(
-                epochs=50,
-                batch_size=512,
-                lr=1e-3,
-                hidden_dims="20",
-                epoch_steps=20,
-                act="ReLU",
-                random_state=s,
-                **quiet,
-            ),
-        ),
-        Entry("FEAWAD", "DeepOD", "default", lambda s: FeaWAD(random_state=s, **quiet)),
-        Entry(
-            "FEAWAD",
-            "DeepOD",
-            "authors",
-            lambda s: FeaWAD(
-                epochs=30, batch_size=512, lr=1e-4, epoch_steps=20, random_state=s, **quiet
-            ),
-        ),
-    ]
+    classes = {"DeepSAD": DeepSAD, "DevNet": DevNet, "PReNet": PReNet, "FEAWAD": FeaWAD}
+    common = {"device": "cpu", "verbose": 0}
+    out: list[Entry] = []
+    for method, cls in classes.items():
+        out += default_and_authors(method, "DeepOD", cls, common, DEEPOD_AUTHORS[method])
+    return out
 
 
 def run(entry: Entry, seed: int, data: tuple[np.ndarray, ...]) -> dict[str, Any]:

@@ -122,72 +122,64 @@ fn train_defaults() -> PyResult<String> {
     serde_json::to_string(&TrainParams::default()).map_err(value_error)
 }
 
-/// [`FitParams`] from the estimator's keywords, as the CLI's `ModelArgs::fit_params` builds
-/// them from its flags (same order: hyperparameters, training options, then epochs), so
-/// equal settings give bit-identical models. `hyperparameters` are `(name, JSON value)`.
-// PHASE 2: replaced by the library's typed builder from front-end options (issue 12).
-#[allow(clippy::too_many_arguments)]
-fn fit_params(
-    method: &str,
-    hyperparameters: &[(String, String)],
-    anoonly: bool,
-    lambda_n: Option<f32>,
-    norm: Option<&str>,
-    empty_batch: &str,
-    bn_loss_weight: f32,
-    epochs: Option<usize>,
-    seed: u64,
-) -> PyResult<FitParams> {
-    let mut p = FitParams::new(method_kind(method)?)
-        .anoonly(anoonly)
-        .seed(seed);
-    for (name, value) in hyperparameters {
-        p.method.set(name, value).map_err(value_error)?;
-    }
-    p.train.lambda_n = lambda_n;
-    p.train.norm = norm
-        .map(|n| n.parse::<NormKind>().map_err(value_error))
-        .transpose()?;
-    p.train.bn_loss_weight = bn_loss_weight;
-    p.train.empty_batch = enum_arg::<EmptyBatch>("empty_batch", empty_batch)?;
-    if let Some(e) = epochs {
-        p.method.set_epochs(e);
-    }
-    p.validate().map_err(value_error)?;
-    Ok(p)
+/// The library's [`FitParams`], built and validated from an estimator's keywords.
+#[pyclass(frozen, name = "FitParams", module = "anoonly._anoonly")]
+struct PyFitParams {
+    params: FitParams,
 }
 
-/// Checks an estimator's parameters without data (the library's validation), so a bad value
-/// is refused when it is set rather than at `fit`.
+#[pymethods]
+impl PyFitParams {
+    /// Builds the parameters as the CLI's `ModelArgs::fit_params` builds them from its
+    /// flags (same order: hyperparameters, training options, then epochs), so equal
+    /// settings give bit-identical models, and validates them (a bad value is a
+    /// `ValueError` with the library's message). `hyperparameters` are `(name, JSON value)`.
+    // PHASE 2: the library's typed builder from front-end options (issue 12).
+    #[new]
+    #[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        method: &str,
+        hyperparameters: Vec<(String, String)>,
+        anoonly: bool,
+        lambda_n: Option<f32>,
+        norm: Option<&str>,
+        empty_batch: &str,
+        bn_loss_weight: f32,
+        epochs: Option<usize>,
+        seed: u64,
+    ) -> PyResult<Self> {
+        guarded("parameter checks", || {
+            let mut p = FitParams::new(method_kind(method)?)
+                .anoonly(anoonly)
+                .seed(seed);
+            for (name, value) in &hyperparameters {
+                p.method.set(name, value).map_err(value_error)?;
+            }
+            p.train.lambda_n = lambda_n;
+            p.train.norm = norm
+                .map(|n| n.parse::<NormKind>().map_err(value_error))
+                .transpose()?;
+            p.train.bn_loss_weight = bn_loss_weight;
+            p.train.empty_batch = enum_arg::<EmptyBatch>("empty_batch", empty_batch)?;
+            if let Some(e) = epochs {
+                p.method.set_epochs(e);
+            }
+            p.validate().map_err(value_error)?;
+            Ok(PyFitParams { params: p })
+        })
+    }
+
+    /// The parameters as JSON: `{"method": {"method": NAME, ...}, "train": {...}}`.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.params).map_err(value_error)
+    }
+}
+
+/// Refuses a contamination rate outside `(0, 0.5]` (before a fit rather than after it).
 #[pyfunction]
-#[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed, contamination))]
-#[allow(clippy::too_many_arguments)]
-fn check_params(
-    method: &str,
-    hyperparameters: Vec<(String, String)>,
-    anoonly: bool,
-    lambda_n: Option<f32>,
-    norm: Option<&str>,
-    empty_batch: &str,
-    bn_loss_weight: f32,
-    epochs: Option<usize>,
-    seed: u64,
-    contamination: f64,
-) -> PyResult<()> {
-    guarded("parameter checks", || {
-        fit_params(
-            method,
-            &hyperparameters,
-            anoonly,
-            lambda_n,
-            norm,
-            empty_batch,
-            bn_loss_weight,
-            epochs,
-            seed,
-        )?;
-        core_probability::check_contamination(contamination).map_err(value_error)
-    })
+fn check_contamination(contamination: f64) -> PyResult<()> {
+    core_probability::check_contamination(contamination).map_err(value_error)
 }
 
 fn c_contiguous<'a, T: numpy::Element, D: ndarray::Dimension>(
@@ -202,38 +194,16 @@ fn c_contiguous<'a, T: numpy::Element, D: ndarray::Dimension>(
     Ok(a.as_array())
 }
 
-/// Trains `method` on `x` (float32, rows x features) with labels `y` (uint8, 1 = labeled
-/// anomaly, 0 = unlabeled). The GIL is released while it trains.
+/// Trains with `params` on `x` (float32, rows x features) and labels `y` (uint8, 1 =
+/// labeled anomaly, 0 = unlabeled). The GIL is released while it trains.
 #[pyfunction]
-#[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed, x, y))]
-#[allow(clippy::too_many_arguments)]
 fn fit(
     py: Python<'_>,
-    method: &str,
-    hyperparameters: Vec<(String, String)>,
-    anoonly: bool,
-    lambda_n: Option<f32>,
-    norm: Option<&str>,
-    empty_batch: &str,
-    bn_loss_weight: f32,
-    epochs: Option<usize>,
-    seed: u64,
+    params: &Bound<'_, PyFitParams>,
     x: PyReadonlyArray2<'_, f32>,
     y: PyReadonlyArray1<'_, u8>,
 ) -> PyResult<PyModel> {
-    let params = guarded("parameter checks", || {
-        fit_params(
-            method,
-            &hyperparameters,
-            anoonly,
-            lambda_n,
-            norm,
-            empty_batch,
-            bn_loss_weight,
-            epochs,
-            seed,
-        )
-    })?;
+    let params = &params.get().params;
     let (x, y): (ArrayView2<f32>, ArrayView1<u8>) =
         (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
     let model = py.detach(|| {
@@ -487,7 +457,8 @@ fn _anoonly(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(methods, m)?)?;
     m.add_function(wrap_pyfunction!(method_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(train_defaults, m)?)?;
-    m.add_function(wrap_pyfunction!(check_params, m)?)?;
+    m.add_class::<PyFitParams>()?;
+    m.add_function(wrap_pyfunction!(check_contamination, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;
     m.add_function(wrap_pyfunction!(load, m)?)?;
     m.add_function(wrap_pyfunction!(from_bytes, m)?)?;
