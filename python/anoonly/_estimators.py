@@ -218,7 +218,13 @@ class BaseDetector:
         labels = as_labels(y, x.shape[0])
         for name in ("model_", "decision_scores_", "threshold_", "labels_", "n_features_in_"):
             self.__dict__.pop(name, None)
-        model = _anoonly.fit(params, x, labels)
+        try:
+            model = _anoonly.fit(params, x, labels)
+        except ValueError as e:
+            if y is None:
+                # PHASE 2: DeepSAD without labels trains as Deep SVDD (the library decides).
+                raise ValueError(f"y=None (no labeled anomaly given): {e}") from None
+            raise
         self._set_fitted(model, self.contamination)
         return self
 

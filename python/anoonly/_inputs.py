@@ -64,7 +64,7 @@ def as_features(X: Any, name: str = "X") -> npt.NDArray[np.float32]:
         if overflow.any():
             row, col = (int(i) for i in np.argwhere(overflow)[0])
             raise ValueError(
-                f"{name}[{row}, {col}] = {arr[row, col]!r} is outside float32's range "
+                f"{name}[{row}, {col}] = {arr[row, col].item()!r} is outside float32's range "
                 f"(anoonly computes in float32): row {row}, column {col}"
             )
     return out
@@ -87,7 +87,8 @@ def as_labels(y: Any, n_rows: int, name: str = "y") -> npt.NDArray[np.uint8]:
     if bad.size:
         i = int(bad[0])
         raise ValueError(
-            f"{name}[{i}] = {arr[i]!r}: labels must be 1 (labeled anomaly) or 0 (unlabeled), "
+            f"{name}[{i}] = {arr[i].item()!r}: labels must be 1 (labeled anomaly) or 0 "
+            "(unlabeled), "
             f"row {i}"
         )
     return np.ascontiguousarray(arr, dtype=np.uint8)
