@@ -301,9 +301,8 @@ class BaseDetector:
                 f"method {method!r} is not a probability conversion method "
                 "(known: 'linear', 'unify')"
             )
-        model = self._model()
         scores = self.decision_function(X)
-        anomaly = _anoonly.probability(model.train_scores, scores, method)
+        anomaly = _anoonly.probability(self.decision_scores_, scores, method)
         probs = np.column_stack([1.0 - anomaly, anomaly])
         if return_confidence:
             return probs, self._confidence(scores)
