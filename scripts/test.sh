@@ -9,8 +9,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Also builds target/release/anoonly (the command's tests run it), which the Python tests
+# compare against. (A separate `cargo build -p anoonly-cli` would build it again: without
+# the dev-dependencies' features, cargo resolves other feature sets.)
 cargo test --release
-cargo build --release -p anoonly-cli
 
 venv="${ANOONLY_VENV:-.venv}"
 python="${PYTHON:-python3}"
