@@ -20,6 +20,7 @@
 //!   what it does), registered once; [`methods::FitOptions`] turns a front end's options
 //!   into [`methods::FitParams`].
 //! - [`model_file`]: versioned, self-describing model files (safetensors with a JSON config).
+//! - [`probability`]: scores turned into PyOD's outlier probabilities and confidences.
 //! - [`experiment`]: split + fit + score + metrics over several seeds, as `anoonly eval` runs
 //!   them, and the demo.
 //! - [`bench`](mod@bench): experiment grids (`anoonly bench`): building them from suites, TOML files
@@ -44,6 +45,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod nn;
 pub mod output;
+pub mod probability;
 pub mod protocol;
 pub mod rng;
 pub mod stats;

@@ -50,14 +50,32 @@ pub enum ModelFileError {
 
 /// Writes `model` to `path` (atomically).
 pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
+    let data = to_bytes(model).map_err(|e| match e {
+        ModelFileError::Config { reason, .. } => ModelFileError::Config {
+            path: path.to_path_buf(),
+            reason,
+        },
+        other => other,
+    })?;
+    write_atomic(path, &data).map_err(|source| ModelFileError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The bytes [`save`] writes: the whole model file, in memory. For callers that keep a
+/// model elsewhere than in a file (the Python package pickles estimators with them); read
+/// back with [`from_bytes`]. Errors name the file `<memory>`.
+pub fn to_bytes(model: &Model) -> Result<Vec<u8>, ModelFileError> {
+    let config_error = |reason: String| ModelFileError::Config {
+        path: PathBuf::from("<memory>"),
+        reason,
+    };
     let config = Config {
         params: model.params.clone(),
         n_features: model.n_features,
     };
-    let config_json = serde_json::to_string(&config).map_err(|e| ModelFileError::Config {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let config_json = serde_json::to_string(&config).map_err(|e| config_error(e.to_string()))?;
     let meta: HashMap<String, String> = [
         ("format".to_string(), FORMAT_NAME.to_string()),
         ("format_version".to_string(), FORMAT_VERSION.to_string()),
@@ -85,25 +103,13 @@ pub fn save(model: &Model, path: &Path) -> Result<(), ModelFileError> {
         .map(|(name, b, shape)| {
             TensorView::new(Dtype::F32, shape.clone(), b)
                 .map(|v| (name.clone(), v))
-                .map_err(|e| ModelFileError::Config {
-                    path: path.to_path_buf(),
-                    reason: e.to_string(),
-                })
+                .map_err(|e| config_error(e.to_string()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let data = safetensors::serialize(views, &Some(meta)).map_err(|e| ModelFileError::Config {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
+    let data =
+        safetensors::serialize(views, &Some(meta)).map_err(|e| config_error(e.to_string()))?;
     drop(bytes);
-    let data = canonical_header(data).map_err(|reason| ModelFileError::Config {
-        path: path.to_path_buf(),
-        reason,
-    })?;
-    write_atomic(path, &data).map_err(|source| ModelFileError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    canonical_header(data).map_err(config_error)
 }
 
 /// Rewrites a serialized safetensors file with its JSON header's keys sorted. `safetensors`

@@ -1,0 +1,472 @@
+//! `anoonly._anoonly`: the Python extension module. It translates Python arguments into the
+//! library's types and the library's results and errors into numpy arrays and Python
+//! exceptions; every decision (parameters, checks, training, scoring, files, splits,
+//! metrics, probabilities) is the library's. The estimator classes and their scikit-learn /
+//! PyOD protocol are in `python/anoonly/`.
+//!
+//! Conventions:
+//! - Arrays come in as C-contiguous numpy arrays of the exact dtype (`float32` features,
+//!   `uint8` labels; the Python layer converts anything else once) and are read in place,
+//!   without a copy. Results go out as numpy arrays that take over the Rust buffer.
+//! - The GIL is released ([`Python::detach`]) around every fit, scoring, file read and
+//!   split, so other Python threads run meanwhile. The caller must not modify an array
+//!   while a call that reads it runs.
+//! - Every call into the library runs inside [`guarded`]: a panic (a bug: the library
+//!   checks its inputs) becomes a `RuntimeError` saying so, never an abort or a
+//!   `PanicException`.
+//! - Bad parameters and bad data raise `ValueError` with the library's message; files that
+//!   cannot be read raise `OSError` (`FileNotFoundError`, `PermissionError`).
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, ArrayView1, ArrayView2};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::exceptions::{
+    PyFileNotFoundError, PyOSError, PyPermissionError, PyRuntimeError, PyValueError,
+};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict};
+
+use anoonly::data::{self, DataError, LoadOptions};
+use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams, Model};
+use anoonly::metrics as core_metrics;
+use anoonly::model_file::{self, ModelFileError};
+use anoonly::probability as core_probability;
+use anoonly::protocol::{self, Protocol, Setting, SplitParams};
+use anoonly::train::{EmptyBatch, NormKind, TrainParams};
+
+/// Runs `f`, turning a panic into a `RuntimeError` that says it is a bug.
+fn guarded<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+    std::panic::catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Err(PyRuntimeError::new_err(format!(
+            "anoonly: internal error in {what} ({detail}); this is a bug, please report it"
+        )))
+    })
+}
+
+fn value_error(e: impl std::fmt::Display) -> PyErr {
+    PyValueError::new_err(e.to_string())
+}
+
+/// An I/O failure as the matching `OSError` subclass, with the library's message (which
+/// names the file).
+fn os_error(kind: std::io::ErrorKind, message: String) -> PyErr {
+    match kind {
+        std::io::ErrorKind::NotFound => PyFileNotFoundError::new_err(message),
+        std::io::ErrorKind::PermissionDenied => PyPermissionError::new_err(message),
+        _ => PyOSError::new_err(message),
+    }
+}
+
+fn model_file_error(e: ModelFileError) -> PyErr {
+    match &e {
+        ModelFileError::Io { source, .. } => os_error(source.kind(), e.to_string()),
+        _ => value_error(e),
+    }
+}
+
+fn data_error(e: DataError) -> PyErr {
+    match &e {
+        DataError::Io { source, .. } => os_error(source.kind(), e.to_string()),
+        _ => value_error(e),
+    }
+}
+
+fn fit_error(e: FitError) -> PyErr {
+    match e {
+        // Not a bad argument: the data and parameters were valid, training went wrong.
+        FitError::Diverged => PyRuntimeError::new_err(e.to_string()),
+        _ => value_error(e),
+    }
+}
+
+fn method_kind(method: &str) -> PyResult<MethodKind> {
+    method.parse().map_err(value_error)
+}
+
+/// A kebab-case enum of the library (`EmptyBatch`, `Protocol`, `Setting`) from its serde
+/// name, the error naming the argument and the accepted names.
+fn enum_arg<T: serde::de::DeserializeOwned>(name: &str, value: &str) -> PyResult<T> {
+    serde_json::from_value(serde_json::Value::String(value.to_string()))
+        .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
+}
+
+/// The methods: `(name, has an AnoOnly variant)`, in the library's order.
+#[pyfunction]
+fn methods() -> Vec<(&'static str, bool)> {
+    MethodKind::ALL
+        .iter()
+        .map(|m| (m.name(), m.supports_anoonly()))
+        .collect()
+}
+
+/// The authors' hyperparameters of `method` as a JSON object (field name to value; the
+/// `method` tag included).
+#[pyfunction]
+fn method_defaults(method: &str) -> PyResult<String> {
+    let params = MethodParams::defaults(method_kind(method)?);
+    serde_json::to_string(&params).map_err(value_error)
+}
+
+/// The training parameters' defaults as a JSON object.
+#[pyfunction]
+fn train_defaults() -> PyResult<String> {
+    serde_json::to_string(&TrainParams::default()).map_err(value_error)
+}
+
+/// The library's [`FitParams`], built and validated from an estimator's keywords.
+#[pyclass(frozen, name = "FitParams", module = "anoonly._anoonly")]
+struct PyFitParams {
+    params: FitParams,
+}
+
+#[pymethods]
+impl PyFitParams {
+    /// Builds the parameters as the CLI's `ModelArgs::fit_params` builds them from its
+    /// flags (same order: hyperparameters, training options, then epochs), so equal
+    /// settings give bit-identical models, and validates them (a bad value is a
+    /// `ValueError` with the library's message). `hyperparameters` are `(name, JSON value)`.
+    // PHASE 2: the library's typed builder from front-end options (issue 12).
+    #[new]
+    #[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        method: &str,
+        hyperparameters: Vec<(String, String)>,
+        anoonly: bool,
+        lambda_n: Option<f32>,
+        norm: Option<&str>,
+        empty_batch: &str,
+        bn_loss_weight: f32,
+        epochs: Option<usize>,
+        seed: u64,
+    ) -> PyResult<Self> {
+        guarded("parameter checks", || {
+            let mut p = FitParams::new(method_kind(method)?)
+                .anoonly(anoonly)
+                .seed(seed);
+            for (name, value) in &hyperparameters {
+                p.method.set(name, value).map_err(value_error)?;
+            }
+            p.train.lambda_n = lambda_n;
+            p.train.norm = norm
+                .map(|n| n.parse::<NormKind>().map_err(value_error))
+                .transpose()?;
+            p.train.bn_loss_weight = bn_loss_weight;
+            p.train.empty_batch = enum_arg::<EmptyBatch>("empty_batch", empty_batch)?;
+            if let Some(e) = epochs {
+                p.method.set_epochs(e).map_err(value_error)?;
+            }
+            p.validate().map_err(value_error)?;
+            Ok(PyFitParams { params: p })
+        })
+    }
+
+    /// The parameters as JSON: `{"method": {"method": NAME, ...}, "train": {...}}`.
+    fn to_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.params).map_err(value_error)
+    }
+}
+
+/// Refuses a contamination rate outside `(0, 0.5]` (before a fit rather than after it).
+#[pyfunction]
+fn check_contamination(contamination: f64) -> PyResult<()> {
+    core_probability::check_contamination(contamination).map_err(value_error)
+}
+
+fn c_contiguous<'a, T: numpy::Element, D: ndarray::Dimension>(
+    name: &str,
+    a: &'a numpy::PyReadonlyArray<'_, T, D>,
+) -> PyResult<ndarray::ArrayView<'a, T, D>> {
+    if !a.is_c_contiguous() {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be C-contiguous (numpy.ascontiguousarray)"
+        )));
+    }
+    Ok(a.as_array())
+}
+
+/// Trains with `params` on `x` (float32, rows x features) and labels `y` (uint8, 1 =
+/// labeled anomaly, 0 = unlabeled). The GIL is released while it trains.
+#[pyfunction]
+fn fit(
+    py: Python<'_>,
+    params: &Bound<'_, PyFitParams>,
+    x: PyReadonlyArray2<'_, f32>,
+    y: PyReadonlyArray1<'_, u8>,
+) -> PyResult<PyModel> {
+    let params = &params.get().params;
+    let (x, y): (ArrayView2<f32>, ArrayView1<u8>) =
+        (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
+    let model = py.detach(|| {
+        guarded("fit", || {
+            // PHASE 2: an observer that reports epochs (verbose) and stops on Ctrl-C.
+            params.fit(x, y).map_err(fit_error)
+        })
+    })?;
+    Ok(PyModel { model })
+}
+
+/// A fitted model of the library (`anoonly::methods::Model`).
+#[pyclass(frozen, name = "Model", module = "anoonly._anoonly")]
+struct PyModel {
+    model: Model,
+}
+
+#[pymethods]
+impl PyModel {
+    /// The method's name (`deepsad`, ...).
+    #[getter]
+    fn method(&self) -> &'static str {
+        self.model.kind().name()
+    }
+
+    /// Number of input features.
+    #[getter]
+    fn n_features(&self) -> usize {
+        self.model.n_features
+    }
+
+    /// Decision scores of the training rows (a new float32 array).
+    #[getter]
+    fn train_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
+        self.model.train_scores.clone().into_pyarray(py)
+    }
+
+    /// The fit parameters as JSON: `{"method": {"method": NAME, ...}, "train": {...}}`.
+    fn params_json(&self) -> PyResult<String> {
+        serde_json::to_string(&self.model.params).map_err(value_error)
+    }
+
+    /// Anomaly scores of `x` (float32, C-contiguous), higher = more anomalous. The GIL is
+    /// released while it scores.
+    fn decision_function<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        let x = c_contiguous("X", &x)?;
+        let scores = py.detach(|| {
+            guarded("decision_function", || {
+                self.model.decision_function(x).map_err(value_error)
+            })
+        })?;
+        Ok(scores.into_pyarray(py))
+    }
+
+    /// The score above which a row is called an anomaly at `contamination`.
+    fn threshold(&self, contamination: f64) -> PyResult<f32> {
+        guarded("threshold", || {
+            self.model.threshold(contamination).map_err(value_error)
+        })
+    }
+
+    /// The model file's bytes (what `save` writes).
+    fn to_bytes<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyBytes>> {
+        let bytes = py.detach(|| {
+            guarded("to_bytes", || {
+                model_file::to_bytes(&self.model).map_err(model_file_error)
+            })
+        })?;
+        Ok(PyBytes::new(py, &bytes))
+    }
+
+    /// Writes the model file (atomically), as `anoonly fit --out` does.
+    fn save(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| {
+            guarded("save", || {
+                model_file::save(&self.model, &path).map_err(model_file_error)
+            })
+        })
+    }
+}
+
+/// Reads a model file written by `anoonly fit` or `save`.
+#[pyfunction]
+fn load(py: Python<'_>, path: PathBuf) -> PyResult<PyModel> {
+    let model =
+        py.detach(|| guarded("load", || model_file::load(&path).map_err(model_file_error)))?;
+    Ok(PyModel { model })
+}
+
+/// A model from model-file bytes (`Model.to_bytes`); `name` stands for the file in errors.
+#[pyfunction]
+#[pyo3(signature = (data, name = "<memory>"))]
+fn from_bytes(py: Python<'_>, data: &[u8], name: &str) -> PyResult<PyModel> {
+    let model = py.detach(|| {
+        guarded("from_bytes", || {
+            model_file::from_bytes(data, Path::new(name)).map_err(model_file_error)
+        })
+    })?;
+    Ok(PyModel { model })
+}
+
+/// Features and labels as numpy arrays.
+type Labeled<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<u8>>);
+
+/// A labeled data file read as `anoonly eval` / `fit` read it: `(X float32, y uint8)`.
+#[pyfunction]
+#[pyo3(signature = (path, label_column = None, labels = None))]
+fn load_data<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+    label_column: Option<String>,
+    labels: Option<PathBuf>,
+) -> PyResult<Labeled<'py>> {
+    let opts = LoadOptions {
+        label_column,
+        labels,
+    };
+    let ds = py.detach(|| guarded("load_data", || data::load(&path, &opts).map_err(data_error)))?;
+    Ok((ds.x.into_pyarray(py), ds.y.into_pyarray(py)))
+}
+
+type SplitArrays<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<u8>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<u8>>,
+);
+
+/// The train/test split of `anoonly eval` at `seed`: `(X_train, y_train, X_test, y_test)`,
+/// both parts min-max scaled with the train split; `y_train` 1 = labeled anomaly, `y_test`
+/// the true labels.
+#[pyfunction]
+#[pyo3(signature = (x, y, seed, protocol, setting, gamma_la, normal_ratio, max_rows))]
+#[allow(clippy::too_many_arguments)]
+fn split<'py>(
+    py: Python<'py>,
+    x: PyReadonlyArray2<'py, f32>,
+    y: PyReadonlyArray1<'py, u8>,
+    seed: u64,
+    protocol: &str,
+    setting: &str,
+    gamma_la: f64,
+    normal_ratio: f64,
+    max_rows: Option<usize>,
+) -> PyResult<SplitArrays<'py>> {
+    let params = SplitParams {
+        protocol: enum_arg::<Protocol>("protocol", protocol)?,
+        setting: enum_arg::<Setting>("setting", setting)?,
+        gamma_la,
+        normal_ratio,
+        max_rows,
+        ..SplitParams::default()
+    };
+    params.validate().map_err(value_error)?;
+    let (x, y) = (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
+    let s = py.detach(|| {
+        guarded("split", || {
+            protocol::split(x, y, &params, seed).map_err(value_error)
+        })
+    })?;
+    Ok((
+        s.x_train.into_pyarray(py),
+        s.y_train.into_pyarray(py),
+        s.x_test.into_pyarray(py),
+        s.y_test.into_pyarray(py),
+    ))
+}
+
+fn slice<'a, T: numpy::Element>(name: &str, a: &'a PyReadonlyArray1<'_, T>) -> PyResult<&'a [T]> {
+    a.as_slice()
+        .map_err(|_| PyValueError::new_err(format!("{name} must be contiguous")))
+}
+
+/// The paper's metrics of scores against labels (1 = anomaly): a dict with `aucroc`,
+/// `aucpr`, `aucpr_normal` and `aucpr_normal_official`, as fractions.
+#[pyfunction]
+fn metrics<'py>(
+    py: Python<'py>,
+    y: PyReadonlyArray1<'py, u8>,
+    scores: PyReadonlyArray1<'py, f32>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let (y, scores) = (slice("y", &y)?, slice("scores", &scores)?);
+    let m = guarded("metrics", || {
+        core_metrics::evaluate(y, scores).map_err(value_error)
+    })?;
+    let d = PyDict::new(py);
+    d.set_item("aucroc", m.aucroc)?;
+    d.set_item("aucpr", m.aucpr)?;
+    d.set_item("aucpr_normal", m.aucpr_normal)?;
+    d.set_item("aucpr_normal_official", m.aucpr_normal_official)?;
+    Ok(d)
+}
+
+/// PyOD's outlier probability of `scores` given the training scores: `method` is `linear`
+/// or `unify`.
+#[pyfunction]
+fn probability<'py>(
+    py: Python<'py>,
+    train: PyReadonlyArray1<'py, f32>,
+    scores: PyReadonlyArray1<'py, f32>,
+    method: &str,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (train, scores) = (slice("train", &train)?, slice("scores", &scores)?);
+    let p = guarded("probability", || match method {
+        "linear" => Ok(core_probability::linear(train, scores)),
+        "unify" => Ok(core_probability::unify(train, scores)),
+        other => Err(PyValueError::new_err(format!(
+            "method {other:?} is not a probability conversion method (known: linear, unify)"
+        ))),
+    })?;
+    Ok(Array1::from(p).into_pyarray(py))
+}
+
+/// PyOD's prediction confidence of `scores` (ExCeeD).
+#[pyfunction]
+fn confidence<'py>(
+    py: Python<'py>,
+    train: PyReadonlyArray1<'py, f32>,
+    scores: PyReadonlyArray1<'py, f32>,
+    contamination: f64,
+    threshold: f32,
+) -> PyResult<Bound<'py, PyArray1<f64>>> {
+    let (train, scores) = (slice("train", &train)?, slice("scores", &scores)?);
+    let c = guarded("confidence", || {
+        core_probability::check_contamination(contamination).map_err(value_error)?;
+        Ok(core_probability::confidence(
+            train,
+            scores,
+            contamination,
+            threshold,
+        ))
+    })?;
+    Ok(Array1::from(c).into_pyarray(py))
+}
+
+/// Address of the first element as the library sees a float32 matrix passed from Python:
+/// equal to numpy's own data pointer when no copy was made (the zero-copy test).
+#[pyfunction]
+fn _buffer_address(x: PyReadonlyArray2<'_, f32>) -> PyResult<usize> {
+    Ok(c_contiguous("X", &x)?.as_ptr() as usize)
+}
+
+#[pymodule]
+fn _anoonly(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<PyModel>()?;
+    m.add_function(wrap_pyfunction!(methods, m)?)?;
+    m.add_function(wrap_pyfunction!(method_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(train_defaults, m)?)?;
+    m.add_class::<PyFitParams>()?;
+    m.add_function(wrap_pyfunction!(check_contamination, m)?)?;
+    m.add_function(wrap_pyfunction!(fit, m)?)?;
+    m.add_function(wrap_pyfunction!(load, m)?)?;
+    m.add_function(wrap_pyfunction!(from_bytes, m)?)?;
+    m.add_function(wrap_pyfunction!(load_data, m)?)?;
+    m.add_function(wrap_pyfunction!(split, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics, m)?)?;
+    m.add_function(wrap_pyfunction!(probability, m)?)?;
+    m.add_function(wrap_pyfunction!(confidence, m)?)?;
+    m.add_function(wrap_pyfunction!(_buffer_address, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Decision scores turned into PyOD's outlier probabilities and prediction confidences, so
+//! every front end gives a PyOD user the numbers PyOD's `BaseDetector` would
+//! (`predict_proba(method="linear" | "unify")`, `predict_confidence`).
+//!
+//! All three are functions of the training scores (`Model::train_scores`, PyOD's
+//! `decision_scores_`) and the new rows' scores; they are computed in `f64`. Where PyOD's
+//! formula divides by zero (all training scores equal) it would return NaN; here the result
+//! stays in `[0, 1]` (see each function).
+
+use statrs::distribution::{Binomial, DiscreteCDF};
+use statrs::function::erf::erf;
+
+use crate::methods::ScoreError;
+
+/// Refuses a contamination rate outside PyOD's `(0, 0.5]` (the share of the training rows
+/// called anomalies by the threshold). For checking it before a fit rather than after.
+pub fn check_contamination(contamination: f64) -> Result<(), ScoreError> {
+    if contamination > 0.0 && contamination <= 0.5 {
+        Ok(())
+    } else {
+        Err(ScoreError::Contamination(contamination))
+    }
+}
+
+/// `predict_proba(method="linear")`: the scores min-max scaled with the training scores'
+/// range (scikit-learn's `MinMaxScaler`, a zero range scaled by 1), clipped to `[0, 1]`.
+pub fn linear(train: &[f32], scores: &[f32]) -> Vec<f64> {
+    let (lo, hi) = train
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &s| {
+            (lo.min(f64::from(s)), hi.max(f64::from(s)))
+        });
+    let range = hi - lo;
+    // MinMaxScaler's `_handle_zeros_in_scale`: a range below 10 machine epsilons of the
+    // scores' dtype (f32 here, as PyOD sees our `decision_scores_`) counts as 0.
+    let range = if range < 10.0 * f64::from(f32::EPSILON) {
+        1.0
+    } else {
+        range
+    };
+    scores
+        .iter()
+        .map(|&s| ((f64::from(s) - lo) / range).clamp(0.0, 1.0))
+        .collect()
+}
+
+/// `predict_proba(method="unify")` (Kriegel et al. 2011): `erf((s − μ) / (σ √2))` clipped
+/// to `[0, 1]`, with μ and σ the mean and population standard deviation of the training
+/// scores. With σ = 0 (PyOD: NaN at s = μ) a score above μ gets 1, any other 0.
+pub fn unify(train: &[f32], scores: &[f32]) -> Vec<f64> {
+    let n = train.len().max(1) as f64;
+    let mu = train.iter().map(|&s| f64::from(s)).sum::<f64>() / n;
+    let var = train
+        .iter()
+        .map(|&s| (f64::from(s) - mu).powi(2))
+        .sum::<f64>()
+        / n;
+    let sigma = var.sqrt();
+    scores
+        .iter()
+        .map(|&s| {
+            let s = f64::from(s);
+            if sigma > 0.0 {
+                erf((s - mu) / (sigma * std::f64::consts::SQRT_2)).clamp(0.0, 1.0)
+            } else if s > mu {
+                1.0
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
+
+/// `predict_confidence` (Perini et al. 2020, ExCeeD): how consistently a row would get the
+/// same 0/1 prediction if the training set were drawn again. With `n` training scores, `k`
+/// of them `<= s`, the row's outlier probability is `(1 + k) / (2 + n)` and its confidence
+/// `1 − BinomialCDF(n − ⌊n · contamination⌋; n, p)`, or one minus that for a row predicted
+/// normal (`s <= threshold`).
+pub fn confidence(train: &[f32], scores: &[f32], contamination: f64, threshold: f32) -> Vec<f64> {
+    let mut sorted = train.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let n = sorted.len() as u64;
+    let k = n - (n as f64 * contamination).floor() as u64;
+    scores
+        .iter()
+        .map(|&s| {
+            let below = sorted.partition_point(|&t| t <= s) as f64;
+            let p = (1.0 + below) / (2.0 + n as f64);
+            // p lies strictly in (0, 1), so the distribution is always valid.
+            let cdf = Binomial::new(p, n).map_or(1.0, |b| b.cdf(k));
+            let c = (1.0 - cdf).clamp(0.0, 1.0);
+            if s > threshold {
+                c
+            } else {
+                1.0 - c
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_scales_by_the_training_range_and_clips() {
+        let p = linear(&[1.0, 2.0, 3.0], &[0.0, 1.0, 2.5, 3.0, 9.0]);
+        assert_eq!(p, vec![0.0, 0.0, 0.75, 1.0, 1.0]);
+        // A constant training score: range 1, as MinMaxScaler.
+        assert_eq!(linear(&[2.0, 2.0], &[2.5, 1.0]), vec![0.5, 0.0]);
+    }
+
+    #[test]
+    fn unify_is_the_clipped_error_function_of_the_standardised_score() {
+        // mean 2, population sd sqrt(2/3).
+        let p = unify(&[1.0, 2.0, 3.0], &[2.0, 1.0, 3.0]);
+        assert_eq!(p[0], 0.0);
+        assert_eq!(p[1], 0.0);
+        let z = 1.0 / ((2.0f64 / 3.0).sqrt() * std::f64::consts::SQRT_2);
+        assert!((p[2] - erf(z)).abs() < 1e-15);
+        assert_eq!(unify(&[5.0, 5.0], &[5.0, 6.0]), vec![0.0, 1.0]);
+    }
+
+    #[test]
+    fn confidence_by_hand() {
+        // n = 4, contamination 0.25: k = 4 - 1 = 3. A row above every training score:
+        // p = 5/6, P(X <= 3) = 1 - p^4, confidence p^4 (predicted anomaly).
+        let train = [0.0, 1.0, 2.0, 3.0];
+        let c = confidence(&train, &[10.0, -1.0], 0.25, 2.5);
+        let p: f64 = 5.0 / 6.0;
+        assert!((c[0] - p.powi(4)).abs() < 1e-12, "{c:?}");
+        // Below every training score: p = 1/6, predicted normal: 1 - (1/6)^4.
+        let q: f64 = 1.0 / 6.0;
+        assert!((c[1] - (1.0 - q.powi(4))).abs() < 1e-12, "{c:?}");
+    }
+
+    #[test]
+    fn contamination_range_is_pyods() {
+        assert!(check_contamination(0.5).is_ok());
+        assert!(check_contamination(0.01).is_ok());
+        for bad in [0.0, -0.1, 0.51, f64::NAN] {
+            assert!(check_contamination(bad).is_err(), "{bad}");
+        }
+    }
+}
