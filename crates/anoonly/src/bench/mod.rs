@@ -47,7 +47,7 @@ pub mod report;
 pub mod results;
 pub mod sections;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -226,12 +226,19 @@ fn plan<'g>(grids: &'g [Grid], opts: &RunOptions) -> Result<Plan<'g>, BenchError
     let grid_path = opts.out.join("grid.json");
     write_atomic(&grid_path, grid_json.to_string().as_bytes())
         .map_err(|e| BenchError::Io(grid_path, e))?;
-    let done: HashSet<&str> = files.done.iter().map(|r| r.key.as_str()).collect();
+    let done: HashMap<&str, &StoredResult> =
+        files.done.iter().map(|r| (r.key.as_str(), r)).collect();
     let n_cells = cells.len();
-    let todo: Vec<(Cell, &Grid)> = cells
-        .into_iter()
-        .filter(|(c, _)| !done.contains(c.key().as_str()))
-        .collect();
+    let mut todo: Vec<(Cell, &Grid)> = Vec::new();
+    for (c, g) in cells {
+        match done.get(c.key().as_str()) {
+            Some(stored) => {
+                let (fit, _) = g.config(&c).map_err(GridError::from)?;
+                results::check_same_config(&opts.out, stored, &fit)?;
+            }
+            None => todo.push((c, g)),
+        }
+    }
     Ok(Plan {
         cells: n_cells,
         skipped: n_cells - todo.len(),
@@ -462,7 +469,8 @@ fn write_figures(
 /// of distinct finished cells.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), BenchError> {
     std::fs::create_dir_all(out).map_err(|e| BenchError::Io(out.to_path_buf(), e))?;
-    let mut seen = HashSet::new();
+    // Key -> the directory and index of its first line.
+    let mut seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
     let mut text = String::new();
     let mut all = Vec::new();
     let mut failed: BTreeMap<String, Failure> = BTreeMap::new();
@@ -470,10 +478,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), Benc
         let lines = results::read_raw_results(d)?;
         let own: Vec<StoredResult> = lines.iter().map(|(_, r)| r.clone()).collect();
         for (line, r) in lines {
-            if seen.insert(r.key.clone()) {
-                text.push_str(&line);
-                text.push('\n');
-                all.push(r);
+            match seen.get(&r.key) {
+                None => {
+                    seen.insert(r.key.clone(), (d.clone(), all.len()));
+                    text.push_str(&line);
+                    text.push('\n');
+                    all.push(r);
+                }
+                Some((first, i)) => results::check_same_cell(first, &all[*i], d, &r)?,
             }
         }
         for f in results::read_failures(d, &own)? {
@@ -482,7 +494,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), Benc
     }
     let fails: Vec<Failure> = failed
         .into_values()
-        .filter(|f| !seen.contains(&f.key))
+        .filter(|f| !seen.contains_key(&f.key))
         .collect();
     let path = out.join(results::RESULTS_FILE);
     write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
