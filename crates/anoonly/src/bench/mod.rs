@@ -37,6 +37,7 @@
 
 #[cfg(feature = "plots")]
 pub mod cd_diagram;
+pub mod evidence;
 #[cfg(feature = "plots")]
 pub mod figures;
 pub mod grid;
@@ -414,10 +415,16 @@ fn write_report_from(
     fails: &[Failure],
 ) -> Result<Vec<PathBuf>, BenchError> {
     let sections = sections::sections(res);
+    let analysis = evidence::Analysis::of(&sections);
     let mut outputs = Vec::new();
-    let mut md = report::markdown_of(&sections, res.len(), fails);
-    write_figures(dir, &sections, &mut md, &mut outputs)?;
-    for (name, text) in [("report.md", md), ("report.csv", report::csv_of(&sections))] {
+    let mut md = report::markdown_of(&sections, &analysis, res.len(), fails);
+    write_figures(dir, &sections, &analysis, &mut md, &mut outputs)?;
+    for (name, text) in [
+        ("report.md", md),
+        ("report.csv", report::csv_of(&sections)),
+        ("evidence.csv", report::evidence_csv_of(&sections, &analysis)),
+        ("ranks.csv", report::ranks_csv_of(&sections, &analysis)),
+    ] {
         let path = dir.join(name);
         write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
         outputs.push(path);
@@ -431,10 +438,11 @@ fn write_report_from(
 fn write_figures(
     dir: &Path,
     sections: &[sections::Section],
+    analysis: &evidence::Analysis,
     md: &mut String,
     outputs: &mut Vec<PathBuf>,
 ) -> Result<(), BenchError> {
-    let planned = plots::plan(sections);
+    let planned = plots::plan(sections, analysis);
     for p in &planned {
         outputs.extend(p.figure.write(dir, &p.name)?);
     }
@@ -455,6 +463,7 @@ fn write_figures(
 fn write_figures(
     _: &Path,
     _: &[sections::Section],
+    _: &evidence::Analysis,
     _: &mut String,
     _: &mut Vec<PathBuf>,
 ) -> Result<(), BenchError> {
