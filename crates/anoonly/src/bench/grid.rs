@@ -1035,6 +1035,7 @@ mod tests {
             gamma_la: 0.1,
             seed: 0,
             ablation: Some(o),
+            protocol: Protocol::Adbench,
         };
         let (fit, _) = grid.config(&cell(Override::lambda_n(0.001))).unwrap();
         assert_eq!(fit.train.lambda_n, Some(0.001));

@@ -97,7 +97,8 @@ pub fn markdown_of(
     );
     let _ = writeln!(
         s,
-        "Paired evidence (each section's AnoOnly against base, `leakage-free` against `adbench`, an ablation value against the defaults) is computed on the (file, seed) cells both sides ran. Δ is the report's own family-averaged difference in points (per seed: mean over each family's files, mean over families; then mean over seeds), with a 95% percentile bootstrap interval ({BOOTSTRAP_RESAMPLES} resamples of the files within each family and of the seeds, seed {BOOTSTRAP_SEED}). p is the two-sided Wilcoxon signed-rank test on the per-file differences (seeds averaged first; exact for small samples, as scipy), corrected with Holm's method across the rows of its table (per metric); W/T/L counts the files where the difference is positive, zero, negative. The verdict says what alpha = {ALPHA} allows: a direction only when the corrected p is at most alpha. Ranks: per file (seeds averaged first), the section's method variants ranked by the metric (1 = best, ties averaged); the Friedman test over them and the Nemenyi critical difference at alpha = {ALPHA} (two variants whose average ranks differ by at least the CD are significantly apart).\n"
+        "Paired evidence (each section's AnoOnly against base, `leakage-free` against `adbench`, an ablation value against the defaults) is computed on the (file, seed) cells both sides ran. Δ is the report's own family-averaged difference in points (per seed: mean over each family's files, mean over families; then mean over seeds), with a 95% percentile bootstrap interval ({} resamples of the files within each family and of the seeds, seed {BOOTSTRAP_SEED}). p is the two-sided Wilcoxon signed-rank test on the per-file differences (seeds averaged first; exact for small samples, as scipy), corrected with Holm's method across the rows of its table (per metric); W/T/L counts the files where the difference is positive, zero, negative. The verdict says what alpha = {ALPHA} allows: a direction only when the corrected p is at most alpha. Ranks: per file (seeds averaged first), the section's method variants ranked by the metric (1 = best, ties averaged); the Friedman test over them and the Nemenyi critical difference at alpha = {ALPHA} (two variants whose average ranks differ by at least the CD are significantly apart).\n",
+        thousands(BOOTSTRAP_RESAMPLES)
     );
     for (si, sec) in secs.iter().enumerate() {
         let _ = writeln!(s, "## {}\n", sec.key.title());
@@ -367,6 +368,19 @@ pub fn csv_of(secs: &[Section]) -> String {
         }
     }
     s
+}
+
+/// `10,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// A difference in points, signed, one decimal (`+5.2`, `-0.3`, `0.0`).
