@@ -12,8 +12,8 @@ use super::grid::Variant;
 use super::results::{Ablation, StoredResult};
 use super::sections::{ablation_groups, label, Metric, Section, SectionKey};
 use crate::stats::{
-    holm, paired_evidence, rank_comparison, verdict, BlockTable, BootstrapCi, NestedSample,
-    Order, PairedEvidence, RankComparison, Verdict, ALPHA, BOOTSTRAP_RESAMPLES,
+    holm, paired_evidence, rank_comparison, verdict, BlockTable, BootstrapCi, NestedSample, Order,
+    PairedEvidence, RankComparison, Verdict, ALPHA, BOOTSTRAP_RESAMPLES,
 };
 
 /// The seed of every bootstrap of a report.
@@ -312,7 +312,8 @@ fn cells(rs: &[&StoredResult], m: Metric) -> Vec<(String, String, u64, f64)> {
 }
 
 fn as_refs(c: &[(String, String, u64, f64)]) -> impl Iterator<Item = (&str, &str, u64, f64)> {
-    c.iter().map(|(f, g, s, v)| (f.as_str(), g.as_str(), *s, *v))
+    c.iter()
+        .map(|(f, g, s, v)| (f.as_str(), g.as_str(), *s, *v))
 }
 
 /// The distinct `(pretrain_epochs, epochs)` the lines recorded.
@@ -334,19 +335,21 @@ fn mean_fit(rs: &[&StoredResult]) -> f64 {
     rs.iter().map(|r| r.fit_seconds).sum::<f64>() / rs.len().max(1) as f64
 }
 
+/// One metric's evidence for one pair before Holm: the evidence, the number of files, and
+/// per-family intervals.
+type MetricRaw = (PairedEvidence, usize, Vec<(String, BootstrapCi)>);
+
+/// What every metric's rank table must share: the variants, the number of files, and the
+/// files per family.
+type RankShape = (Vec<(String, Variant)>, usize, Vec<(String, Vec<String>)>);
+
 /// The paired evidence of each pair, Holm's correction across the pairs per metric, and
 /// per-family intervals for `families` (none if empty).
 fn paired_table(a: &str, b: &str, pairs: Vec<PairInput<'_>>, families: &[String]) -> PairedTable {
     // Per metric, per row: the evidence before Holm.
-    let mut raw: Vec<Vec<Result<(PairedEvidence, usize, Vec<(String, BootstrapCi)>), String>>> =
-        Vec::new();
+    let mut raw: Vec<Vec<OneMetric>> = Vec::new();
     for &m in &EVIDENCE_METRICS {
-        raw.push(
-            pairs
-                .iter()
-                .map(|p| one_metric(p, m, families))
-                .collect(),
-        );
+        raw.push(pairs.iter().map(|p| one_metric(p, m, families)).collect());
     }
     let mut rows: Vec<PairedRow> = pairs
         .iter()
@@ -391,7 +394,7 @@ fn paired_table(a: &str, b: &str, pairs: Vec<PairInput<'_>>, families: &[String]
     }
 }
 
-type OneMetric = Result<(PairedEvidence, usize, Vec<(String, BootstrapCi)>), String>;
+type OneMetric = Result<MetricRaw, String>;
 
 fn one_metric(p: &PairInput<'_>, m: Metric, families: &[String]) -> OneMetric {
     let (a, b) = (cells(&p.a, m), cells(&p.b, m));
@@ -434,7 +437,7 @@ fn section_ranks(sec: &Section) -> Result<SectionRanks, String> {
         .map(|(m, v)| (label(m, *v), (m.clone(), *v)))
         .collect();
     let mut metrics = Vec::new();
-    let mut shape: Option<(Vec<(String, Variant)>, usize, Vec<(String, Vec<String>)>)> = None;
+    let mut shape: Option<RankShape> = None;
     for &m in &EVIDENCE_METRICS {
         let labelled: Vec<(String, String, f64)> = sec
             .results

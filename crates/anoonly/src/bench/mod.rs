@@ -422,7 +422,10 @@ fn write_report_from(
     for (name, text) in [
         ("report.md", md),
         ("report.csv", report::csv_of(&sections)),
-        ("evidence.csv", report::evidence_csv_of(&sections, &analysis)),
+        (
+            "evidence.csv",
+            report::evidence_csv_of(&sections, &analysis),
+        ),
         ("ranks.csv", report::ranks_csv_of(&sections, &analysis)),
     ] {
         let path = dir.join(name);

@@ -435,8 +435,34 @@ fn evidence_cells(e: Option<&Result<MetricEvidence, String>>, raw_p: bool) -> St
     }
 }
 
+/// A note when some row has too few files for the Wilcoxon test to reach alpha: with `n`
+/// non-zero differences its smallest two-sided p is `2 / 2^n` (0.0625 at n = 5).
+fn too_few_files_note(t: &PairedTable, s: &mut String) {
+    let n_min = t
+        .rows
+        .iter()
+        .flat_map(|r| r.metrics.iter())
+        .filter_map(|(_, e)| e.as_ref().ok().map(|e| e.evidence.wilcoxon.n))
+        .min();
+    if let Some(n) = n_min {
+        let smallest = 2.0 / 2f64.powi(n.min(60) as i32);
+        if smallest > ALPHA {
+            let _ = writeln!(
+                s,
+                "With {n} file(s) with a non-zero difference, the smallest two-sided p the Wilcoxon test can give is 2/2^{n} = {}, above alpha = {ALPHA}: such a row cannot show a significant difference, whatever its interval.\n",
+                fmt_num(smallest)
+            );
+        }
+    }
+}
+
 /// One verdict line per row: `- what: AUCROC better (p = 0.01); AUCPR no detectable difference.`
-fn verdict_lines(t: &PairedTable, what: impl Fn(&PairedRow) -> String, words: (&str, &str), s: &mut String) {
+fn verdict_lines(
+    t: &PairedTable,
+    what: impl Fn(&PairedRow) -> String,
+    words: (&str, &str),
+    s: &mut String,
+) {
     for row in &t.rows {
         let parts: Vec<String> = row
             .metrics
@@ -452,6 +478,7 @@ fn verdict_lines(t: &PairedTable, what: impl Fn(&PairedRow) -> String, words: (&
         let _ = writeln!(s, "- {}: {}.", what(row), parts.join("; "));
     }
     s.push('\n');
+    too_few_files_note(t, s);
 }
 
 fn metric_short(m: Metric) -> &'static str {
@@ -483,7 +510,9 @@ fn anoonly_evidence(t: &PairedTable, s: &mut String) {
             .metrics
             .iter()
             .find_map(|(_, e)| e.as_ref().ok())
-            .map_or("–".to_string(), |e| format!("{} × {}", e.evidence.files, e.seeds));
+            .map_or("–".to_string(), |e| {
+                format!("{} × {}", e.evidence.files, e.seeds)
+            });
         let mut line = format!("| {} | {shape} |", row.method);
         for m in EVIDENCE_METRICS {
             line.push_str(&evidence_cells(row.metric(m), true));
@@ -506,7 +535,10 @@ fn rank_table(sec: &Section, ranks: &Result<SectionRanks, String>, s: &mut Strin
     let r = match ranks {
         Ok(r) => r,
         Err(why) => {
-            let _ = writeln!(s, "No rank comparison or critical-difference diagram: {why}.\n");
+            let _ = writeln!(
+                s,
+                "No rank comparison or critical-difference diagram: {why}.\n"
+            );
             return;
         }
     };
@@ -618,20 +650,27 @@ fn protocol_sections(analysis: &Analysis, s: &mut String) {
                             .families
                             .iter()
                             .find(|(g, _)| g == f)
-                            .map_or("–".to_string(), |(_, ci)| with_ci(ci.estimate, ci.lo, ci.hi)),
+                            .map_or("–".to_string(), |(_, ci)| {
+                                with_ci(ci.estimate, ci.lo, ci.hi)
+                            }),
                         _ => "–".to_string(),
                     };
                     let _ = write!(line, " {cell} |");
                 }
                 line.push_str(&evidence_cells(e, false));
                 let verdict = match e {
-                    Some(Ok(e)) => verdict_words(&e.verdict, "higher without the leak", "lower without the leak"),
+                    Some(Ok(e)) => verdict_words(
+                        &e.verdict,
+                        "higher without the leak",
+                        "lower without the leak",
+                    ),
                     _ => "–".to_string(),
                 };
                 let _ = writeln!(s, "{line} {verdict} |");
             }
             s.push('\n');
         }
+        too_few_files_note(&pc.table, s);
     }
 }
 
@@ -669,10 +708,17 @@ fn ablation_evidence(analysis: &Analysis, s: &mut String) {
             ac.name,
             ac.table.rows.len()
         );
-        let mut header = format!("| {} | method | AnoOnly | epochs (defaults → value) | fit s/cell (defaults → value) |", ac.name);
+        let mut header = format!(
+            "| {} | method | AnoOnly | epochs (defaults → value) | fit s/cell (defaults → value) |",
+            ac.name
+        );
         let mut rule = String::from("|---|---|---|---|---|");
         for m in EVIDENCE_METRICS {
-            let _ = write!(header, " Δ {} [95% CI] | p (Holm) | W/T/L |", metric_short(m));
+            let _ = write!(
+                header,
+                " Δ {} [95% CI] | p (Holm) | W/T/L |",
+                metric_short(m)
+            );
             rule.push_str("---|---|---|");
         }
         let _ = writeln!(s, "{header}\n{rule}");
@@ -771,7 +817,11 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
     };
     for (sec, t) in secs.iter().zip(&analysis.anoonly) {
         let Some(t) = t else { continue };
-        let abl = sec.key.ablation.as_ref().map_or(String::new(), |o| o.to_string());
+        let abl = sec
+            .key
+            .ablation
+            .as_ref()
+            .map_or(String::new(), |o| o.to_string());
         for row in &t.rows {
             emit(
                 [
@@ -789,7 +839,10 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
         }
     }
     for pc in &analysis.protocols {
-        let abl = pc.ablation.as_ref().map_or(String::new(), |o| o.to_string());
+        let abl = pc
+            .ablation
+            .as_ref()
+            .map_or(String::new(), |o| o.to_string());
         for row in &pc.table.rows {
             emit(
                 [
@@ -841,7 +894,11 @@ pub fn ranks_csv_of(secs: &[Section], analysis: &Analysis) -> String {
     );
     for (sec, r) in secs.iter().zip(&analysis.ranks) {
         let Ok(r) = r else { continue };
-        let abl = sec.key.ablation.as_ref().map_or(String::new(), |o| o.to_string());
+        let abl = sec
+            .key
+            .ablation
+            .as_ref()
+            .map_or(String::new(), |o| o.to_string());
         for (m, rc) in &r.metrics {
             let (stat, p) = match &rc.friedman {
                 Ok(f) => (format!("{:.4}", f.statistic), f.pvalue.to_string()),

@@ -114,7 +114,8 @@ impl StoredResult {
             .into_iter()
             .filter(|n| old.get(*n) != now.get(*n))
             .map(|n| {
-                let shown = |v: Option<&serde_json::Value>| v.map_or("(none)".into(), |v| v.to_string());
+                let shown =
+                    |v: Option<&serde_json::Value>| v.map_or("(none)".into(), |v| v.to_string());
                 format!("{n} was {}, now {}", shown(old.get(n)), shown(now.get(n)))
             })
             .collect()
