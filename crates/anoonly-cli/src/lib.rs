@@ -93,14 +93,17 @@ struct BenchRunArgs {
     /// 0,1,2, on the ADBench family files under --data-dir), `sweep` (+ gamma_la 1..100%),
     /// `noise` (+ label-noise setting), `full` (sweep + noise: Figs. 4, 5, 8 in one run),
     /// `quick` (built-in synthetic data, seconds),
-    /// `ablation` (DeepSAD: Table 2 norms, lambda_n, normal-ratio and batch-size sweeps).
+    /// `ablation` (DeepSAD: Table 2 norms, lambda_n, normal-ratio and batch-size sweeps),
+    /// `tabular` (every Classical/*.npz, all methods, gamma_la 5,10,25%), `leakage` (the
+    /// paper grid under both protocols), `budget` (FEAWAD at 100, 25, 10, 2% of the
+    /// authors' epochs).
     #[arg(long)]
     suite: Option<String>,
     /// The grid as a TOML file (fields: files, synthetic, methods, variants, settings,
     /// gamma_la, seeds, ablations, protocol, epochs, set). Flags below override it.
     #[arg(long)]
     grid: Option<PathBuf>,
-    /// ADBench root holding CV_by_ResNet18/ and NLP_by_RoBERTa/.
+    /// ADBench root holding CV_by_ResNet18/, NLP_by_RoBERTa/ and Classical/.
     #[arg(long, default_value = "../shared/data/adbench")]
     data_dir: PathBuf,
     /// Data files instead of a suite's family files.

@@ -330,6 +330,7 @@ fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
         aucpr_normal: 0.5,
         aucpr_normal_official: 0.5,
         fit_seconds: 1.0,
+        method_params: None,
     }
 }
 

@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{FitParams, MethodKind};
+use crate::methods::{FitParams, MethodKind, MethodParams};
 use crate::protocol::{Protocol, Setting, SplitParams};
 use crate::vocab::{NormKind, ParamError};
 
@@ -123,6 +123,11 @@ pub enum Switch {
     Norm(NormKind),
     /// The method's training batch size.
     BatchSize(usize),
+    /// A fraction of the method's training budget: its epochs and, where it has them, its
+    /// pretraining epochs (FEAWAD's `pretrain_epochs`) are scaled by it, each rounded to the
+    /// nearest whole epoch and kept at least 1 (a pretraining of 0 epochs stays 0). FEAWAD
+    /// at 0.25 trains 25 + 8 epochs instead of the authors' 100 + 30 (`--suite budget`).
+    Budget(f64),
     /// Any other method hyperparameter, set as `--set NAME=VALUE` sets it.
     Param {
         name: String,
@@ -171,8 +176,15 @@ impl Override {
         }
     }
 
+    pub fn budget(fraction: f64) -> Self {
+        Override {
+            switch: Switch::Budget(fraction),
+            value: fraction.to_string(),
+        }
+    }
+
     /// An override from its name and value as written (a grid file): one of the switches
-    /// `lambda_n`, `normal_ratio`, `norm`, `batch_size`, or a method hyperparameter. The
+    /// `lambda_n`, `normal_ratio`, `norm`, `batch_size`, `budget`, or a method hyperparameter. The
     /// value is parsed now, so a bad one is refused when the grid is read.
     pub fn parse(name: &str, value: &str) -> Result<Self, ParamError> {
         let bad = |reason: String| ParamError::new("ablation", format!("{name}={value}"), reason);
@@ -196,6 +208,13 @@ impl Override {
                     .parse()
                     .map_err(|_| bad("batch_size must be a whole number".into()))?,
             ),
+            "budget" => Switch::Budget(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|f: &f64| f.is_finite() && *f > 0.0)
+                    .ok_or_else(|| bad("budget must be a positive fraction".into()))?,
+            ),
             _ => Switch::Param {
                 name: name.to_string(),
                 value: crate::methods::parse_value(value),
@@ -218,6 +237,7 @@ impl Override {
             Switch::NormalRatio(_) => "normal_ratio",
             Switch::Norm(_) => "norm",
             Switch::BatchSize(_) => "batch_size",
+            Switch::Budget(_) => "budget",
             Switch::Param { name, .. } => name,
         }
     }
@@ -234,10 +254,32 @@ impl Override {
             Switch::NormalRatio(v) => split.normal_ratio = *v,
             Switch::Norm(n) => fit.train.norm = Some(*n),
             Switch::BatchSize(b) => fit.method.set_batch_size(*b)?,
+            Switch::Budget(f) => scale_budget(&mut fit.method, *f)?,
             Switch::Param { name, value } => fit.method.set_value(name, value.clone())?,
         }
         Ok(())
     }
+}
+
+/// The pretraining epochs parameter some methods have beside their epochs (FEAWAD's).
+const PRETRAIN_EPOCHS: &str = "pretrain_epochs";
+
+/// [`Switch::Budget`]: scales the epochs (an error for a method without them) and the
+/// pretraining epochs, if the method has that parameter.
+fn scale_budget(method: &mut MethodParams, fraction: f64) -> Result<(), ParamError> {
+    let scaled = |e: u64| ((e as f64 * fraction).round() as usize).max(1);
+    let Some(epochs) = method.clone().knobs().epochs.map(|e| *e) else {
+        // Refused, naming the method and what it trains in instead.
+        return method.set_epochs(0);
+    };
+    method.set_epochs(scaled(epochs as u64))?;
+    let pretrain = serde_json::to_value(&*method)
+        .ok()
+        .and_then(|v| v.get(PRETRAIN_EPOCHS).and_then(|e| e.as_u64()));
+    if let Some(p) = pretrain.filter(|&p| p > 0) {
+        method.set_value(PRETRAIN_EPOCHS, scaled(p).into())?;
+    }
+    Ok(())
 }
 
 impl fmt::Display for Override {
@@ -280,6 +322,14 @@ pub struct Cell {
     pub gamma_la: f64,
     pub seed: u64,
     pub ablation: Option<Override>,
+    /// The split protocol (the grid's): part of the key when it is not the default, so
+    /// one run directory can hold both protocols (`--suite leakage`).
+    #[serde(default = "default_protocol")]
+    pub protocol: Protocol,
+}
+
+fn default_protocol() -> Protocol {
+    Protocol::Adbench
 }
 
 impl Cell {
@@ -287,6 +337,12 @@ impl Cell {
     /// the split seed and the model seed, exactly as `anoonly eval --seeds S` uses it, so a
     /// cell's result depends on nothing but its key (not on the thread count, the shard or
     /// the order cells run in), and equals the matching `eval` run bit for bit.
+    ///
+    /// Keys written before the protocol was part of them stay valid: the default protocol
+    /// (`adbench`) adds nothing, any other ends the key (`.../seed=0/protocol=leakage-free`).
+    /// What else shapes a cell but is not in its key (the grid's `epochs` and `set`) is
+    /// checked against the finished cell's results line on `--resume` and `bench merge`
+    /// ([`super::results::check_same_config`]).
     pub fn key(&self) -> String {
         let mut k = format!(
             "{}/{}/{}/{}/gamma_la={}/seed={}",
@@ -301,7 +357,20 @@ impl Cell {
             k.push('/');
             k.push_str(&o.to_string());
         }
+        k.push_str(&protocol_suffix(crate::experiment::protocol_name(
+            self.protocol,
+        )));
         k
+    }
+}
+
+/// What a key ends with for a protocol: nothing for the default (`adbench`), so that keys
+/// written before the protocol was part of them still name their cells.
+pub fn protocol_suffix(protocol: &str) -> String {
+    if protocol == crate::experiment::protocol_name(Protocol::Adbench) {
+        String::new()
+    } else {
+        format!("/protocol={protocol}")
     }
 }
 
@@ -367,6 +436,15 @@ pub enum Suite {
     /// with and without AnoOnly, the lambda_n sweep (Fig. 7), the normal-ratio sweep
     /// (Fig. 6) and the batch-size sweep of DeepSAD+AnoOnly (Fig. 9).
     Ablation,
+    /// Beyond the paper: every `*.npz` of ADBench's `Classical/` folder (one file = one
+    /// family), every method and variant, clean, gamma_la {5, 10, 25}%, seeds 0,1,2.
+    Tabular,
+    /// The `paper` grid under both protocols, `adbench` (the authors' resample-before-split)
+    /// and `leakage-free`: the report compares them per family and method.
+    Leakage,
+    /// FEAWAD, with and without AnoOnly, on the paper's files at the authors' training
+    /// budget (no override: the `paper` suite's cells) and at [`BUDGET_SWEEP`] of it.
+    Budget,
 }
 
 impl FromStr for Suite {
@@ -379,12 +457,31 @@ impl FromStr for Suite {
             "full" => Ok(Suite::Full),
             "quick" => Ok(Suite::Quick),
             "ablation" => Ok(Suite::Ablation),
+            "tabular" => Ok(Suite::Tabular),
+            "leakage" => Ok(Suite::Leakage),
+            "budget" => Ok(Suite::Budget),
             _ => Err(format!(
-                "unknown suite `{s}` (known: paper, sweep, noise, full, quick, ablation)"
+                "unknown suite `{s}` (known: {})",
+                Suite::NAMES.join(", ")
             )),
         }
     }
 }
+
+impl Suite {
+    /// Every suite's name, as `--suite` takes it.
+    pub const NAMES: [&'static str; 9] = [
+        "paper", "sweep", "noise", "full", "quick", "ablation", "tabular", "leakage", "budget",
+    ];
+}
+
+/// The gamma_la values of the `tabular` suite.
+pub const TABULAR_GAMMA_LA: [f64; 3] = [0.05, 0.1, 0.25];
+
+/// The fractions of the authors' training budget the `budget` suite runs besides the
+/// authors' own (see [`Switch::Budget`]): FEAWAD's 100 + 30 epochs become 25 + 8, 10 + 3
+/// and 2 + 1 (660, 260 and 60 of the authors' 2,600 steps).
+pub const BUDGET_SWEEP: [f64; 3] = [0.25, 0.1, 0.02];
 
 /// The gamma_la values of the paper's Fig. 5.
 pub const GAMMA_LA_SWEEP: [f64; 7] = [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0];
@@ -411,6 +508,8 @@ pub enum GridError {
     NoFiles(PathBuf),
     #[error("no suite, grid file or files given, and the default suite `paper` found no ADBench family file (CIFAR10_*, MVTec-AD_*, SVHN_*, 20news_*) under {0} (try the `quick` suite)")]
     NoDefault(PathBuf),
+    #[error("{0}: no ADBench Classical file (Classical/*.npz) found under it")]
+    NoClassical(PathBuf),
     #[error("the grid is empty: {0}")]
     Empty(&'static str),
     #[error("{0}")]
@@ -456,13 +555,37 @@ impl Suite {
                 },
             ]);
         }
-        if self == Suite::Full {
-            return Ok(vec![
+        match self {
+            Suite::Full => Ok(vec![
                 Suite::Sweep.grid(data_dir)?,
                 Suite::Noise.grid(data_dir)?,
-            ]);
+            ]),
+            Suite::Leakage => {
+                let adbench = Suite::Paper.grid(data_dir)?;
+                let free = Grid {
+                    protocol: Protocol::LeakageFree,
+                    ..adbench.clone()
+                };
+                Ok(vec![adbench, free])
+            }
+            Suite::Budget => {
+                let authors = Grid {
+                    methods: vec![MethodKind::Feawad],
+                    ..Suite::Paper.grid(data_dir)?
+                };
+                let reduced = Grid {
+                    ablations: BUDGET_SWEEP.map(Override::budget).to_vec(),
+                    ..authors.clone()
+                };
+                Ok(vec![authors, reduced])
+            }
+            Suite::Tabular => Ok(vec![Grid {
+                files: classical_files(data_dir)?,
+                gamma_la: TABULAR_GAMMA_LA.to_vec(),
+                ..Grid::default()
+            }]),
+            _ => Ok(vec![self.grid(data_dir)?]),
         }
-        Ok(vec![self.grid(data_dir)?])
     }
 
     fn grid(self, data_dir: &Path) -> Result<Grid, GridError> {
@@ -486,6 +609,30 @@ impl Suite {
         }
         Ok(g)
     }
+}
+
+/// Every `*.npz` of the `Classical/` folder under an ADBench root, sorted by name.
+pub fn classical_files(root: &Path) -> Result<Vec<PathBuf>, GridError> {
+    let dir = root.join("Classical");
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(GridError::NoClassical(root.to_path_buf()))
+        }
+        Err(e) => return Err(GridError::Io(dir, e)),
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| GridError::Io(dir.clone(), e))?.path();
+        if path.extension().is_some_and(|x| x == "npz") {
+            files.push(path);
+        }
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if files.is_empty() {
+        return Err(GridError::NoClassical(root.to_path_buf()));
+    }
+    Ok(files)
 }
 
 /// The Table 1 family files under an ADBench root, sorted by name.
@@ -595,6 +742,7 @@ impl Grid {
                                         gamma_la,
                                         seed,
                                         ablation: ablation.clone(),
+                                        protocol: self.protocol,
                                     });
                                 }
                             }
@@ -630,7 +778,7 @@ impl Grid {
             }
         }
         let mut split = SplitParams {
-            protocol: self.protocol,
+            protocol: cell.protocol,
             setting: cell.setting,
             gamma_la: cell.gamma_la,
             ..SplitParams::default()
@@ -887,6 +1035,7 @@ mod tests {
             gamma_la: 0.1,
             seed: 0,
             ablation: Some(o),
+            protocol: Protocol::Adbench,
         };
         let (fit, _) = grid.config(&cell(Override::lambda_n(0.001))).unwrap();
         assert_eq!(fit.train.lambda_n, Some(0.001));

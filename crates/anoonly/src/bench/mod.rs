@@ -37,6 +37,7 @@
 
 #[cfg(feature = "plots")]
 pub mod cd_diagram;
+pub mod evidence;
 #[cfg(feature = "plots")]
 pub mod figures;
 pub mod grid;
@@ -47,7 +48,7 @@ pub mod report;
 pub mod results;
 pub mod sections;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -226,12 +227,19 @@ fn plan<'g>(grids: &'g [Grid], opts: &RunOptions) -> Result<Plan<'g>, BenchError
     let grid_path = opts.out.join("grid.json");
     write_atomic(&grid_path, grid_json.to_string().as_bytes())
         .map_err(|e| BenchError::Io(grid_path, e))?;
-    let done: HashSet<&str> = files.done.iter().map(|r| r.key.as_str()).collect();
+    let done: HashMap<&str, &StoredResult> =
+        files.done.iter().map(|r| (r.key.as_str(), r)).collect();
     let n_cells = cells.len();
-    let todo: Vec<(Cell, &Grid)> = cells
-        .into_iter()
-        .filter(|(c, _)| !done.contains(c.key().as_str()))
-        .collect();
+    let mut todo: Vec<(Cell, &Grid)> = Vec::new();
+    for (c, g) in cells {
+        match done.get(c.key().as_str()) {
+            Some(stored) => {
+                let (fit, _) = g.config(&c).map_err(GridError::from)?;
+                results::check_same_config(&opts.out, stored, &fit)?;
+            }
+            None => todo.push((c, g)),
+        }
+    }
     Ok(Plan {
         cells: n_cells,
         skipped: n_cells - todo.len(),
@@ -407,10 +415,19 @@ fn write_report_from(
     fails: &[Failure],
 ) -> Result<Vec<PathBuf>, BenchError> {
     let sections = sections::sections(res);
+    let analysis = evidence::Analysis::of(&sections);
     let mut outputs = Vec::new();
-    let mut md = report::markdown_of(&sections, res.len(), fails);
-    write_figures(dir, &sections, &mut md, &mut outputs)?;
-    for (name, text) in [("report.md", md), ("report.csv", report::csv_of(&sections))] {
+    let mut md = report::markdown_of(&sections, &analysis, res.len(), fails);
+    write_figures(dir, &sections, &analysis, &mut md, &mut outputs)?;
+    for (name, text) in [
+        ("report.md", md),
+        ("report.csv", report::csv_of(&sections)),
+        (
+            "evidence.csv",
+            report::evidence_csv_of(&sections, &analysis),
+        ),
+        ("ranks.csv", report::ranks_csv_of(&sections, &analysis)),
+    ] {
         let path = dir.join(name);
         write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;
         outputs.push(path);
@@ -424,10 +441,11 @@ fn write_report_from(
 fn write_figures(
     dir: &Path,
     sections: &[sections::Section],
+    analysis: &evidence::Analysis,
     md: &mut String,
     outputs: &mut Vec<PathBuf>,
 ) -> Result<(), BenchError> {
-    let planned = plots::plan(sections);
+    let planned = plots::plan(sections, analysis);
     for p in &planned {
         outputs.extend(p.figure.write(dir, &p.name)?);
     }
@@ -448,6 +466,7 @@ fn write_figures(
 fn write_figures(
     _: &Path,
     _: &[sections::Section],
+    _: &evidence::Analysis,
     _: &mut String,
     _: &mut Vec<PathBuf>,
 ) -> Result<(), BenchError> {
@@ -462,7 +481,8 @@ fn write_figures(
 /// of distinct finished cells.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), BenchError> {
     std::fs::create_dir_all(out).map_err(|e| BenchError::Io(out.to_path_buf(), e))?;
-    let mut seen = HashSet::new();
+    // Key -> the directory and index of its first line.
+    let mut seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
     let mut text = String::new();
     let mut all = Vec::new();
     let mut failed: BTreeMap<String, Failure> = BTreeMap::new();
@@ -470,10 +490,14 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), Benc
         let lines = results::read_raw_results(d)?;
         let own: Vec<StoredResult> = lines.iter().map(|(_, r)| r.clone()).collect();
         for (line, r) in lines {
-            if seen.insert(r.key.clone()) {
-                text.push_str(&line);
-                text.push('\n');
-                all.push(r);
+            match seen.get(&r.key) {
+                None => {
+                    seen.insert(r.key.clone(), (d.clone(), all.len()));
+                    text.push_str(&line);
+                    text.push('\n');
+                    all.push(r);
+                }
+                Some((first, i)) => results::check_same_cell(first, &all[*i], d, &r)?,
             }
         }
         for f in results::read_failures(d, &own)? {
@@ -482,7 +506,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), Benc
     }
     let fails: Vec<Failure> = failed
         .into_values()
-        .filter(|f| !seen.contains(&f.key))
+        .filter(|f| !seen.contains_key(&f.key))
         .collect();
     let path = out.join(results::RESULTS_FILE);
     write_atomic(&path, text.as_bytes()).map_err(|e| BenchError::Io(path.clone(), e))?;

@@ -1,19 +1,40 @@
 //! Which figures a set of results supports, and their data: Fig. 4 (AUCPR box plot per
 //! method, with and without AnoOnly), Fig. 5 (AUCROC against gamma_la), Fig. 8 (clean
-//! against label noise) and one sweep figure per ablation switch (Figs. 6, 7, 9, Table 2).
+//! against label noise), one sweep figure per ablation switch (Figs. 6, 7, 9, Table 2) and
+//! a critical-difference diagram per section with a rank comparison.
 
 use std::collections::BTreeMap;
 
-use super::figures::{BoxStats, Chart, Figure, Series};
+use std::path::{Path, PathBuf};
+
+use super::cd_diagram::CdDiagram;
+use super::evidence::{cd_name, Analysis};
+use super::figures::{BoxStats, Chart, Figure, FigureError, Series};
 use super::grid::Variant;
 use super::sections::{ablation_groups, label, variants, AblationGroup, Metric, Section};
 use crate::experiment::MeanSd;
 
-/// A figure to write: file stem, caption for the report, and the chart.
+/// A figure to write: file stem, caption for the report, and the drawing.
 pub struct Planned {
     pub name: String,
     pub caption: String,
-    pub figure: Figure,
+    pub figure: Drawn,
+}
+
+/// What a planned figure draws.
+pub enum Drawn {
+    Chart(Figure),
+    Cd(CdDiagram),
+}
+
+impl Drawn {
+    /// Writes `DIR/NAME.svg` and `DIR/NAME.png`.
+    pub fn write(&self, dir: &Path, name: &str) -> Result<Vec<PathBuf>, FigureError> {
+        match self {
+            Drawn::Chart(f) => f.write(dir, name),
+            Drawn::Cd(d) => d.write(dir, name),
+        }
+    }
 }
 
 fn pct(m: MeanSd) -> (f64, f64) {
@@ -89,7 +110,7 @@ fn fig4(sec: &Section) -> Planned {
             "AUCPR per method without and with AnoOnly, boxes over the files (each file's mean over seeds), {} (paper Fig. 4)",
             sec.key.title()
         ),
-        figure: Figure {
+        figure: Drawn::Chart(Figure {
             title: "AUCPR per method, without and with AnoOnly".into(),
             x_label: "method".into(),
             y_label: "AUCPR (%)".into(),
@@ -97,7 +118,7 @@ fn fig4(sec: &Section) -> Planned {
                 categories: methods,
                 series,
             },
-        },
+        }),
     }
 }
 
@@ -122,7 +143,7 @@ fn fig5(sections: &[Section]) -> Option<Planned> {
             "AUCROC (mean of family means ± sd over seeds) against the labeled-anomaly ratio gamma_la, {} · {} (paper Fig. 5)",
             main.key.setting, main.key.protocol
         ),
-        figure: Figure {
+        figure: Drawn::Chart(Figure {
             title: "AUCROC against the labeled anomaly ratio".into(),
             x_label: "gamma_la".into(),
             y_label: "AUCROC (%)".into(),
@@ -130,7 +151,7 @@ fn fig5(sections: &[Section]) -> Option<Planned> {
                 categories,
                 series: variant_series(&sweep, Metric::AucRoc),
             },
-        },
+        }),
     })
 }
 
@@ -187,7 +208,7 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
             "AUCROC (mean of family means ± sd over seeds) per method variant, clean against label noise, gamma_la {}% (paper Fig. 8)",
             100.0 * main.key.gamma_la()
         ),
-        figure: Figure {
+        figure: Drawn::Chart(Figure {
             title: "Clean against label noise".into(),
             x_label: "method".into(),
             y_label: "AUCROC (%)".into(),
@@ -195,7 +216,7 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
                 categories: cats.iter().map(|(m, v)| label(m, *v)).collect(),
                 series,
             },
-        },
+        }),
     })
 }
 
@@ -235,19 +256,44 @@ fn ablation_figs(sections: &[Section]) -> Vec<Planned> {
                 caption: format!(
                     "AUCROC (mean of family means ± sd over seeds) against `{name}`, {setting} · {protocol}"
                 ),
-                figure: Figure {
+                figure: Drawn::Chart(Figure {
                     title: format!("Ablation: {name}"),
                     x_label: name.to_string(),
                     y_label: "AUCROC (%)".into(),
                     chart,
-                },
+                }),
             }
         })
         .collect()
 }
 
+/// The critical-difference diagram (AUCROC) of every section with a rank comparison.
+fn cd_figs(sections: &[Section], analysis: &Analysis) -> Vec<Planned> {
+    sections
+        .iter()
+        .zip(&analysis.ranks)
+        .filter_map(|(sec, r)| {
+            let r = r.as_ref().ok()?;
+            let rc = r.metric(Metric::AucRoc)?;
+            Some(Planned {
+                name: cd_name(&sec.key),
+                caption: format!(
+                    "critical-difference diagram of the method variants' average AUCROC ranks over {} files, {}",
+                    r.files,
+                    sec.key.title()
+                ),
+                figure: Drawn::Cd(CdDiagram::new(
+                    &format!("Average ranks, AUCROC: {}", sec.key.title()),
+                    &r.labels(),
+                    rc,
+                )),
+            })
+        })
+        .collect()
+}
+
 /// Every figure the results support.
-pub fn plan(sections: &[Section]) -> Vec<Planned> {
+pub fn plan(sections: &[Section], analysis: &Analysis) -> Vec<Planned> {
     let mut out = Vec::new();
     if let Some(s) = main_section(sections) {
         out.push(fig4(s));
@@ -255,5 +301,6 @@ pub fn plan(sections: &[Section]) -> Vec<Planned> {
     out.extend(fig5(sections));
     out.extend(fig8(sections));
     out.extend(ablation_figs(sections));
+    out.extend(cd_figs(sections, analysis));
     out
 }

@@ -10,8 +10,9 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use super::grid::{Cell, Override, Variant};
+use super::grid::{protocol_suffix, Cell, Override, Variant};
 use crate::experiment::EvalRecord;
+use crate::methods::FitParams;
 
 /// A cell's ablation override as its results line records it: the switch's name and the
 /// value as spelled. Reports group by these strings, so a results file reads and reports
@@ -75,6 +76,89 @@ pub struct StoredResult {
     pub aucpr_normal: f64,
     pub aucpr_normal_official: f64,
     pub fit_seconds: f64,
+    /// The method's full hyperparameters as the line recorded them (absent in lines of
+    /// versions that did not write them): what `--resume` and `bench merge` compare, since
+    /// the grid's `epochs` and `set` are not in the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method_params: Option<serde_json::Value>,
+}
+
+impl StoredResult {
+    /// Keys of lines written before the protocol was part of the key name a
+    /// `leakage-free` cell without it: such a key gets the suffix today's key has, so old
+    /// runs resume and merge with new ones (an `adbench` key is unchanged).
+    fn normalise_key(&mut self) {
+        let suffix = protocol_suffix(&self.protocol);
+        if !self.key.ends_with(&suffix) {
+            self.key.push_str(&suffix);
+        }
+    }
+
+    /// This line's method parameters against what `fit` would run now: the names of the
+    /// parameters that differ, with both values (empty if they agree or the line has no
+    /// record of them).
+    pub fn config_differences(&self, fit: &FitParams) -> Vec<String> {
+        let Some(old) = self.method_params.as_ref().and_then(|v| v.as_object()) else {
+            return Vec::new();
+        };
+        // Through the text, as the line was written: an f32 read back from JSON is the
+        // f64 of its shortest spelling, not the f32 widened.
+        let now = serde_json::to_string(&fit.method)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok());
+        let Some(now) = now.as_ref().and_then(|v| v.as_object()) else {
+            return Vec::new();
+        };
+        let names: std::collections::BTreeSet<&String> = old.keys().chain(now.keys()).collect();
+        names
+            .into_iter()
+            .filter(|n| old.get(*n) != now.get(*n))
+            .map(|n| {
+                let shown =
+                    |v: Option<&serde_json::Value>| v.map_or("(none)".into(), |v| v.to_string());
+                format!("{n} was {}, now {}", shown(old.get(n)), shown(now.get(n)))
+            })
+            .collect()
+    }
+}
+
+/// Refuses to let a finished line stand for a cell the grid now configures differently:
+/// `--resume` would skip the cell and the report would mix two settings under one key.
+pub fn check_same_config(
+    dir: &Path,
+    stored: &StoredResult,
+    fit: &FitParams,
+) -> Result<(), ResultsError> {
+    let diffs = stored.config_differences(fit);
+    if diffs.is_empty() {
+        Ok(())
+    } else {
+        Err(ResultsError::ConfigChanged {
+            path: dir.join(RESULTS_FILE),
+            key: stored.key.clone(),
+            differences: diffs.join("; "),
+        })
+    }
+}
+
+/// `bench merge`: two lines of one key from two directories must come from the same
+/// method parameters (the protocol is in the key), or the merge would keep one and drop
+/// the other silently.
+pub fn check_same_cell(
+    first_dir: &Path,
+    first: &StoredResult,
+    dir: &Path,
+    other: &StoredResult,
+) -> Result<(), ResultsError> {
+    match (&first.method_params, &other.method_params) {
+        (Some(a), Some(b)) if a != b => Err(ResultsError::MergeConflict {
+            key: first.key.clone(),
+            first: first_dir.join(RESULTS_FILE),
+            second: dir.join(RESULTS_FILE),
+            differences: format!("method parameters {a} and {b}"),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A cell that failed (`failures.jsonl`); it is run again on `--resume`.
@@ -97,6 +181,19 @@ pub enum ResultsError {
     },
     #[error("{0} already exists: pass --resume to continue that run, or choose another --out")]
     Exists(PathBuf),
+    #[error("{path}: cell {key} finished with other settings than this grid gives it ({differences}); its key does not say so, so it cannot be resumed or merged with them: use another --out, or the settings of that run (its grid.json)")]
+    ConfigChanged {
+        path: PathBuf,
+        key: String,
+        differences: String,
+    },
+    #[error("cell {key} is in {first} and {second} with different settings ({differences}): they are not the same cell and cannot be merged")]
+    MergeConflict {
+        key: String,
+        first: PathBuf,
+        second: PathBuf,
+        differences: String,
+    },
 }
 
 /// Reads a JSON-lines file. A last line without its newline is the line a killed run was
@@ -138,7 +235,8 @@ fn read_raw_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<RawLines<
 
 /// All results of a run directory, de-duplicated by key (the first line of a key wins).
 pub fn read_results(dir: &Path) -> Result<Vec<StoredResult>, ResultsError> {
-    let (lines, _) = read_lines::<StoredResult>(&dir.join(RESULTS_FILE))?;
+    let (mut lines, _) = read_lines::<StoredResult>(&dir.join(RESULTS_FILE))?;
+    lines.iter_mut().for_each(StoredResult::normalise_key);
     let mut seen = std::collections::HashSet::new();
     Ok(lines
         .into_iter()
@@ -156,7 +254,9 @@ pub fn read_raw_results(dir: &Path) -> Result<Vec<(String, StoredResult)>, Resul
             std::io::Error::new(std::io::ErrorKind::NotFound, "no results file here"),
         ));
     }
-    Ok(read_raw_lines(&path)?.0)
+    let mut lines = read_raw_lines::<StoredResult>(&path)?.0;
+    lines.iter_mut().for_each(|(_, r)| r.normalise_key());
+    Ok(lines)
 }
 
 /// Failures of a run directory whose cell has no result (latest error per key).
@@ -225,7 +325,8 @@ pub fn open_run(dir: &Path, resume: bool) -> Result<RunFiles, ResultsError> {
     if !resume && rpath.exists() {
         return Err(ResultsError::Exists(rpath));
     }
-    let (done, torn) = read_lines::<StoredResult>(&rpath)?;
+    let (mut done, torn) = read_lines::<StoredResult>(&rpath)?;
+    done.iter_mut().for_each(StoredResult::normalise_key);
     let fpath = dir.join(FAILURES_FILE);
     let (_, ftorn) = read_lines::<Failure>(&fpath)?;
     Ok(RunFiles {
