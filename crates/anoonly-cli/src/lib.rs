@@ -473,6 +473,9 @@ impl SeedObserver for EvalPrinter {
         } else {
             println!("{}", record_line(r));
         }
+        for note in &r.notes {
+            eprintln!("note: {} seed {}: {note}", r.dataset, r.seed);
+        }
     }
 }
 
@@ -508,7 +511,8 @@ fn eval(a: EvalArgs) -> Result<()> {
 fn fit(a: FitArgs) -> Result<()> {
     let params = a.model.fit_options(a.seed)?.build()?;
     check_output_path(&a.out).map_err(anyhow::Error::msg)?;
-    let ds = data::load(&a.data.data, &a.data.options())?;
+    // All-0 labels are the fit's to judge (DeepSAD trains on them as Deep SVDD).
+    let ds = data::load_labeled(&a.data.data, &a.data.options())?;
     let line = EpochLine::new(format!("fit {}", ds.name));
     let mut obs = |r: &EpochReport| {
         line.show(r);
@@ -517,6 +521,9 @@ fn fit(a: FitArgs) -> Result<()> {
     let model = params
         .fit_observed(ds.x.view(), ds.y.view(), &mut obs)
         .with_context(|| format!("{}: fit", a.data.data.display()))?;
+    for note in &model.report.notes {
+        eprintln!("note: {note}");
+    }
     let (n_rows, n_anomalies, n_features) = (ds.n_rows(), ds.n_anomalies(), ds.n_features());
     // The data is not needed to write the model: freeing it first keeps the peak at
     // training instead of data + the serialized file (issue 7, docs/scale.md).

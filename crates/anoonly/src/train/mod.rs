@@ -239,6 +239,16 @@ pub fn ordered_batches(n: usize, batch_size: usize) -> Vec<std::ops::Range<usize
     (0..n / b).map(|i| i * b..(i + 1) * b).collect()
 }
 
+/// The [`TrainReport::notes`] line of a fit whose [`ordered_batches`] made one batch of
+/// fewer rows than `batch_size` (the authors' `drop_last` loader would train on none).
+pub fn one_batch_note(method: &str, rows: usize, batch_size: usize) -> Option<String> {
+    (rows < batch_size).then(|| {
+        format!(
+            "{method}: {rows} training rows, fewer than batch_size = {batch_size}: each epoch trained on one batch of all of them (the authors' loader drops an incomplete batch and would train on none)"
+        )
+    })
+}
+
 /// The rows of `y` with label `value`, as `u32` and allocated once at their exact count:
 /// a sampler's pool of unlabeled rows is nearly the row count (395k rows on 16_http's
 /// train split), where `usize` and a growing `collect` cost 4 MB at the peak instead of
@@ -381,6 +391,11 @@ pub struct TrainReport {
     pub empty_batches: usize,
     /// The epoch whose weights were kept (0-based).
     pub kept_epoch: usize,
+    /// What the fit did differently from the authors' code to train on this data (e.g.
+    /// PReNet drawing pairs with replacement from few unlabeled rows), one sentence each:
+    /// front ends show them (the CLI on stderr, Python as warnings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Observer of training progress (see [`FitObserver`]).
