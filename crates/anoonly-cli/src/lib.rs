@@ -347,8 +347,30 @@ struct DemoArgs {
 
 /// Runs the `anoonly` command on `args` (the program name first, as `std::env::args_os`
 /// gives them) and returns its exit status: 0 on success, 1 when the work failed, 2 on a
-/// usage error. Every failure is one `error: ...` line on stderr.
+/// usage error. Every failure is one `error: ...` line on stderr. It never exits the
+/// process and sets nothing process-wide, so it can run inside another program.
 pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    ExitCode::from(run_status(args))
+}
+
+/// [`run`]'s exit status as a number (0, 1 or 2), for a caller that hands it on itself
+/// (the Python package's console script gives it to `sys.exit`). Standard output is
+/// flushed before it returns.
+pub fn run_status<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let status = run_parsed(args);
+    let _ = std::io::stdout().flush();
+    status
+}
+
+fn run_parsed<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -358,16 +380,16 @@ where
         Err(e) if !e.use_stderr() => {
             // --help, --version: clap's own output on stdout.
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(e) => {
             eprintln!("{}", clap_one_line(&e));
-            return ExitCode::from(2);
+            return 2;
         }
     };
     if cli.threads == Some(0) {
         eprintln!("error: --threads must be at least 1");
-        return ExitCode::from(2);
+        return 2;
     }
     // The products of eval/fit/score/demo use --threads (default: all cores), set for this
     // thread only; `bench` gives each worker its own setting (RunOptions::matmul_threads).
@@ -382,10 +404,10 @@ where
         Command::Bench(a) => bench(a, cli.threads),
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -436,14 +458,7 @@ impl EpochLine {
         if !self.tty {
             return;
         }
-        let loss = r.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
-        eprint!(
-            "\r{}: {} {}/{} loss {loss}   ",
-            self.label,
-            r.stage,
-            r.epoch + 1,
-            r.epochs
-        );
+        eprint!("\r{}: {r}   ", self.label);
         if r.epoch + 1 == r.epochs {
             eprint!("\r{:width$}\r", "", width = self.label.len() + 50);
         }

@@ -319,6 +319,18 @@ pub struct EpochReport {
     pub batches: usize,
 }
 
+impl std::fmt::Display for EpochReport {
+    /// The progress line every front end shows: `epoch 3/50 loss 0.1234` (`loss -` for an
+    /// epoch without loss, e.g. XGBOD's detector stage).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{} loss ", self.stage, self.epoch + 1, self.epochs)?;
+        match self.loss {
+            Some(l) => write!(f, "{l:.4}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// What watches a fit epoch by epoch, and may stop it: every training loop reports each
 /// epoch (each stage's epochs, each boosting round) to its observer and stops when it
 /// returns `Break`, so a front end can show progress and honour Ctrl-C within one epoch.
