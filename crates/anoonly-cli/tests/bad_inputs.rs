@@ -334,7 +334,12 @@ fn npz_single_class() {
     c.fit_refused(
         &f,
         &["--method", "devnet"],
-        &["normal.npz", "no labeled anomaly", "devnet needs at least one", "deepsad"],
+        &[
+            "normal.npz",
+            "no labeled anomaly",
+            "devnet needs at least one",
+            "deepsad",
+        ],
     );
     refused(
         &["eval", "--data", &f, "--epochs", "1"],
@@ -555,7 +560,12 @@ fn no_labeled_anomaly_with_anoonly() {
     c.fit_refused(
         &f,
         &["--anoonly"],
-        &["allnormal.csv", "no labeled anomaly", "lambda_n = 0", "no loss"],
+        &[
+            "allnormal.csv",
+            "no labeled anomaly",
+            "lambda_n = 0",
+            "no loss",
+        ],
     );
 }
 

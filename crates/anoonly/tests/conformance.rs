@@ -219,7 +219,10 @@ fn every_method_refuses_bad_training_input() {
         match p.fit(ds.x.view(), zeros.view()) {
             Ok(m) if kind.trains_without_anomalies() && !ao => {
                 let s = m.decision_function(ds.x.view()).unwrap();
-                assert!(s.iter().all(|v| v.is_finite()), "{what}: no labeled anomaly");
+                assert!(
+                    s.iter().all(|v| v.is_finite()),
+                    "{what}: no labeled anomaly"
+                );
             }
             Err(FitError::NoLoss { method }) if kind.trains_without_anomalies() && ao => {
                 assert_eq!(method, kind, "{what}");

@@ -97,7 +97,11 @@ fn without_labeled_anomalies_deepsad_is_deep_svdd() {
         unreachable!()
     };
     // The centre from the initial network's forward pass.
-    let mut initial = dp.network(ds.n_features(), NormKind::BnNoAffine, &mut component_rng(4, "init"));
+    let mut initial = dp.network(
+        ds.n_features(),
+        NormKind::BnNoAffine,
+        &mut component_rng(4, "init"),
+    );
     let c = init_center(
         &mut initial,
         ds.x.view(),
@@ -112,9 +116,17 @@ fn without_labeled_anomalies_deepsad_is_deep_svdd() {
     // The loss is the unlabeled rows' distance to c, every batch has one, and training
     // lowers it (train mode: the batch statistics; `c` itself is taken in eval mode, as the
     // authors' code does, so eval-mode distances are on another scale).
-    let losses: Vec<f32> = model.report.epoch_losses.iter().map(|l| l.unwrap()).collect();
+    let losses: Vec<f32> = model
+        .report
+        .epoch_losses
+        .iter()
+        .map(|l| l.unwrap())
+        .collect();
     assert_eq!(model.report.empty_batches, 0);
-    assert!(losses[losses.len() - 1] < losses[0], "epoch losses {losses:?}");
+    assert!(
+        losses[losses.len() - 1] < losses[0],
+        "epoch losses {losses:?}"
+    );
     // The fitted scores are those distances, and rank the unlabeled anomalies first.
     let auc = aucroc(
         ds.y.as_slice().unwrap(),
@@ -128,7 +140,17 @@ fn without_labeled_anomalies_deepsad_is_deep_svdd() {
     let sad = p.fit(ds.x.view(), one.view()).unwrap();
     assert_ne!(sad.train_scores, model.train_scores);
     // AnoOnly (lambda_n = 0) would train on no loss at all.
-    let e = quick(true, 4).fit(ds.x.view(), unlabeled.view()).unwrap_err();
-    assert!(matches!(e, FitError::NoLoss { method: MethodKind::DeepSad }), "{e:?}");
+    let e = quick(true, 4)
+        .fit(ds.x.view(), unlabeled.view())
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            FitError::NoLoss {
+                method: MethodKind::DeepSad
+            }
+        ),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("no loss"), "{e}");
 }

@@ -46,9 +46,7 @@ fn few_unlabeled_rows_are_drawn_with_replacement_and_noted() {
     assert_eq!(m.report.notes.len(), 1, "{:?}", m.report.notes);
     let note = &m.report.notes[0];
     assert!(
-        note.contains("100 unlabeled")
-            && note.contains("256")
-            && note.contains("with replacement"),
+        note.contains("100 unlabeled") && note.contains("256") && note.contains("with replacement"),
         "{note}"
     );
     assert!(m.train_scores.iter().all(|s| s.is_finite()));
