@@ -236,7 +236,7 @@ class BaseDetector:
             self.__dict__.pop(name, None)
         model = _anoonly.fit(params, x, labels, verbose=bool(self.verbose))
         for note in model.notes:
-            warnings.warn(f"{type(self).__name__}: {note}", UserWarning, stacklevel=2)
+            warnings.warn(note, UserWarning, stacklevel=2)
         self._set_fitted(model, self.contamination)
         return self
 

@@ -195,9 +195,13 @@ def test_prenet_on_few_unlabeled_rows_draws_with_replacement_and_warns(
     # batch_size/2 = 256 it draws without replacement. It trains, as DeepOD does, and says so.
     rows = np.random.default_rng(1).permutation(len(data["y_semi"]))[:200]
     X, y = data["X_train"][rows], data["y_semi"][rows]
-    with pytest.warns(UserWarning, match=r"PReNet: .*replacement") as caught:
+    unlabeled = int((y == 0).sum())
+    assert unlabeled < 256
+    with pytest.warns(
+        UserWarning, match=rf"prenet: {unlabeled} unlabeled .*with replacement"
+    ) as w:
         est = anoonly.PReNet(epochs=1, random_state=0).fit(X, y)
-    assert len(caught) == 1
+    assert len(w) == 1
     assert est.decision_scores_.shape == (200,)
     assert np.isfinite(est.decision_scores_).all()
     # With enough unlabeled rows the authors' sampler runs, and nothing is said.
