@@ -7,7 +7,7 @@ from __future__ import annotations
 import _thread
 import re
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import anoonly
 import numpy as np
@@ -51,6 +51,34 @@ class _Progress:
         pass
 
 
+def interrupted(run: Callable[[], object], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Runs `run` (verbose) with a Ctrl-C as a user's, SIGINT to the main thread, once the
+    run is inside the library (its first epoch reported); checks that it raised
+    KeyboardInterrupt and returns the progress lines written until then."""
+    progress = _Progress()
+    monkeypatch.setattr("sys.stderr", progress)
+
+    def ctrl_c() -> None:
+        if progress.started.wait(timeout=60):
+            _thread.interrupt_main()
+
+    timer = threading.Thread(target=ctrl_c)
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        run()
+    timer.join()
+    # It stopped within an epoch or so of the interrupt, far from the end.
+    assert 1 <= len(progress.lines) < 1000, len(progress.lines)
+    return progress.lines
+
+
+def big() -> tuple[np.ndarray, np.ndarray]:
+    X, _, y, _ = generate_data(
+        n_train=2000, n_test=1, n_features=8, contamination=0.1, random_state=0
+    )
+    return X, y
+
+
 @pytest.mark.parametrize(
     "cls, kwargs",
     [(anoonly.DeepSAD, {"epochs": 100_000}), (anoonly.XGBOD, {"n_estimators": 100_000})],
@@ -68,25 +96,20 @@ def test_ctrl_c_stops_the_fit_and_leaves_it_unfitted(
     est.set_params(**kwargs)
     # A fitted estimator: the interrupted refit must leave it unfitted, not half-trained.
     assert hasattr(est, "decision_scores_")
-    progress = _Progress()
-    monkeypatch.setattr("sys.stderr", progress)
-
-    def ctrl_c() -> None:
-        # Once the fit is inside the library (its first epoch reported), as a user's
-        # Ctrl-C: SIGINT to the main thread.
-        if progress.started.wait(timeout=60):
-            _thread.interrupt_main()
-
-    timer = threading.Thread(target=ctrl_c)
-    big_X, _, big_y, _ = generate_data(
-        n_train=2000, n_test=1, n_features=8, contamination=0.1, random_state=0
-    )
-    timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        est.fit(big_X, semi_labels(big_y))
-    timer.join()
-    # It stopped within an epoch or so of the interrupt, far from the end.
-    assert 1 <= len(progress.lines) < 1000, len(progress.lines)
+    big_X, big_y = big()
+    interrupted(lambda: est.fit(big_X, semi_labels(big_y)), monkeypatch)
     assert not hasattr(est, "decision_scores_")
     with pytest.raises(anoonly.NotFittedError):
         est.decision_function(X)
+
+
+def test_ctrl_c_stops_evaluate(monkeypatch: pytest.MonkeyPatch) -> None:
+    X, y = big()
+    lines = interrupted(
+        lambda: anoonly.evaluate(
+            X, y, method="deepsad", epochs=100_000, seeds=[0, 1], verbose=True
+        ),
+        monkeypatch,
+    )
+    # The progress names the data and the seed, as the command's.
+    assert lines[0].startswith("anoonly: arrays seed 0: epoch 1/100000 loss ")
