@@ -11,7 +11,8 @@ PyOD-compatible estimators (``fit(X, y)`` with 1 = labeled anomaly, 0 = unlabele
 
 Model files are those of the ``anoonly`` command (``clf.save(path)``,
 ``anoonly.load(path)``); ``load_data``, ``split`` and ``metrics`` are the command's readers,
-its evaluation split and the paper's metrics.
+its evaluation split and the paper's metrics; ``evaluate`` is ``anoonly eval`` in one call.
+Installing the package also installs the ``anoonly`` command.
 """
 
 from anoonly._anoonly import __version__
@@ -27,7 +28,7 @@ from anoonly._estimators import (
     PReNet,
     load,
 )
-from anoonly._functions import load_data, metrics, split
+from anoonly._functions import evaluate, load_data, metrics, split
 
 __all__ = [
     "FEAWAD",
@@ -40,6 +41,7 @@ __all__ = [
     "NotFittedError",
     "PReNet",
     "__version__",
+    "evaluate",
     "load",
     "load_data",
     "metrics",

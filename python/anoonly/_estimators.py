@@ -19,6 +19,7 @@ import inspect
 import json
 import operator
 import os
+import warnings
 from typing import Any, ClassVar, Literal, Union, overload
 
 import numpy as np
@@ -36,7 +37,8 @@ _TRAIN_DEFAULTS: dict[str, Any] = {
 }
 _HAS_ANOONLY: dict[str, bool] = dict(_anoonly.methods())
 
-# Keywords every estimator takes besides its method's hyperparameters (PyOD's names).
+# Keywords every estimator takes besides its method's hyperparameters (PyOD's names);
+# `epochs` only where the method trains in epochs (XGBOD's rounds are `n_estimators`).
 _COMMON_DEFAULTS: dict[str, Any] = {
     "contamination": 0.1,
     "epochs": None,
@@ -97,6 +99,7 @@ class BaseDetector:
     # Filled by __init_subclass__ from the extension, in declaration order.
     _hyperparameters: ClassVar[dict[str, Any]] = {}
     _train_options: ClassVar[dict[str, Any]] = {}
+    _has_epochs: ClassVar[bool] = True
 
     contamination: float
     epochs: int | None
@@ -115,8 +118,9 @@ class BaseDetector:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         defaults = json.loads(_anoonly.method_defaults(cls._method))
-        # `epochs` is the common keyword (the CLI's --epochs, which each method maps to its
-        # own epochs knob); the rest are the method's own.
+        # `epochs` is the common keyword (the CLI's --epochs, None = the authors' count),
+        # where the method trains in epochs; the rest are the method's own.
+        cls._has_epochs = "epochs" in defaults
         cls._hyperparameters = {k: v for k, v in defaults.items() if k not in ("method", "epochs")}
         cls._train_options = dict(_TRAIN_DEFAULTS) if _HAS_ANOONLY[cls._method] else {}
         params = [
@@ -136,7 +140,8 @@ class BaseDetector:
             k: v for k, v in cls._train_options.items() if k in ("anoonly", "lambda_n", "norm")
         }
         tail = {k: v for k, v in cls._train_options.items() if k not in head}
-        return {**head, **_COMMON_DEFAULTS, **tail, **cls._hyperparameters}
+        common = {k: v for k, v in _COMMON_DEFAULTS.items() if k != "epochs" or cls._has_epochs}
+        return {**head, **common, **tail, **cls._hyperparameters}
 
     def __init__(self, **params: Any) -> None:
         defaults = self._defaults()
@@ -194,10 +199,11 @@ class BaseDetector:
                 hyper.append((name, value))
         train = {k: getattr(self, k, v) for k, v in _TRAIN_DEFAULTS.items()}
         seed = _count("random_state", self.random_state)
+        epochs = _count("epochs", self.epochs) if self._has_epochs else None
         return _anoonly.FitParams(
             self._method,
             hyper,
-            epochs=_count("epochs", self.epochs),
+            epochs=epochs,
             seed=0 if seed is None else seed,
             **train,
         )
@@ -211,20 +217,26 @@ class BaseDetector:
     def fit(self, X: Any, y: Any = None) -> BaseDetector:
         """Trains on ``X`` with labels ``y`` (1 = labeled anomaly, 0 = unlabeled, PyOD's and
         DeepOD's convention) and sets ``decision_scores_``, ``threshold_``, ``labels_`` and
-        ``n_features_in_``. The GIL is released while it trains. Returns ``self``."""
+        ``n_features_in_``. Returns ``self``.
+
+        ``y=None`` (or no 1 in ``y``): DeepSAD trains as Deep SVDD and GANomaly as it always
+        does (both learn from unlabeled rows); the other methods, and AnoOnly (no loss on
+        unlabeled rows), raise a ``ValueError`` saying they need a labeled anomaly.
+
+        The GIL is released while it trains. ``verbose=True`` writes one progress line per
+        epoch to ``sys.stderr``; Ctrl-C stops the fit within one epoch
+        (``KeyboardInterrupt``) and leaves the estimator unfitted. Where the fit had to
+        depart from the authors' code to train on this data (PReNet on few unlabeled rows
+        draws its pairs with replacement), it says so in a ``UserWarning``."""
         params = self._fit_params()
         _anoonly.check_contamination(self.contamination)
         x = as_features(X)
         labels = as_labels(y, x.shape[0])
         for name in ("model_", "decision_scores_", "threshold_", "labels_", "n_features_in_"):
             self.__dict__.pop(name, None)
-        try:
-            model = _anoonly.fit(params, x, labels)
-        except ValueError as e:
-            if y is None:
-                # PHASE 2: DeepSAD without labels trains as Deep SVDD (the library decides).
-                raise ValueError(f"y=None (no labeled anomaly given): {e}") from None
-            raise
+        model = _anoonly.fit(params, x, labels, verbose=bool(self.verbose))
+        for note in model.notes:
+            warnings.warn(note, UserWarning, stacklevel=2)
         self._set_fitted(model, self.contamination)
         return self
 
@@ -384,9 +396,9 @@ class REPEN(BaseDetector):
 
 
 class XGBOD(BaseDetector):
-    """XGBOD (Zhao & Hryniewicki 2018), a baseline of the paper: no AnoOnly variant.
-    ``epochs`` sets the number of boosting rounds (``n_estimators``), as the CLI's
-    ``--epochs``."""
+    """XGBOD (Zhao & Hryniewicki 2018), a baseline of the paper: no AnoOnly variant. It
+    does not train in epochs: its boosting rounds are ``n_estimators``, as in PyOD's XGBOD
+    (the CLI's ``--set n_estimators=N``)."""
 
     _method = "xgbod"
 
@@ -404,11 +416,9 @@ def load(path: PathLike, *, contamination: float = 0.1) -> BaseDetector:
     cls = _CLASSES[model.method]
     config = json.loads(model.params_json())
     method, train = config["method"], config["train"]
-    params: dict[str, Any] = {
-        "contamination": contamination,
-        "random_state": train["seed"],
-        "epochs": method.get("epochs"),
-    }
+    params: dict[str, Any] = {"contamination": contamination, "random_state": train["seed"]}
+    if cls._has_epochs:
+        params["epochs"] = method["epochs"]
     params.update({k: train[k] for k in cls._train_options})
     params.update({k: method[k] for k in cls._hyperparameters})
     est = cls(**params)

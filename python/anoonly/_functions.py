@@ -1,15 +1,18 @@
-"""Functions beside the estimators: data files, the protocol's split and the paper's
-metrics, each one call into the library."""
+"""Functions beside the estimators: data files, the protocol's split, the paper's
+metrics and whole evaluations, each one call into the library."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Sequence
 from typing import Any, Union
 
 import numpy as np
 import numpy.typing as npt
 
 from anoonly import _anoonly
+from anoonly._estimators import _CLASSES, _count
 from anoonly._inputs import as_features, as_labels, as_scores
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -66,3 +69,63 @@ def metrics(y_true: Any, scores: Any) -> dict[str, float]:
     for their Table 4). Scores are compared as float32."""
     s = as_scores(scores)
     return _anoonly.metrics(as_labels(y_true, s.shape[0], "y_true"), s)
+
+
+def evaluate(
+    X: Any,
+    y: Any = None,
+    *,
+    method: str = "deepsad",
+    anoonly: bool = False,
+    setting: str = "clean",
+    protocol: str = "adbench",
+    gamma_la: float = 0.1,
+    normal_ratio: float = 1.0,
+    max_rows: int | None = 10000,
+    seeds: Sequence[int] = (0,),
+    label_column: str | None = None,
+    name: str = "arrays",
+    verbose: bool = False,
+    **params: Any,
+) -> list[dict[str, Any]]:
+    """``anoonly eval`` in one call (the library's ``experiment::evaluate_seeds``): for each
+    seed, split the data as ``split`` does, fit ``method`` on the train part, score the test
+    part, and return one dict per seed with the fields of ``anoonly eval --json`` (metrics
+    as fractions, ``fit_seconds``, ``n_train``, ``method_params``, ...).
+
+    ``X`` is a data file (read as ``load_data`` reads it, ``y`` not given) or the features
+    with ``y`` the true labels (1 = anomaly; the records call the data ``name``). Any other
+    keyword is the estimator's (``epochs``, ``lambda_n``, ``hidden``, ``n_estimators``, ...);
+    the seeds set both the split and the model. The same options give the same records as
+    the command, bit for bit (apart from timings). ``verbose`` and Ctrl-C as in ``fit``."""
+    if method not in _CLASSES:
+        raise ValueError(f"unknown method {method!r} (known: {', '.join(_CLASSES)})")
+    for own in ("random_state", "contamination"):
+        if own in params:
+            raise TypeError(f"evaluate() takes no {own!r}: the seeds set the split and the model")
+    cls = _CLASSES[method]
+    if anoonly:
+        params["anoonly"] = True
+    fit_params = cls(**params)._fit_params()
+    seed_list = []
+    for seed in seeds:
+        n = _count("seeds", seed)
+        if n is None:
+            raise TypeError("seeds must be integers, got None")
+        seed_list.append(n)
+    options = (protocol, setting, gamma_la, normal_ratio, max_rows, bool(verbose))
+    if isinstance(X, (str, os.PathLike)):
+        if y is not None:
+            raise TypeError("evaluate(path, y): a data file holds its own labels; pass no y")
+        lines = _anoonly.evaluate(
+            fit_params, seed_list, *options, path=os.fspath(X), label_column=label_column
+        )
+    else:
+        if y is None:
+            raise TypeError("evaluate(X) needs the true labels y (or a data file path as X)")
+        x = as_features(X)
+        lines = _anoonly.evaluate(
+            fit_params, seed_list, *options, x=x, y=as_labels(y, x.shape[0]), name=name
+        )
+    records: list[dict[str, Any]] = [json.loads(line) for line in lines]
+    return records

@@ -96,8 +96,8 @@ CASES: list[tuple[type[anoonly.BaseDetector], dict[str, Any], list[str]]] = [
     (anoonly.REPEN, {"epochs": 2}, ["--method", "repen", "--epochs", "2"]),
     (
         anoonly.XGBOD,
-        {"epochs": 10, "max_depth": 2},
-        ["--method", "xgbod", "--epochs", "10", "--set", "max_depth=2"],
+        {"n_estimators": 10, "max_depth": 2},
+        ["--method", "xgbod", "--set", "n_estimators=10", "--set", "max_depth=2"],
     ),
 ]
 

@@ -137,7 +137,7 @@ def test_clone_and_params_round_trip(fitted: Detector) -> None:
     assert twin.get_params() == params
     assert not hasattr(twin, "decision_scores_")
     # set_params back and forth.
-    twin.set_params(contamination=0.2, epochs=1)
+    twin.set_params(contamination=0.2, random_state=1)
     assert twin.get_params()["contamination"] == 0.2
     twin.set_params(**params)
     assert twin.get_params() == params
@@ -158,8 +158,11 @@ def test_every_rust_hyperparameter_is_a_keyword(cls: type[Detector]) -> None:
 
     rust = set(json.loads(anoonly._anoonly.method_defaults(cls._method))) - {"method"}
     keywords = set(cls().get_params())
-    assert rust - {"epochs"} <= keywords
-    assert {"contamination", "epochs", "random_state", "verbose"} <= keywords
+    # Every Rust field is a keyword; `epochs` exactly where the method trains in epochs
+    # (not XGBOD: its rounds are `n_estimators`, as in PyOD).
+    assert rust <= keywords
+    assert ("epochs" in keywords) == (cls is not anoonly.XGBOD) == ("epochs" in rust)
+    assert {"contamination", "random_state", "verbose"} <= keywords
     has_variant = cls in WITH_ANOONLY
     assert ("anoonly" in keywords) == has_variant
     assert ("lambda_n" in keywords) == has_variant
@@ -171,6 +174,8 @@ def test_unknown_keyword_is_a_type_error_listing_known_ones() -> None:
         anoonly.DeepSAD(hiden=[10])
     with pytest.raises(TypeError, match="'anoonly'"):
         anoonly.XGBOD(anoonly=True)
+    with pytest.raises(TypeError, match=r"unexpected keyword argument 'epochs'.*n_estimators"):
+        anoonly.XGBOD(epochs=10)
     with pytest.raises(ValueError, match="invalid parameter 'foo'"):
         anoonly.DevNet().set_params(foo=1)
 
@@ -188,7 +193,7 @@ def test_unknown_keyword_is_a_type_error_listing_known_ones() -> None:
         (anoonly.DeepSAD, {"lambda_n": -0.5}, "lambda_n"),
         (anoonly.DeepSAD, {"empty_batch": "drop"}, "empty_batch"),
         (anoonly.DeepSAD, {"contamination": 0.7}, "contamination"),
-        (anoonly.XGBOD, {"epochs": 0}, "n_estimators"),
+        (anoonly.XGBOD, {"n_estimators": 0}, "n_estimators"),
         (anoonly.DeepSAD, {"epochs": -2}, "epochs"),
         (anoonly.DeepSAD, {"random_state": -1}, "random_state"),
     ],

@@ -4,6 +4,7 @@ or TypeError naming the problem (row and column where there is one)."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import anoonly
@@ -154,23 +155,59 @@ def test_bad_labels(small: dict[str, Any], y: Any, error: type[Exception], messa
         anoonly.DevNet(epochs=1).fit(X, y(X.shape[0]))
 
 
+# Methods that learn from unlabeled rows alone (PyOD's DeepSAD trains as Deep SVDD then).
+WITHOUT_ANOMALIES = [anoonly.DeepSAD, anoonly.GANomaly]
+
+
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
 def test_no_labeled_anomaly_says_the_method_needs_one(
     cls: type[anoonly.BaseDetector], small: dict[str, Any]
 ) -> None:
-    # PHASE 2: DeepSAD with y=None trains as Deep SVDD; today every method needs one.
     X = small["X"]
     for y in (None, np.zeros(X.shape[0])):
-        with pytest.raises(ValueError, match=f"no labeled anomaly.*{cls._method} needs"):
-            cls(**FAST[cls]).fit(X, y)
+        if cls in WITHOUT_ANOMALIES:
+            est = cls(random_state=0, **FAST[cls]).fit(X, y)
+            assert est.decision_scores_.shape == (X.shape[0],)
+            assert np.isfinite(est.decision_scores_).all()
+        else:
+            with pytest.raises(ValueError, match=f"no labeled anomaly.*{cls._method} needs"):
+                cls(**FAST[cls]).fit(X, y)
 
 
-def test_prenet_too_few_unlabeled_rows_is_a_value_error(data: dict[str, np.ndarray]) -> None:
-    # PHASE 2: DeepOD-style sampling with replacement instead.
+def test_deepsad_without_labels_is_deep_svdd(small: dict[str, Any]) -> None:
+    X = small["X"]
+    svdd = anoonly.DeepSAD(epochs=3, random_state=0).fit(X).decision_scores_
+    # y=None is all rows unlabeled: the same fit as zeros, bit for bit ...
+    zeros = anoonly.DeepSAD(epochs=3, random_state=0).fit(X, np.zeros(len(X))).decision_scores_
+    np.testing.assert_array_equal(bits(svdd), bits(zeros))
+    # ... and not the fit with the labeled anomalies.
+    sad = anoonly.DeepSAD(epochs=3, random_state=0).fit(X, small["y"]).decision_scores_
+    assert not np.array_equal(bits(svdd), bits(sad))
+    # AnoOnly has no loss without a labeled anomaly.
+    with pytest.raises(ValueError, match=r"no labeled anomaly.*lambda_n = 0"):
+        anoonly.DeepSAD(anoonly=True, epochs=1).fit(X)
+
+
+def test_prenet_on_few_unlabeled_rows_draws_with_replacement_and_warns(
+    data: dict[str, np.ndarray],
+) -> None:
+    # 200 rows (a small MVTec-AD train split): fewer unlabeled rows than PReNet's
+    # batch_size/2 = 256 it draws without replacement. It trains, as DeepOD does, and says so.
     rows = np.random.default_rng(1).permutation(len(data["y_semi"]))[:200]
     X, y = data["X_train"][rows], data["y_semi"][rows]
-    with pytest.raises(ValueError, match=r"unlabeled rows.*prenet needs at least 256"):
-        anoonly.PReNet(epochs=1).fit(X, y)
+    unlabeled = int((y == 0).sum())
+    assert unlabeled < 256
+    with pytest.warns(
+        UserWarning, match=rf"prenet: {unlabeled} unlabeled .*with replacement"
+    ) as w:
+        est = anoonly.PReNet(epochs=1, random_state=0).fit(X, y)
+    assert len(w) == 1
+    assert est.decision_scores_.shape == (200,)
+    assert np.isfinite(est.decision_scores_).all()
+    # With enough unlabeled rows the authors' sampler runs, and nothing is said.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        anoonly.PReNet(epochs=1, random_state=0).fit(data["X_train"], data["y_semi"])
 
 
 def test_failed_refit_leaves_the_estimator_unfitted(small: dict[str, Any]) -> None:

@@ -350,8 +350,30 @@ struct DemoArgs {
 
 /// Runs the `anoonly` command on `args` (the program name first, as `std::env::args_os`
 /// gives them) and returns its exit status: 0 on success, 1 when the work failed, 2 on a
-/// usage error. Every failure is one `error: ...` line on stderr.
+/// usage error. Every failure is one `error: ...` line on stderr. It never exits the
+/// process and sets nothing process-wide, so it can run inside another program.
 pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    ExitCode::from(run_status(args))
+}
+
+/// [`run`]'s exit status as a number (0, 1 or 2), for a caller that hands it on itself
+/// (the Python package's console script gives it to `sys.exit`). Standard output is
+/// flushed before it returns.
+pub fn run_status<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let status = run_parsed(args);
+    let _ = std::io::stdout().flush();
+    status
+}
+
+fn run_parsed<I, T>(args: I) -> u8
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -361,16 +383,16 @@ where
         Err(e) if !e.use_stderr() => {
             // --help, --version: clap's own output on stdout.
             let _ = e.print();
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Err(e) => {
             eprintln!("{}", clap_one_line(&e));
-            return ExitCode::from(2);
+            return 2;
         }
     };
     if cli.threads == Some(0) {
         eprintln!("error: --threads must be at least 1");
-        return ExitCode::from(2);
+        return 2;
     }
     // The products of eval/fit/score/demo use --threads (default: all cores), set for this
     // thread only; `bench` gives each worker its own setting (RunOptions::matmul_threads).
@@ -385,10 +407,10 @@ where
         Command::Bench(a) => bench(a, cli.threads),
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -439,14 +461,7 @@ impl EpochLine {
         if !self.tty {
             return;
         }
-        let loss = r.loss.map_or("-".to_string(), |l| format!("{l:.4}"));
-        eprint!(
-            "\r{}: {} {}/{} loss {loss}   ",
-            self.label,
-            r.stage,
-            r.epoch + 1,
-            r.epochs
-        );
+        eprint!("\r{}: {r}   ", self.label);
         if r.epoch + 1 == r.epochs {
             eprint!("\r{:width$}\r", "", width = self.label.len() + 50);
         }
@@ -475,6 +490,9 @@ impl SeedObserver for EvalPrinter {
             println!("{}", serde_json::to_string(r).unwrap_or_default());
         } else {
             println!("{}", record_line(r));
+        }
+        for note in &r.notes {
+            eprintln!("note: {} seed {}: {note}", r.dataset, r.seed);
         }
     }
 }
@@ -511,7 +529,8 @@ fn eval(a: EvalArgs) -> Result<()> {
 fn fit(a: FitArgs) -> Result<()> {
     let params = a.model.fit_options(a.seed)?.build()?;
     check_output_path(&a.out).map_err(anyhow::Error::msg)?;
-    let ds = data::load(&a.data.data, &a.data.options())?;
+    // All-0 labels are the fit's to judge (DeepSAD trains on them as Deep SVDD).
+    let ds = data::load_labeled(&a.data.data, &a.data.options())?;
     let line = EpochLine::new(format!("fit {}", ds.name));
     let mut obs = |r: &EpochReport| {
         line.show(r);
@@ -520,6 +539,9 @@ fn fit(a: FitArgs) -> Result<()> {
     let model = params
         .fit_observed(ds.x.view(), ds.y.view(), &mut obs)
         .with_context(|| format!("{}: fit", a.data.data.display()))?;
+    for note in &model.report.notes {
+        eprintln!("note: {note}");
+    }
     let (n_rows, n_anomalies, n_features) = (ds.n_rows(), ds.n_anomalies(), ds.n_features());
     // The data is not needed to write the model: freeing it first keeps the peak at
     // training instead of data + the serialized file (issue 7, docs/scale.md).

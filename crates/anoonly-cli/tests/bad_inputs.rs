@@ -329,7 +329,23 @@ fn npz_label_other_than_0_1() {
 fn npz_single_class() {
     let c = Case::new();
     let f = c.npz("normal.npz", good_x(), &[0; 6]);
-    c.fit_refused(&f, &[], &["normal.npz", "no anomaly"]);
+    // The fit decides: a method that needs labeled anomalies says so (DeepSAD trains on
+    // unlabeled rows alone: cli.rs), and an evaluation needs anomalies to label and test.
+    c.fit_refused(
+        &f,
+        &["--method", "devnet"],
+        &[
+            "normal.npz",
+            "no labeled anomaly",
+            "devnet needs at least one",
+            "deepsad",
+        ],
+    );
+    refused(
+        &["eval", "--data", &f, "--epochs", "1"],
+        &["normal.npz", "no anomaly"],
+        None,
+    );
 }
 
 #[test]
@@ -541,7 +557,16 @@ fn csv_invalid_utf8_header() {
 fn no_labeled_anomaly_with_anoonly() {
     let c = Case::new();
     let f = c.write("allnormal.csv", "a,y\n1,0\n2,0\n3,0\n");
-    c.fit_refused(&f, &["--anoonly"], &["allnormal.csv", "no anomaly"]);
+    c.fit_refused(
+        &f,
+        &["--anoonly"],
+        &[
+            "allnormal.csv",
+            "no labeled anomaly",
+            "lambda_n = 0",
+            "no loss",
+        ],
+    );
 }
 
 #[test]

@@ -46,6 +46,70 @@ fn the_library_entry_point_runs_the_command() {
     );
 }
 
+/// The library decides whether a method trains without labeled anomalies; the command
+/// passes the file on: DeepSAD trains on one (Deep SVDD), DevNet says it needs some.
+#[test]
+fn fit_passes_a_file_without_labeled_anomalies_to_the_library() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("normal.csv");
+    common::write_synthetic_csv(&csv, 300, 0, 6, 2);
+    let model = dir.path().join("m.safetensors");
+    let fit = |method: &str| {
+        anoonly(&[
+            "fit",
+            "--data",
+            csv.to_str().unwrap(),
+            "--method",
+            method,
+            "--epochs",
+            "2",
+            "--out",
+            model.to_str().unwrap(),
+        ])
+    };
+    let o = fit("deepsad");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(model.is_file());
+    std::fs::remove_file(&model).unwrap();
+    let o = fit("devnet");
+    assert_eq!(o.status.code(), Some(1));
+    let e = stderr(&o);
+    assert!(
+        e.contains("normal.csv") && e.contains("devnet needs at least one"),
+        "{e}"
+    );
+    assert!(!model.exists());
+}
+
+/// PReNet on fewer unlabeled rows than half a batch trains (pairs drawn with replacement)
+/// and the command says so, once, on stderr.
+#[test]
+fn fit_prints_the_notes_of_the_fit() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("small.csv");
+    common::write_synthetic_csv(&csv, 120, 12, 5, 4);
+    let model = dir.path().join("m.safetensors");
+    let o = anoonly(&[
+        "fit",
+        "--data",
+        csv.to_str().unwrap(),
+        "--method",
+        "prenet",
+        "--epochs",
+        "1",
+        "--out",
+        model.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let e = stderr(&o);
+    let notes: Vec<&str> = e.lines().filter(|l| l.starts_with("note: ")).collect();
+    assert_eq!(notes.len(), 1, "{e}");
+    assert!(
+        notes[0].contains("120 unlabeled") && notes[0].contains("with replacement"),
+        "{e}"
+    );
+}
+
 #[test]
 fn eval_json_has_the_contract_fields() {
     let dir = tempfile::tempdir().unwrap();

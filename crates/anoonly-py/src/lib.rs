@@ -17,6 +17,7 @@
 //! - Bad parameters and bad data raise `ValueError` with the library's message; files that
 //!   cannot be read raise `OSError` (`FileNotFoundError`, `PermissionError`).
 
+use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 
@@ -30,13 +31,14 @@ use pyo3::exceptions::{
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
-use anoonly::data::{self, DataError, LoadOptions};
-use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams, Model};
+use anoonly::data::{self, DataError, Dataset, LoadOptions};
+use anoonly::experiment::{self, EvalConfig, EvalError, SeedObserver};
+use anoonly::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, Model};
 use anoonly::metrics as core_metrics;
 use anoonly::model_file::{self, ModelFileError};
 use anoonly::probability as core_probability;
 use anoonly::protocol::{self, Protocol, Setting, SplitParams};
-use anoonly::train::{EmptyBatch, NormKind, TrainParams};
+use anoonly::train::{EmptyBatch, EpochReport, FitObserver, NormKind, TrainParams};
 
 /// Runs `f`, turning a panic into a `RuntimeError` that says it is a bug.
 fn guarded<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
@@ -130,11 +132,10 @@ struct PyFitParams {
 
 #[pymethods]
 impl PyFitParams {
-    /// Builds the parameters as the CLI's `ModelArgs::fit_params` builds them from its
-    /// flags (same order: hyperparameters, training options, then epochs), so equal
-    /// settings give bit-identical models, and validates them (a bad value is a
-    /// `ValueError` with the library's message). `hyperparameters` are `(name, JSON value)`.
-    // PHASE 2: the library's typed builder from front-end options (issue 12).
+    /// Builds the parameters with the library's [`FitOptions`], as the CLI builds them from
+    /// its flags, so equal settings give bit-identical models, and validates them (a bad
+    /// value is a `ValueError` with the library's message). `hyperparameters` are
+    /// `(name, JSON value)`; `epochs` is an error for a method without epochs (XGBOD).
     #[new]
     #[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed))]
     #[allow(clippy::too_many_arguments)]
@@ -150,23 +151,24 @@ impl PyFitParams {
         seed: u64,
     ) -> PyResult<Self> {
         guarded("parameter checks", || {
-            let mut p = FitParams::new(method_kind(method)?)
-                .anoonly(anoonly)
-                .seed(seed);
-            for (name, value) in &hyperparameters {
-                p.method.set(name, value).map_err(value_error)?;
-            }
-            p.train.lambda_n = lambda_n;
-            p.train.norm = norm
+            let mut o = FitOptions::new(method_kind(method)?);
+            o.anoonly = anoonly;
+            o.lambda_n = lambda_n;
+            o.norm = norm
                 .map(|n| n.parse::<NormKind>().map_err(value_error))
                 .transpose()?;
-            p.train.bn_loss_weight = bn_loss_weight;
-            p.train.empty_batch = enum_arg::<EmptyBatch>("empty_batch", empty_batch)?;
-            if let Some(e) = epochs {
-                p.method.set_epochs(e).map_err(value_error)?;
+            o.bn_loss_weight = bn_loss_weight;
+            o.skip_empty_batches =
+                enum_arg::<EmptyBatch>("empty_batch", empty_batch)? == EmptyBatch::Skip;
+            o.epochs = epochs;
+            o.seed = seed;
+            for (name, json) in hyperparameters {
+                let value = serde_json::from_str(&json)
+                    .map_err(|e| PyValueError::new_err(format!("{name} = {json}: {e}")))?;
+                o.params.push((name, value));
             }
-            p.validate().map_err(value_error)?;
-            Ok(PyFitParams { params: p })
+            let params = o.build().map_err(value_error)?;
+            Ok(PyFitParams { params })
         })
     }
 
@@ -194,22 +196,84 @@ fn c_contiguous<'a, T: numpy::Element, D: ndarray::Dimension>(
     Ok(a.as_array())
 }
 
+/// Shows a fit's epochs (`verbose`) and stops it on Ctrl-C: after every epoch it takes the
+/// GIL for a moment, writes the library's progress line to `sys.stderr` (so notebooks show
+/// it) and runs Python's signal handlers (`check_signals`). A `KeyboardInterrupt` (or any
+/// exception a handler raises) is kept and the fit told to stop; the caller raises it.
+struct PyObserver {
+    /// Progress label (`DeepSAD`, `CIFAR10_0 seed 1`); `None` when not verbose.
+    label: Option<String>,
+    error: Option<PyErr>,
+}
+
+impl PyObserver {
+    fn new(verbose: bool, label: String) -> Self {
+        PyObserver {
+            label: verbose.then_some(label),
+            error: None,
+        }
+    }
+
+    /// The exception that stopped the run, or else `other`.
+    fn error_or(&mut self, other: PyErr) -> PyErr {
+        self.error.take().unwrap_or(other)
+    }
+}
+
+impl FitObserver for PyObserver {
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        let checked = Python::attach(|py| -> PyResult<()> {
+            if let Some(label) = &self.label {
+                let stderr = py.import("sys")?.getattr("stderr")?;
+                stderr.call_method1("write", (format!("anoonly: {label}: {report}\n"),))?;
+                stderr.call_method0("flush")?;
+            }
+            py.check_signals()
+        });
+        match checked {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                self.error = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    }
+}
+
+impl SeedObserver for PyObserver {
+    fn seed_started(&mut self, dataset: &str, seed: u64) {
+        if let Some(label) = &mut self.label {
+            *label = format!("{dataset} seed {seed}");
+        }
+    }
+
+    fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
+        FitObserver::on_epoch(self, report)
+    }
+}
+
 /// Trains with `params` on `x` (float32, rows x features) and labels `y` (uint8, 1 =
-/// labeled anomaly, 0 = unlabeled). The GIL is released while it trains.
+/// labeled anomaly, 0 = unlabeled). The GIL is released while it trains; after each epoch
+/// the progress line goes to `sys.stderr` when `verbose`, and Ctrl-C stops the fit
+/// (`KeyboardInterrupt`, no model).
 #[pyfunction]
+#[pyo3(signature = (params, x, y, verbose = false))]
 fn fit(
     py: Python<'_>,
     params: &Bound<'_, PyFitParams>,
     x: PyReadonlyArray2<'_, f32>,
     y: PyReadonlyArray1<'_, u8>,
+    verbose: bool,
 ) -> PyResult<PyModel> {
     let params = &params.get().params;
     let (x, y): (ArrayView2<f32>, ArrayView1<u8>) =
         (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
+    let mut observer = PyObserver::new(verbose, params.method.kind().to_string());
     let model = py.detach(|| {
         guarded("fit", || {
-            // PHASE 2: an observer that reports epochs (verbose) and stops on Ctrl-C.
-            params.fit(x, y).map_err(fit_error)
+            params
+                .fit_observed(x, y, &mut observer)
+                .map_err(|e| observer.error_or(fit_error(e)))
         })
     })?;
     Ok(PyModel { model })
@@ -239,6 +303,13 @@ impl PyModel {
     #[getter]
     fn train_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
         self.model.train_scores.clone().into_pyarray(py)
+    }
+
+    /// What the fit did differently from the authors' code to train on its data (e.g.
+    /// PReNet drawing pairs with replacement), one sentence each.
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.model.report.notes.clone()
     }
 
     /// The fit parameters as JSON: `{"method": {"method": NAME, ...}, "train": {...}}`.
@@ -336,6 +407,24 @@ type SplitArrays<'py> = (
     Bound<'py, PyArray1<u8>>,
 );
 
+/// The split options of `anoonly eval` (protocol and setting by their CLI names).
+fn split_params(
+    protocol: &str,
+    setting: &str,
+    gamma_la: f64,
+    normal_ratio: f64,
+    max_rows: Option<usize>,
+) -> PyResult<SplitParams> {
+    Ok(SplitParams {
+        protocol: enum_arg::<Protocol>("protocol", protocol)?,
+        setting: enum_arg::<Setting>("setting", setting)?,
+        gamma_la,
+        normal_ratio,
+        max_rows,
+        ..SplitParams::default()
+    })
+}
+
 /// The train/test split of `anoonly eval` at `seed`: `(X_train, y_train, X_test, y_test)`,
 /// both parts min-max scaled with the train split; `y_train` 1 = labeled anomaly, `y_test`
 /// the true labels.
@@ -353,14 +442,7 @@ fn split<'py>(
     normal_ratio: f64,
     max_rows: Option<usize>,
 ) -> PyResult<SplitArrays<'py>> {
-    let params = SplitParams {
-        protocol: enum_arg::<Protocol>("protocol", protocol)?,
-        setting: enum_arg::<Setting>("setting", setting)?,
-        gamma_la,
-        normal_ratio,
-        max_rows,
-        ..SplitParams::default()
-    };
+    let params = split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?;
     params.validate().map_err(value_error)?;
     let (x, y) = (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
     let s = py.detach(|| {
@@ -443,6 +525,89 @@ fn confidence<'py>(
     Ok(Array1::from(c).into_pyarray(py))
 }
 
+fn eval_error(e: EvalError, observer: &mut PyObserver) -> PyErr {
+    match e {
+        EvalError::Fit {
+            source: FitError::Interrupted(_),
+            ..
+        } => observer.error_or(PyRuntimeError::new_err(e.to_string())),
+        EvalError::Fit {
+            source: FitError::Diverged,
+            ..
+        } => PyRuntimeError::new_err(e.to_string()),
+        e => value_error(e),
+    }
+}
+
+/// `anoonly eval` in one call: splits, fits and scores once per seed with the library's
+/// `experiment::evaluate_seeds` and returns each seed's record as the JSON line of
+/// `eval --json`. The data is a file (`path`, read as `eval` reads it) or arrays (`x`,
+/// `y` true labels, named `name` in the records). The GIL is released while it runs;
+/// `verbose` and Ctrl-C as in `fit`.
+#[pyfunction]
+#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None))]
+#[allow(clippy::too_many_arguments)]
+fn evaluate(
+    py: Python<'_>,
+    params: &Bound<'_, PyFitParams>,
+    seeds: Vec<u64>,
+    protocol: &str,
+    setting: &str,
+    gamma_la: f64,
+    normal_ratio: f64,
+    max_rows: Option<usize>,
+    verbose: bool,
+    x: Option<PyReadonlyArray2<'_, f32>>,
+    y: Option<PyReadonlyArray1<'_, u8>>,
+    name: &str,
+    path: Option<PathBuf>,
+    label_column: Option<String>,
+) -> PyResult<Vec<String>> {
+    let cfg = EvalConfig {
+        fit: params.get().params.clone(),
+        split: split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?,
+    };
+    cfg.validate().map_err(value_error)?;
+    experiment::check_seeds(&seeds).map_err(value_error)?;
+    let ds = match (path, x, y) {
+        (Some(path), None, None) => {
+            let opts = LoadOptions {
+                label_column,
+                labels: None,
+            };
+            py.detach(|| guarded("evaluate", || data::load(&path, &opts).map_err(data_error)))?
+        }
+        (None, Some(x), Some(y)) => {
+            let (x, y) = (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
+            Dataset::new(name, x.to_owned(), y.to_owned()).map_err(data_error)?
+        }
+        _ => {
+            return Err(PyValueError::new_err(
+                "evaluate needs a data file or both X and y",
+            ))
+        }
+    };
+    let mut observer = PyObserver::new(verbose, ds.name.clone());
+    let records = py.detach(|| {
+        guarded("evaluate", || {
+            experiment::evaluate_seeds(ds, &cfg, &seeds, &mut observer)
+                .map_err(|e| eval_error(e, &mut observer))
+        })
+    })?;
+    records
+        .iter()
+        .map(|r| serde_json::to_string(r).map_err(value_error))
+        .collect()
+}
+
+/// Runs the `anoonly` command (the CLI's own code, `anoonly_cli::run_status`) on `args`
+/// (the program name first) and returns its exit status; the console script hands it to
+/// `sys.exit`. The GIL is released while it runs.
+#[pyfunction]
+fn run_cli(py: Python<'_>, args: Vec<String>) -> PyResult<u8> {
+    py.detach(|| guarded("the anoonly command", || Ok(anoonly_cli::run_status(args))))
+}
+
 /// Address of the first element as the library sees a float32 matrix passed from Python:
 /// equal to numpy's own data pointer when no copy was made (the zero-copy test).
 #[pyfunction]
@@ -467,6 +632,8 @@ fn _anoonly(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(metrics, m)?)?;
     m.add_function(wrap_pyfunction!(probability, m)?)?;
     m.add_function(wrap_pyfunction!(confidence, m)?)?;
+    m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(_buffer_address, m)?)?;
     Ok(())
 }

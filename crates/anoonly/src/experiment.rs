@@ -90,6 +90,10 @@ pub struct EvalRecord {
     /// The method's full hyperparameters, so a record says exactly what ran
     /// (e.g. DevNet's `loss`, FEAWAD's `compat`).
     pub method_params: MethodParams,
+    /// What the fit did differently from the authors' code on this data
+    /// ([`crate::train::TrainReport::notes`]); not in the JSON when there is none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Why an evaluation failed.
@@ -284,6 +288,7 @@ fn evaluate_parts(
         n_test_anomalies: y_test.iter().filter(|&&v| v == 1).count(),
         empty_batches: model.report.empty_batches,
         method_params: fit_params.method.clone(),
+        notes: model.report.notes.clone(),
     })
 }
 

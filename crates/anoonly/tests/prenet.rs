@@ -1,4 +1,5 @@
-//! PReNet through the public API: the unlabeled-count check, its batch-size rule, and the
+//! PReNet through the public API: small training sets (pairs drawn with replacement), its
+//! batch-size rule, and the
 //! reference re-run of the authors' code on real data (fit, determinism, row-wise scoring,
 //! model files: tests/conformance.rs).
 
@@ -27,37 +28,54 @@ fn quick(anoonly: bool, seed: u64) -> FitParams {
     p
 }
 
+/// Fewer unlabeled rows than the (u,u) half of a batch (the authors' sampler draws it
+/// without replacement): the pairs' unlabeled rows are drawn with replacement, as DeepOD's
+/// PReNet does, and the fit says so in its report. With enough rows, no note (and the
+/// authors' draws: scripts/same_outputs.sh). No unlabeled row at all is refused.
 #[test]
-fn too_few_unlabeled_rows_is_a_clear_error() {
+fn few_unlabeled_rows_are_drawn_with_replacement_and_noted() {
     let ds = small();
-    // 100 unlabeled rows and the 60 anomalies: the (u,u) half of a 512-pair batch needs 256.
+    // 100 unlabeled rows and the 60 anomalies: the (u,u) half of a 512-pair batch is 256.
     let keep: Vec<usize> = (0..ds.n_rows())
         .filter(|&i| ds.y[i] == 1)
         .chain((0..ds.n_rows()).filter(|&i| ds.y[i] == 0).take(100))
         .collect();
     let x = ds.x.select(ndarray::Axis(0), &keep);
     let y = ds.y.select(ndarray::Axis(0), &keep);
-    let err = quick(false, 0).fit(x.view(), y.view()).unwrap_err();
+    let m = quick(false, 0).fit(x.view(), y.view()).unwrap();
+    assert_eq!(m.report.notes.len(), 1, "{:?}", m.report.notes);
+    let note = &m.report.notes[0];
+    assert!(
+        note.contains("100 unlabeled") && note.contains("256") && note.contains("with replacement"),
+        "{note}"
+    );
+    assert!(m.train_scores.iter().all(|s| s.is_finite()));
+    // A batch whose (u,u) half fits in 100 rows draws as the authors do: no note.
+    let mut p = quick(false, 0);
+    p.method.set("batch_size", "128").unwrap();
+    assert!(p.fit(x.view(), y.view()).unwrap().report.notes.is_empty());
+    assert!(quick(false, 0)
+        .fit(ds.x.view(), ds.y.view())
+        .unwrap()
+        .report
+        .notes
+        .is_empty());
+    // Only labeled anomalies: nothing to pair them with.
+    let anomalies: Vec<usize> = (0..ds.n_rows()).filter(|&i| ds.y[i] == 1).collect();
+    let xa = ds.x.select(ndarray::Axis(0), &anomalies);
+    let ya = ds.y.select(ndarray::Axis(0), &anomalies);
+    let err = quick(false, 0).fit(xa.view(), ya.view()).unwrap_err();
     assert!(
         matches!(
             err,
             FitError::TooFewUnlabeled {
                 method: MethodKind::PReNet,
-                found: 100,
-                needed: 256
+                found: 0,
+                needed: 1
             }
         ),
         "{err:?}"
     );
-    let msg = err.to_string();
-    assert!(
-        msg.contains("100") && msg.contains("256") && msg.contains("prenet"),
-        "{msg}"
-    );
-    // A smaller batch needs fewer.
-    let mut p = quick(false, 0);
-    p.method.set("batch_size", "128").unwrap();
-    assert!(p.fit(x.view(), y.view()).is_ok());
 }
 
 #[test]

@@ -247,7 +247,7 @@ pub enum DataError {
     },
     /// [`load`] needs at least one anomaly (label 1).
     #[error(
-        "{file}: no anomaly (label 1) among its {n_rows} rows; semi-supervised training needs some"
+        "{file}: no anomaly (label 1) among its {n_rows} rows; an evaluation needs anomalies to label and to test on"
     )]
     NoAnomaly { file: String, n_rows: usize },
     /// CSV row with a different number of fields than the header.
@@ -505,25 +505,32 @@ pub fn read_csv_bytes(
     checked_features(name.into(), name.into(), x, y)
 }
 
-/// Loads a labeled data set for training / evaluation. Labels are required, and at least one
-/// row must be an anomaly ([`DataError::NoAnomaly`]). See the [module documentation](self) for
-/// formats and label lookup.
+/// Loads a labeled data set for evaluation: [`load_labeled`], and at least one row must be
+/// an anomaly ([`DataError::NoAnomaly`]): the protocol splits anomalies into train and test.
+/// See the [module documentation](self) for formats and label lookup.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let ds = load_labeled(path, opts)?;
+    if !ds.y.iter().any(|v| *v == 1) {
+        return Err(DataError::NoAnomaly {
+            file: path.display().to_string(),
+            n_rows: ds.y.len(),
+        });
+    }
+    Ok(ds)
+}
+
+/// Loads a labeled data set for training (`fit`, Python's `load_data`): labels are
+/// required, all-0 labels are accepted (whether a method trains without labeled anomalies
+/// is the fit's decision: [`crate::methods::FitParams::fit`]).
+pub fn load_labeled(path: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
     let f = read_any(path, opts, true)?;
-    let file = path.display().to_string();
     let Some(y) = f.y else {
         // read_any(.., true) never returns unlabeled features; keep a clear error anyway.
         return Err(DataError::MissingLabels {
-            file,
+            file: path.display().to_string(),
             looked_for: Vec::new(),
         });
     };
-    if !y.iter().any(|v| *v == 1) {
-        return Err(DataError::NoAnomaly {
-            file,
-            n_rows: y.len(),
-        });
-    }
     Ok(Dataset {
         name: f.name,
         x: f.x,

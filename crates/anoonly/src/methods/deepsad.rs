@@ -304,6 +304,9 @@ impl Method for FittedDeepSad {
     const SUPPORTS_ANOONLY: bool = true;
     /// Its two torch BatchNorms without affine (the paper's BN*).
     const OWN_NORM: NormKind = NormKind::BnNoAffine;
+    /// With no labeled anomaly it is Deep SVDD: `c` from the initial network, `L_N` on every
+    /// row (the authors' `semi_targets == 0` branch; PyOD's DeepSAD with `y=None`).
+    const TRAINS_WITHOUT_ANOMALIES: bool = true;
 
     fn knobs(p: &mut DeepSadParams) -> Knobs<'_> {
         Knobs::new(&mut p.epochs, &mut p.batch_size)
@@ -350,7 +353,7 @@ impl Method for FittedDeepSad {
             checkpoint: Checkpoint::Last,
         };
         let mut opt = Adam::torch(params.weight_decay);
-        let report = train::fit(
+        let mut report = train::fit(
             &mut task,
             &mut net,
             &mut opt,
@@ -359,6 +362,7 @@ impl Method for FittedDeepSad {
             &mut loader_rng,
             observer,
         )?;
+        report.notes.extend(train::one_batch_note(Self::NAME, x.nrows(), params.batch_size));
         Ok((FittedDeepSad { net, c }, report))
     }
 

@@ -360,6 +360,8 @@ impl Method for FittedDevNet {
     const SUPPORTS_ANOONLY: bool = true;
     /// None (AnoOnly adds a Keras BatchNorm after the hidden ReLU).
     const OWN_NORM: NormKind = NormKind::None;
+    /// Its sampler draws half of every batch from the labeled anomalies.
+    const TRAINS_WITHOUT_ANOMALIES: bool = false;
 
     fn knobs(p: &mut DevNetParams) -> Knobs<'_> {
         Knobs::new(&mut p.epochs, &mut p.batch_size)

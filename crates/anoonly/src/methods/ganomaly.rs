@@ -327,6 +327,8 @@ impl Method for FittedGanomaly {
     const SUPPORTS_ANOONLY: bool = false;
     /// None: a baseline without a normalisation layer.
     const OWN_NORM: NormKind = NormKind::None;
+    /// It trains on the unlabeled rows only and never uses labeled anomalies (ADBench).
+    const TRAINS_WITHOUT_ANOMALIES: bool = true;
 
     fn knobs(p: &mut GanomalyParams) -> Knobs<'_> {
         Knobs::new(&mut p.epochs, &mut p.batch_size)
@@ -403,6 +405,11 @@ impl Method for FittedGanomaly {
             )?;
         }
         report.kept_epoch = params.epochs - 1;
+        report.notes.extend(crate::train::one_batch_note(
+            Self::NAME,
+            normal.len(),
+            params.batch_size,
+        ));
         Ok((FittedGanomaly { generator: gen }, report))
     }
 

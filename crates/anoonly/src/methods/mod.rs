@@ -66,8 +66,8 @@ pub use xgbod::XgbodParams;
 
 /// What a method is and what it does: each method file implements this once, and the
 /// registry routes every front end, fit, record and model file to it. Every item is
-/// required (except [`Method::relative_cost`]), so a method that forgets one does not
-/// compile.
+/// required (except [`Method::relative_cost`] and [`Method::TRAINS_WITHOUT_ANOMALIES`],
+/// whose default refuses), so a method that forgets one does not compile.
 pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
     /// The method's hyperparameters (authors' defaults in `Default`); serialised by field
     /// name (model files, records, `--set NAME=VALUE`).
@@ -91,6 +91,14 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
     /// The method's own normalisation before its last layer, the one `--norm` replaces and
     /// AnoOnly keeps ([`NormKind::None`] for a method without one).
     const OWN_NORM: NormKind;
+
+    /// Whether the method trains without any labeled anomaly (every label 0; Python's
+    /// `y=None`). DeepSAD does: it is then Deep SVDD, its loss on the unlabeled rows only,
+    /// as the authors' and PyOD's DeepSAD with no labeled anomaly. [`FitParams::fit`]
+    /// refuses such data for a method that does not, and for a variant without a loss on
+    /// unlabeled rows (`lambda_n = 0`, AnoOnly), before any work. The default is the safe
+    /// answer, refusal; each method file states its own.
+    const TRAINS_WITHOUT_ANOMALIES: bool = false;
 
     /// Checks every hyperparameter's range, naming the field.
     fn validate(params: &Self::Params) -> Result<(), ParamError>;
@@ -159,6 +167,18 @@ impl<'a> Knobs<'a> {
             epochs: Some(epochs),
             batch_size: Some(batch_size),
         }
+    }
+}
+
+impl MethodKind {
+    /// The names of the methods that train without labeled anomalies, for messages.
+    fn trained_without_anomalies() -> String {
+        let names: Vec<&str> = MethodKind::ALL
+            .iter()
+            .filter(|m| m.trains_without_anomalies())
+            .map(|m| m.name())
+            .collect();
+        names.join(", ")
     }
 }
 
@@ -247,17 +267,18 @@ impl MethodParams {
         shown: &str,
     ) -> Result<(), ParamError> {
         let kind = self.kind();
+        let field = || std::borrow::Cow::Owned(name.to_string());
         let mut json = self
             .fields_json()
-            .map_err(|e| ParamError::new("params", name, e.to_string()))?;
+            .map_err(|e| ParamError::new(field(), shown, e.to_string()))?;
         let obj = json
             .as_object_mut()
-            .ok_or_else(|| ParamError::new("params", name, "not an object"))?;
+            .ok_or_else(|| ParamError::new(field(), shown, "not an object"))?;
         if !obj.contains_key(name) {
             let known: Vec<&str> = obj.keys().map(String::as_str).collect();
             return Err(ParamError::new(
-                "set",
-                name,
+                field(),
+                shown,
                 format!(
                     "{kind} has no parameter `{name}` (it has: {})",
                     known.join(", ")
@@ -265,8 +286,10 @@ impl MethodParams {
             ));
         }
         obj.insert(name.to_string(), value);
+        // The error names the field itself (`invalid parameter `lr` = fast: invalid type:
+        // string "fast", expected f32`), not the front end's flag.
         *self = MethodParams::from_fields_json(kind, json)
-            .map_err(|e| ParamError::new("set", format!("{name}={shown}"), e.to_string()))?;
+            .map_err(|e| ParamError::new(field(), shown, e.to_string()))?;
         Ok(())
     }
 
@@ -279,6 +302,12 @@ impl MethodParams {
     /// The method's batch size, where it has one.
     pub fn batch_size(&self) -> Option<usize> {
         self.clone().knobs().batch_size.map(|b| *b)
+    }
+
+    /// The method's epochs, where it trains in epochs (front ends map their `epochs`
+    /// option to it; XGBOD has boosting rounds instead).
+    pub fn epochs(&self) -> Option<usize> {
+        self.clone().knobs().epochs.map(|e| *e)
     }
 
     /// Sets the training batch size (`--batch-size`); an error for a method without one.
@@ -367,8 +396,15 @@ pub enum FitError {
     Empty,
     #[error("training data: label {value} at row {row} (labels must be 1 = known anomaly, 0 = unlabeled)")]
     BadLabel { row: usize, value: u8 },
-    #[error("training data has no labeled anomaly (label 1): {method} needs at least one")]
+    #[error(
+        "training data has no labeled anomaly (label 1): {method} needs at least one (methods that train without: {})",
+        MethodKind::trained_without_anomalies()
+    )]
     NoLabeledAnomaly { method: MethodKind },
+    #[error(
+        "training data has no labeled anomaly (label 1) and lambda_n = 0 (AnoOnly): {method} would have no loss to train on; label at least one anomaly, or train the vanilla method (lambda_n > 0), which learns from the unlabeled rows alone"
+    )]
+    NoLoss { method: MethodKind },
     #[error(
         "training data has {found} unlabeled rows (label 0): {method} needs at least {needed}"
     )]
@@ -509,9 +545,13 @@ impl FitParams {
             return Err(FitError::BadLabel { row, value });
         }
         if !y.iter().any(|&v| v == 1) {
-            return Err(FitError::NoLabeledAnomaly {
-                method: self.method.kind(),
-            });
+            let method = self.method.kind();
+            if !method.trains_without_anomalies() {
+                return Err(FitError::NoLabeledAnomaly { method });
+            }
+            if method.supports_anoonly() && self.train.lambda_n() == 0.0 {
+                return Err(FitError::NoLoss { method });
+            }
         }
         if let Some((row, col)) = first_non_finite(x) {
             return Err(FitError::NonFinite { row, col });
@@ -556,9 +596,7 @@ impl Model {
     /// of the training scores (PyOD's `threshold_`, linear interpolation like
     /// `numpy.percentile`).
     pub fn threshold(&self, contamination: f64) -> Result<f32, ScoreError> {
-        if !(contamination > 0.0 && contamination <= 0.5) {
-            return Err(ScoreError::Contamination(contamination));
-        }
+        crate::probability::check_contamination(contamination)?;
         let mut s: Vec<f32> = self.train_scores.to_vec();
         s.sort_by(f32::total_cmp);
         if s.is_empty() {

@@ -127,7 +127,8 @@ impl PReNetParams {
         Ok(())
     }
 
-    /// Unlabeled rows a fit needs: the (u,u) half of a batch is drawn without replacement.
+    /// Unlabeled rows the authors' sampler needs: the (u,u) half of a batch is drawn
+    /// without replacement. A fit on fewer draws them with replacement and says so.
     pub fn needed_unlabeled(&self) -> usize {
         self.batch_size / 2
     }
@@ -297,23 +298,29 @@ pub struct Pair {
 /// without replacement), U4, U5 (`batch/2` unlabeled each, without replacement);
 /// left = [A0, A2, U4], right = [A1, U3, U5]; then one permutation of the pairs.
 ///
+/// With `replace_unlabeled` the three unlabeled parts are drawn with replacement instead,
+/// as DeepOD's PReNet draws every pair (for training sets with fewer than `batch/2`
+/// unlabeled rows, where the authors' draw is impossible; see [`FittedPReNet`]'s `fit`).
+///
 /// # Panics
-/// If `anomalies` is empty or `unlabeled` has fewer than `batch_size / 2` rows (the fit
-/// checks both first).
+/// If `anomalies` or `unlabeled` is empty, or `unlabeled` has fewer than `batch_size / 2`
+/// rows without `replace_unlabeled` (the fit checks first).
 pub fn sample_pairs(
     anomalies: &[usize],
     unlabeled: &[usize],
     batch_size: usize,
     target_aa: f32,
     target_au: f32,
+    replace_unlabeled: bool,
     rng: &mut Rng,
 ) -> Vec<Pair> {
     let q = batch_size / 4;
     let h = batch_size / 2;
     assert!(!anomalies.is_empty(), "PReNet needs a labeled anomaly");
+    assert!(!unlabeled.is_empty(), "PReNet needs an unlabeled row");
     assert!(
-        unlabeled.len() >= h,
-        "PReNet needs batch_size/2 unlabeled rows"
+        replace_unlabeled || unlabeled.len() >= h,
+        "PReNet needs batch_size/2 unlabeled rows to draw them without replacement"
     );
     let with_replacement = |pool: &[usize], n: usize, rng: &mut Rng| -> Vec<usize> {
         (0..n).map(|_| pool[rng.gen_range(0..pool.len())]).collect()
@@ -327,9 +334,14 @@ pub fn sample_pairs(
     let a0 = with_replacement(anomalies, q, rng);
     let a1 = with_replacement(anomalies, q, rng);
     let a2 = with_replacement(anomalies, q, rng);
-    let u3 = without_replacement(unlabeled, q, rng);
-    let u4 = without_replacement(unlabeled, h, rng);
-    let u5 = without_replacement(unlabeled, h, rng);
+    let draw_unlabeled = if replace_unlabeled {
+        with_replacement
+    } else {
+        without_replacement
+    };
+    let u3 = draw_unlabeled(unlabeled, q, rng);
+    let u4 = draw_unlabeled(unlabeled, h, rng);
+    let u5 = draw_unlabeled(unlabeled, h, rng);
     let mut pairs = Vec::with_capacity(batch_size);
     let mut push = |l: &[usize], r: &[usize], kind: PairKind, target: f32| {
         for (&left, &right) in l.iter().zip(r) {
@@ -381,6 +393,8 @@ struct PReNetTask<'a> {
     x: ArrayView2<'a, f32>,
     anomalies: Vec<usize>,
     unlabeled: Vec<usize>,
+    /// Fewer than `batch_size / 2` unlabeled rows: drawn with replacement.
+    replace_unlabeled: bool,
     params: PReNetParams,
     loss: PReNetLoss,
 }
@@ -399,6 +413,7 @@ impl Task for PReNetTask<'_> {
                     p.batch_size,
                     p.target_aa,
                     p.target_au,
+                    self.replace_unlabeled,
                     rng,
                 )
             })
@@ -581,6 +596,8 @@ impl Method for FittedPReNet {
     const SUPPORTS_ANOONLY: bool = true;
     /// None (AnoOnly ends the feature branch with a torch BatchNorm).
     const OWN_NORM: NormKind = NormKind::None;
+    /// Its (a,a) and (a,u) pairs need labeled anomalies.
+    const TRAINS_WITHOUT_ANOMALIES: bool = false;
 
     fn knobs(p: &mut PReNetParams) -> Knobs<'_> {
         Knobs::new(&mut p.epochs, &mut p.batch_size)
@@ -612,13 +629,26 @@ impl Method for FittedPReNet {
                 method: MethodKind::PReNet,
             });
         }
-        if unlabeled.len() < params.needed_unlabeled() {
+        if unlabeled.is_empty() {
             return Err(FitError::TooFewUnlabeled {
                 method: MethodKind::PReNet,
-                found: unlabeled.len(),
-                needed: params.needed_unlabeled(),
+                found: 0,
+                needed: 1,
             });
         }
+        // The authors' sampler draws the (u,u) half of a batch without replacement, so it
+        // needs `batch_size / 2` unlabeled rows (256 by default: a 200-row MVTec-AD train
+        // split has fewer). Below that, every unlabeled draw is with replacement, as
+        // DeepOD's PReNet draws its pairs; where there are enough rows the authors' draws
+        // are untouched (same random stream, same pairs).
+        let replace_unlabeled = unlabeled.len() < params.needed_unlabeled();
+        let note = replace_unlabeled.then(|| {
+            format!(
+                "prenet: {} unlabeled training rows, fewer than batch_size/2 = {}: the unlabeled rows of the training pairs were drawn with replacement (as DeepOD's PReNet), not without (the authors' code)",
+                unlabeled.len(),
+                params.needed_unlabeled()
+            )
+        });
         let seed = train_params.seed;
         let norm = head_norm(train_params, Self::OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));
@@ -628,6 +658,7 @@ impl Method for FittedPReNet {
             x,
             anomalies,
             unlabeled,
+            replace_unlabeled,
             params: params.clone(),
             loss: PReNetLoss,
         };
@@ -642,7 +673,7 @@ impl Method for FittedPReNet {
             checkpoint: Checkpoint::Last,
         };
         let mut opt = RmsProp::torch(params.weight_decay);
-        let report = train::fit(
+        let mut report = train::fit(
             &mut task,
             &mut net,
             &mut opt,
@@ -651,6 +682,7 @@ impl Method for FittedPReNet {
             &mut component_rng(seed, "sampler"),
             observer,
         )?;
+        report.notes.extend(note);
         let fitted = FittedPReNet::new(net, ref_anomalies, ref_unlabeled, params.n_ref, seed);
         Ok((fitted, report))
     }
@@ -745,11 +777,37 @@ mod tests {
     }
 
     #[test]
+    fn sampler_with_replacement_draws_from_few_unlabeled_rows() {
+        let anomalies: Vec<usize> = (0..3).collect();
+        let unlabeled: Vec<usize> = (100..110).collect();
+        let mut rng = component_rng(5, "t");
+        let pairs = sample_pairs(&anomalies, &unlabeled, 512, 8.0, 4.0, true, &mut rng);
+        assert_eq!(pairs.len(), 512);
+        let count = |k: PairKind| pairs.iter().filter(|p| p.kind == k).count();
+        assert_eq!(count(PairKind::AnomalyAnomaly), 128);
+        assert_eq!(count(PairKind::AnomalyUnlabeled), 128);
+        assert_eq!(count(PairKind::UnlabeledUnlabeled), 256);
+        // Every unlabeled side comes from the 10 rows, and each of them is drawn.
+        let mut seen: Vec<usize> = pairs
+            .iter()
+            .flat_map(|p| match p.kind {
+                PairKind::AnomalyAnomaly => vec![],
+                PairKind::AnomalyUnlabeled => vec![p.right],
+                PairKind::UnlabeledUnlabeled => vec![p.left, p.right],
+            })
+            .collect();
+        assert!(seen.iter().all(|i| (100..110).contains(i)));
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen.len(), 10);
+    }
+
+    #[test]
     fn sampler_composition_targets_and_sides() {
         let anomalies: Vec<usize> = (0..5).collect();
         let unlabeled: Vec<usize> = (100..400).collect();
         let mut rng = component_rng(4, "t");
-        let pairs = sample_pairs(&anomalies, &unlabeled, 512, 8.0, 4.0, &mut rng);
+        let pairs = sample_pairs(&anomalies, &unlabeled, 512, 8.0, 4.0, false, &mut rng);
         assert_eq!(pairs.len(), 512);
         let is_a = |i: usize| i < 5;
         let count = |k: PairKind| pairs.iter().filter(|p| p.kind == k).count();

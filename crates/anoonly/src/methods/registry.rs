@@ -36,6 +36,14 @@ macro_rules! registry {
                 }
             }
 
+            /// Whether the method trains without labeled anomalies (see
+            /// [`Method::TRAINS_WITHOUT_ANOMALIES`]).
+            pub fn trains_without_anomalies(self) -> bool {
+                match self {
+                    $(MethodKind::$variant => <$module::$fitted as Method>::TRAINS_WITHOUT_ANOMALIES),+
+                }
+            }
+
             /// The method's own normalisation before its last layer (what `--norm` replaces).
             pub fn own_norm(self) -> NormKind {
                 match self {

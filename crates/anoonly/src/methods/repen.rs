@@ -347,6 +347,8 @@ impl Method for FittedRepen {
     const SUPPORTS_ANOONLY: bool = false;
     /// None: a baseline without a normalisation layer.
     const OWN_NORM: NormKind = NormKind::None;
+    /// Its triplets take their negatives from the labeled anomalies.
+    const TRAINS_WITHOUT_ANOMALIES: bool = false;
 
     fn knobs(p: &mut RepenParams) -> Knobs<'_> {
         Knobs::new(&mut p.epochs, &mut p.batch_size)

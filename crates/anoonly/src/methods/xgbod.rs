@@ -115,6 +115,8 @@ impl Method for FittedXgbod {
     const SUPPORTS_ANOONLY: bool = false;
     /// None: a baseline without a network.
     const OWN_NORM: NormKind = NormKind::None;
+    /// A supervised classifier on the detectors' scores: it needs both classes.
+    const TRAINS_WITHOUT_ANOMALIES: bool = false;
 
     fn knobs(p: &mut XgbodParams) -> Knobs<'_> {
         // Boosting rounds (`n_estimators`) are not epochs, and there are no batches.

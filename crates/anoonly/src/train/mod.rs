@@ -239,6 +239,16 @@ pub fn ordered_batches(n: usize, batch_size: usize) -> Vec<std::ops::Range<usize
     (0..n / b).map(|i| i * b..(i + 1) * b).collect()
 }
 
+/// The [`TrainReport::notes`] line of a fit whose [`ordered_batches`] made one batch of
+/// fewer rows than `batch_size` (the authors' `drop_last` loader would train on none).
+pub fn one_batch_note(method: &str, rows: usize, batch_size: usize) -> Option<String> {
+    (rows < batch_size).then(|| {
+        format!(
+            "{method}: {rows} training rows, fewer than batch_size = {batch_size}: each epoch trained on one batch of all of them (the authors' loader drops an incomplete batch and would train on none)"
+        )
+    })
+}
+
 /// The rows of `y` with label `value`, as `u32` and allocated once at their exact count:
 /// a sampler's pool of unlabeled rows is nearly the row count (395k rows on 16_http's
 /// train split), where `usize` and a growing `collect` cost 4 MB at the peak instead of
@@ -307,6 +317,18 @@ pub struct EpochReport {
     /// Batches without loss (AnoOnly, no labeled anomaly).
     pub empty_batches: usize,
     pub batches: usize,
+}
+
+impl std::fmt::Display for EpochReport {
+    /// The progress line every front end shows: `epoch 3/50 loss 0.1234` (`loss -` for an
+    /// epoch without loss, e.g. XGBOD's detector stage).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{} loss ", self.stage, self.epoch + 1, self.epochs)?;
+        match self.loss {
+            Some(l) => write!(f, "{l:.4}"),
+            None => f.write_str("-"),
+        }
+    }
 }
 
 /// What watches a fit epoch by epoch, and may stop it: every training loop reports each
@@ -381,6 +403,11 @@ pub struct TrainReport {
     pub empty_batches: usize,
     /// The epoch whose weights were kept (0-based).
     pub kept_epoch: usize,
+    /// What the fit did differently from the authors' code to train on this data (e.g.
+    /// PReNet drawing pairs with replacement from few unlabeled rows), one sentence each:
+    /// front ends show them (the CLI on stderr, Python as warnings).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// Observer of training progress (see [`FitObserver`]).

@@ -1,19 +1,27 @@
 //! Hyperparameter checks: a named [`ParamError`] and the range checks every method's
 //! `validate` is built from, so a bad value is refused with its field name before any work.
 
+use std::borrow::Cow;
+
 /// An invalid parameter, named.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid parameter `{field}` = {value}: {reason}")]
 pub struct ParamError {
-    pub field: &'static str,
+    /// The field's name: a fixed name for the checks, the name a front end gave for a
+    /// hyperparameter set by name ([`crate::methods::MethodParams::set_value`]).
+    pub field: Cow<'static, str>,
     pub value: String,
     pub reason: String,
 }
 
 impl ParamError {
-    pub fn new(field: &'static str, value: impl ToString, reason: impl Into<String>) -> Self {
+    pub fn new(
+        field: impl Into<Cow<'static, str>>,
+        value: impl ToString,
+        reason: impl Into<String>,
+    ) -> Self {
         ParamError {
-            field,
+            field: field.into(),
             value: value.to_string(),
             reason: reason.into(),
         }
