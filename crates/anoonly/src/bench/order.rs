@@ -17,7 +17,8 @@ use crate::methods::MethodKind;
 use crate::protocol::Setting;
 
 /// What is left of a FEAWAD fit whose pretraining is shared: its scoring stage, 600 of its
-/// 2,600 steps, 0.9 of its 2.9 TFLOP (docs/scale.md measures it).
+/// 2,600 steps (each runs the autoencoder and the head). An estimate for ordering the queue
+/// only: no result depends on it.
 pub const FEAWAD_SHARED_FRACTION: f64 = 0.3;
 
 /// FEAWAD hyperparameters that only the scoring stage reads: an ablation of one of them
