@@ -15,10 +15,13 @@ Usage (inside Slurm jobs; scripts/slurm/submit.sh submits both):
   sbatch --dependency=afterok:<array job id> scripts/slurm/job.sh merge --out DIR --shards N \\
       [--bin PATH]
 
-task   runs  anoonly --threads C bench BENCH-ARGS --shard I/N --resume --out DIR/shard-I-of-N
+task   runs  anoonly --threads C bench BENCH-ARGS --shard I/N --resume --allow-failed-cells
+             --out DIR/shard-I-of-N
        with I = SLURM_ARRAY_TASK_ID (array indices must be 1..N), N = --shards (default
        SLURM_ARRAY_TASK_COUNT; give it when the array holds only some of the N tasks, as
-       submit.sh --only does) and C = SLURM_CPUS_PER_TASK (default 1).
+       submit.sh --only does) and C = SLURM_CPUS_PER_TASK (default 1). A task whose cells
+       all ran succeeds even when some of them failed (--allow-failed-cells): the merge
+       job lists them and fails; any other error fails the task (and cancels the merge).
 merge  runs  anoonly bench merge DIR/shard-1-of-N ... DIR/shard-N-of-N --out DIR/merged
        and fails (exit 1, after writing the report) if any cell of the grid failed, listing
        them.
@@ -89,7 +92,8 @@ if [ "$mode" = task ]; then
       "from earlier attempts: resuming"
   fi
   set -x
-  exec "$bin" --threads "$threads" bench "$@" --shard "$i/$shards" --resume --out "$dir"
+  exec "$bin" --threads "$threads" bench "$@" --shard "$i/$shards" --resume \
+    --allow-failed-cells --out "$dir"
 fi
 
 dirs=()

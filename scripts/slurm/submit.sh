@@ -23,7 +23,8 @@ The report is DIR/merged/report.md (and report.csv, figures). Logs go to DIR/log
 BENCH-ARGS are any \`anoonly bench\` run options (--suite, --files, --methods, --variants,
 --settings, --gamma-la, --seeds, --grid, --set, ...) except --out, --shard and --resume,
 which this script sets. Relative paths in them are resolved from the directory you submit
-from (the jobs run there).
+from (the jobs run there). The grid is checked before anything is queued (\`anoonly bench
+BENCH-ARGS --list\`): a typo in a suite, file or flag fails here, not in every task.
 
 Every task runs with --resume, so nothing finished is ever computed twice: a task that was
 requeued (preemption, node failure, \`scontrol requeue\`) continues where it stopped. If a
@@ -47,7 +48,8 @@ Options:
                          (e.g. --sbatch --account=mygroup --sbatch --qos=short)
       --bin PATH         the anoonly binary (must be readable on the compute nodes)
       --no-merge         submit only the array job
-      --dry-run          print the sbatch commands and submit nothing
+      --dry-run          check the grid, print its cell count and the sbatch commands,
+                         and submit nothing
   -h, --help             this text
 
 Environment:
@@ -124,8 +126,10 @@ if [ -n "$only" ]; then
 fi
 for a in ${bench_args[@]+"${bench_args[@]}"}; do
   case $a in
-    --out | --out=* | --shard | --shard=* | --resume)
-      die "BENCH-ARGS must not contain $a: this script sets --out, --shard and --resume per task" ;;
+    --out | --out=* | --shard | --shard=* | --resume | --allow-failed-cells)
+      die "BENCH-ARGS must not contain $a: this script sets --out, --shard, --resume and --allow-failed-cells per task" ;;
+    --list | --dry-run)
+      die "BENCH-ARGS must not contain $a: use this script's own --dry-run" ;;
     merge | report)
       die "BENCH-ARGS are options of a bench run; \`bench $a\` is not submitted this way" ;;
     --threads | --threads=*)
@@ -161,6 +165,24 @@ if [ "$dry_run" = 0 ]; then
     die "sbatch not found: submit from a Slurm login node (or use --dry-run to see the commands)"
 fi
 
+# The grid, checked here before anything is queued: `bench --list` builds it from
+# BENCH-ARGS (suites, files, flags) and prints its cells without running any.
+cells=''
+if [ -x "$bin" ]; then
+  list_err=$(mktemp)
+  if ! "$bin" bench ${bench_args[@]+"${bench_args[@]}"} --list > /dev/null 2> "$list_err"; then
+    msg=$(cat "$list_err")
+    rm -f "$list_err"
+    die "BENCH-ARGS do not make a grid: ${msg#error: }"
+  fi
+  cells=$(sed -n 's/^\([0-9][0-9]*\) cells.*/\1/p' "$list_err" | tail -n 1)
+  rm -f "$list_err"
+  if [ -n "$cells" ] && [ "$cells" -lt "$tasks" ]; then
+    printf '%s: warning: %s cells for %s tasks: %s task(s) will have nothing to run\n' \
+      "$prog" "$cells" "$tasks" "$((tasks - cells))" >&2
+  fi
+fi
+
 array=${only:-1-$tasks}${max_running:+%$max_running}
 common=(--chdir="$PWD")
 [ -z "$partition" ] || common+=(--partition="$partition")
@@ -193,6 +215,7 @@ show() {
 
 if [ "$dry_run" = 1 ]; then
   echo "# $tasks task(s), array $array, results under $out (nothing submitted)"
+  [ -z "$cells" ] || echo "# the grid holds $cells cells (bench --list)"
   show mkdir -p "$out/logs"
   show "${task_cmd[@]}"
   if [ "$merge" = 1 ]; then

@@ -136,6 +136,22 @@ struct BenchRunArgs {
     /// Run only the I-th of N disjoint slices of the grid (array jobs); join with `bench merge`.
     #[arg(long)]
     shard: Option<String>,
+    /// Keep shared work (FEAWAD's autoencoder pretraining) in DIR, content-addressed, so
+    /// that shards, resumes and later runs compute it once; results are identical without.
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
+    /// Compute FEAWAD's pretraining in every cell instead of once per run (same results,
+    /// slower; for measuring what sharing saves).
+    #[arg(long, conflicts_with = "cache")]
+    no_share: bool,
+    /// Print the grid's cells (of --shard, if given) and their count, and run nothing:
+    /// checks the arguments without reading data or writing to --out.
+    #[arg(long, alias = "dry-run")]
+    list: bool,
+    /// Exit 0 even when cells failed (they are in failures.jsonl and the report): for job
+    /// scripts whose merge step reports them (scripts/slurm/job.sh).
+    #[arg(long)]
+    allow_failed_cells: bool,
     /// No progress display.
     #[arg(long)]
     quiet: bool,
@@ -605,13 +621,15 @@ fn demo(a: DemoArgs) -> Result<()> {
 fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
     match a.action {
         Some(BenchAction::Merge { dirs, out }) => {
-            let (n, outputs) = bench::merge(&dirs, &out)?;
+            let m = bench::merge(&dirs, &out)?;
             eprintln!(
-                "merged {n} cells from {} director(ies) into {}",
+                "merged {} cells ({} failed) from {} director(ies) into {}",
+                m.cells,
+                m.failed,
                 dirs.len(),
                 out.display()
             );
-            list_outputs(&outputs);
+            list_outputs(&m.outputs);
             Ok(())
         }
         Some(BenchAction::Report { dir }) => {
@@ -629,10 +647,6 @@ fn list_outputs(outputs: &[PathBuf]) {
 }
 
 fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
-    let out = a
-        .out
-        .clone()
-        .context("bench needs --out DIR (where results.jsonl and the report go)")?;
     let source = match (&a.grid, &a.suite) {
         (Some(path), _) => GridSource::File(path.clone()),
         (None, Some(s)) => GridSource::Suite(s.parse::<Suite>().map_err(anyhow::Error::msg)?),
@@ -640,6 +654,13 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
     };
     let grids = bench::build_grids(&source, &a.data_dir, &a.axes()?)?;
     let shard = a.shard.as_deref().map(str::parse::<Shard>).transpose()?;
+    if a.list {
+        return bench_list(&grids, shard);
+    }
+    let out = a
+        .out
+        .clone()
+        .context("bench needs --out DIR (where results.jsonl and the report go)")?;
     let threads =
         threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let display = if a.quiet {
@@ -650,19 +671,70 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         BenchDisplay::Lines
     };
     let opts = RunOptions {
-        out,
+        out: out.clone(),
         resume: a.resume,
         threads,
         // One core per worker: `threads` cells at a time, each on one core.
         matmul_threads: 1,
         shard,
+        share: !a.no_share,
+        cache: a.cache.clone(),
     };
     let summary = bench::run_grids(&grids, &opts, &display)?;
     eprintln!(
         "{} cells ({} already done, {} run, {} failed) in {:.1}s on {} thread(s)",
         summary.cells, summary.skipped, summary.ran, summary.failed, summary.wall_seconds, threads
     );
+    let p = summary.pretrain;
+    if p.computed + p.reused() > 0 {
+        eprintln!(
+            "FEAWAD pretraining: {} computed, {} shared ({} from memory, {} from {}), {} waited for another worker",
+            p.computed,
+            p.reused(),
+            p.memory_hits,
+            p.disk_hits,
+            a.cache
+                .as_ref()
+                .map_or("the cache".to_string(), |d| d.display().to_string()),
+            p.waited
+        );
+    }
+    if p.rejected + p.write_errors > 0 {
+        eprintln!(
+            "warning: cache: {} damaged file(s) recomputed and replaced, {} file(s) could not be written",
+            p.rejected, p.write_errors
+        );
+    }
     list_outputs(&summary.outputs);
+    if summary.failed > 0 && !a.allow_failed_cells {
+        anyhow::bail!(
+            "{} cell(s) failed: their errors are in {} and {}",
+            summary.failed,
+            out.join("failures.jsonl").display(),
+            out.join("report.md").display()
+        );
+    }
+    Ok(())
+}
+
+/// `bench --list`: the cells a run would hold, one key per line on stdout, and their count.
+fn bench_list(grids: &[anoonly::bench::Grid], shard: Option<Shard>) -> Result<()> {
+    let cells = bench::cells(grids, shard)?;
+    let mut text = String::new();
+    for c in &cells {
+        text.push_str(&c.key());
+        text.push('\n');
+    }
+    std::io::stdout().write_all(text.as_bytes())?;
+    match shard {
+        Some(s) => eprintln!(
+            "{} cells in shard {}/{} (nothing run)",
+            cells.len(),
+            s.index,
+            s.count
+        ),
+        None => eprintln!("{} cells (nothing run)", cells.len()),
+    }
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! `anoonly bench`: resume recomputes nothing finished, shards are disjoint and cover the
 //! grid, an observer sees every cell and can stop a run, family averaging by hand, a report from fixed results against a stored file,
-//! results independent of the thread count, and a SIGKILLed run resumed to the same report.
+//! results independent of the thread count, a SIGKILLed run resumed to the same report, and
+//! the command's `--cache` (the same report as without), `--list`, exit status on failed
+//! cells and `bench merge`'s failed count.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -16,7 +18,7 @@ use anoonly::bench::results::{read_results, RESULTS_FILE};
 use anoonly::bench::sections::{family_means, Metric};
 use anoonly::bench::{
     self, BenchObserver, Cell, CellOutcome, Counts, Grid, QuietRun, RunOptions, Shard,
-    StoredResult, Variant,
+    StoredResult, Suite, Variant,
 };
 use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
@@ -39,6 +41,8 @@ fn opts(out: &Path, resume: bool, threads: usize) -> RunOptions {
         threads,
         matmul_threads: 1,
         shard: None,
+        share: true,
+        cache: None,
     }
 }
 
@@ -164,8 +168,8 @@ fn merged_shards_equal_the_whole_run() {
         dirs.push(d);
     }
     let merged = tmp.path().join("merged");
-    let (n, _) = bench::merge(&dirs, &merged).unwrap();
-    assert_eq!(n, 8);
+    let m = bench::merge(&dirs, &merged).unwrap();
+    assert_eq!((m.cells, m.failed), (8, 0));
     assert_same_run(&merged, &whole);
 }
 
@@ -212,8 +216,8 @@ fn merge_keeps_the_shards_failed_cells() {
     .unwrap();
 
     let merged = tmp.path().join("merged");
-    let (n, _) = bench::merge(&dirs, &merged).unwrap();
-    assert_eq!(n, 4);
+    let m = bench::merge(&dirs, &merged).unwrap();
+    assert_eq!((m.cells, m.failed), (4, 4));
     assert_same_run(&merged, &whole);
     let keys = |dir: &Path| -> BTreeSet<String> {
         std::fs::read_to_string(dir.join("failures.jsonl"))
@@ -476,4 +480,175 @@ fn quick_suite_writes_report_and_figures() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!name.starts_with('.'), "left {name}");
     }
+}
+
+/// `anoonly bench ARGS --out DIR` (the binary), its exit status and stderr.
+fn bench_cli(args: &[&str], out: &Path) -> (bool, Option<i32>, String) {
+    let mut all = vec!["bench", "--quiet"];
+    all.extend_from_slice(args);
+    let out = out.to_string_lossy().into_owned();
+    all.extend_from_slice(&["--out", &out]);
+    let o = common::cli(&all);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    (o.status.success(), o.status.code(), stderr)
+}
+
+/// FEAWAD cells of built-in data at a small budget: 2 datasets x {base, AnoOnly}, one seed.
+const FEAWAD_QUICK: [&str; 16] = [
+    "--threads",
+    "2",
+    "--suite",
+    "quick",
+    "--methods",
+    "feawad",
+    "--seeds",
+    "0",
+    "--set",
+    "feawad:pretrain_epochs=3",
+    "--set",
+    "feawad:epochs=2",
+    "--set",
+    "feawad:steps_per_epoch=5",
+    "--set",
+    "feawad:batch_size=32",
+];
+
+/// `bench --cache DIR` gives report.csv byte-identical to computing FEAWAD's pretraining in
+/// every cell (`--no-share`) and to sharing it in memory only, on a first run (which fills
+/// the directory) and on a second one (which computes no pretraining: it reads them all).
+#[test]
+fn bench_cache_gives_the_same_report_as_computing_per_cell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let cache_arg = cache.to_string_lossy().into_owned();
+    let run = |name: &str, extra: &[&str]| -> (PathBuf, String) {
+        let out = tmp.path().join(name);
+        let mut args = FEAWAD_QUICK.to_vec();
+        args.extend_from_slice(extra);
+        let (ok, _, stderr) = bench_cli(&args, &out);
+        assert!(ok, "{name}: {stderr}");
+        (out, stderr)
+    };
+    let (per_cell, err) = run("per-cell", &["--no-share"]);
+    assert!(!err.contains("FEAWAD pretraining"), "{err}");
+    let (memory, err) = run("memory", &[]);
+    assert!(
+        err.contains("FEAWAD pretraining: 2 computed, 2 shared"),
+        "{err}"
+    );
+    let (first, err) = run("first", &["--cache", &cache_arg]);
+    assert!(
+        err.contains("FEAWAD pretraining: 2 computed, 2 shared"),
+        "{err}"
+    );
+    let files = std::fs::read_dir(cache.join(anoonly::shared::PRETRAIN_DIR))
+        .unwrap()
+        .count();
+    assert_eq!(files, 2, "one file per pretraining");
+    let (second, err) = run("second", &["--cache", &cache_arg]);
+    assert!(
+        err.contains("FEAWAD pretraining: 0 computed, 4 shared (2 from memory, 2 from"),
+        "{err}"
+    );
+    for dir in [&memory, &first, &second] {
+        assert_same_run(dir, &per_cell);
+    }
+}
+
+/// `bench --list` prints the grid's cells, one key per line, and runs nothing (no --out
+/// needed); the lists of a grid's shards are disjoint and join to the whole list.
+#[test]
+fn bench_list_prints_the_cells_and_runs_nothing() {
+    let list = |extra: &[&str]| -> (Vec<String>, String) {
+        let mut args = vec!["bench", "--suite", "quick", "--list"];
+        args.extend_from_slice(extra);
+        let o = common::cli(&args);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{stderr}");
+        let keys = String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        (keys, stderr)
+    };
+    let (all, err) = list(&[]);
+    let want: Vec<String> = Suite::Quick
+        .grids(Path::new("unused"))
+        .unwrap()
+        .iter()
+        .flat_map(|g| g.cells().unwrap())
+        .map(|c| c.key())
+        .collect();
+    assert_eq!(all.len(), want.len());
+    assert_eq!(
+        all.iter().collect::<BTreeSet<_>>(),
+        want.iter().collect::<BTreeSet<_>>()
+    );
+    assert!(
+        err.contains(&format!("{} cells (nothing run)", all.len())),
+        "{err}"
+    );
+    let mut joined = BTreeSet::new();
+    for i in 1..=3 {
+        let (part, err) = list(&["--shard", &format!("{i}/3")]);
+        assert!(err.contains(&format!("in shard {i}/3")), "{err}");
+        for k in part {
+            assert!(joined.insert(k), "a cell in two shards");
+        }
+    }
+    assert_eq!(joined, all.into_iter().collect::<BTreeSet<_>>());
+    // A bad grid fails here, before anything runs.
+    let o = common::cli(&["bench", "--suite", "nosuch", "--list"]);
+    assert!(!o.status.success());
+}
+
+/// A run with failed cells exits 1 after writing its report (so a script notices), unless
+/// `--allow-failed-cells`; `bench merge` prints how many cells failed.
+#[test]
+fn bench_exits_1_when_cells_failed_and_merge_counts_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    // DeepSAD with a layer too wide to build fails at every cell; DevNet runs.
+    let args = [
+        "--threads",
+        "2",
+        "--suite",
+        "quick",
+        "--seeds",
+        "0",
+        "--epochs",
+        "2",
+        "--set",
+        "deepsad:hidden=[100000000000]",
+    ];
+    let failed = tmp.path().join("failed");
+    let (ok, code, err) = bench_cli(&args, &failed);
+    assert!(!ok);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("4 cell(s) failed"), "{err}");
+    assert!(
+        failed.join("report.md").is_file(),
+        "the report is written first"
+    );
+    assert!(failed.join("failures.jsonl").is_file());
+
+    let allowed = tmp.path().join("allowed");
+    let mut with = args.to_vec();
+    with.push("--allow-failed-cells");
+    let (ok, _, err) = bench_cli(&with, &allowed);
+    assert!(ok, "{err}");
+    assert!(err.contains("4 failed"), "{err}");
+
+    let merged = tmp.path().join("merged");
+    let o = common::cli(&[
+        "bench",
+        "merge",
+        &failed.to_string_lossy(),
+        &allowed.to_string_lossy(),
+        "--out",
+        &merged.to_string_lossy(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(err.contains("merged 4 cells (4 failed)"), "{err}");
+    assert_same_run(&merged, &failed);
 }

@@ -37,6 +37,7 @@ use crate::protocol::{
     plan, split_owned, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
     SplitPlan,
 };
+use crate::shared::PretrainCache;
 use crate::train::{EpochReport, FitObserver, NormKind, ParamError, Silent};
 
 /// What one evaluation needs besides the data and the seed.
@@ -146,6 +147,19 @@ pub fn evaluate_once(
     seed: u64,
     observer: &mut dyn FitObserver,
 ) -> Result<EvalRecord, EvalError> {
+    evaluate_shared(ds, cfg, seed, observer, None)
+}
+
+/// [`evaluate_once`] whose fit takes shared work (FEAWAD's pretrained autoencoder) from
+/// `shared` and leaves there what it computed ([`crate::shared`]): the same record, bit for
+/// bit, as without it. `bench` runs every cell through it with one store per run.
+pub fn evaluate_shared(
+    ds: &Dataset,
+    cfg: &EvalConfig,
+    seed: u64,
+    observer: &mut dyn FitObserver,
+    shared: Option<&dyn PretrainCache>,
+) -> Result<EvalRecord, EvalError> {
     let (x, y) = (ds.x.view(), ds.y.view());
     let SplitPlan { indices, scaler } =
         plan(x, y, &cfg.split, seed).map_err(|source| EvalError::Protocol {
@@ -172,7 +186,7 @@ pub fn evaluate_once(
         let y_test = test.iter().map(|&r| y[r as usize]).collect();
         (scaler.scaled_rows(x, &test), y_test)
     };
-    evaluate_parts(&ds.name, train, test_part, cfg, seed, observer)
+    evaluate_parts(&ds.name, train, test_part, cfg, seed, observer, shared)
 }
 
 /// [`evaluate_once`] that consumes the dataset and reuses its memory for the split
@@ -204,7 +218,7 @@ pub fn evaluate_owned(
         n_labeled,
         n_unlabeled_anomalies,
     };
-    evaluate_parts(&name, train, || (x_test, y_test), cfg, seed, observer)
+    evaluate_parts(&name, train, || (x_test, y_test), cfg, seed, observer, None)
 }
 
 /// What a fit needs of a split.
@@ -215,8 +229,8 @@ struct TrainPart {
     n_unlabeled_anomalies: usize,
 }
 
-/// Fits on the train part, drops it, then gets the test part from `test` (scaled rows, true
-/// labels), scores it and measures.
+/// Fits on the train part (through `shared`, see [`evaluate_shared`]), drops it, then gets
+/// the test part from `test` (scaled rows, true labels), scores it and measures.
 fn evaluate_parts(
     dataset: &str,
     train: TrainPart,
@@ -224,6 +238,7 @@ fn evaluate_parts(
     cfg: &EvalConfig,
     seed: u64,
     observer: &mut dyn FitObserver,
+    shared: Option<&dyn PretrainCache>,
 ) -> Result<EvalRecord, EvalError> {
     let name = || dataset.to_string();
     let TrainPart {
@@ -236,7 +251,7 @@ fn evaluate_parts(
     let norm = fit_params.method.head_norm(&fit_params.train);
     let t0 = Instant::now();
     let model = fit_params
-        .fit_observed(x_train.view(), y_train.view(), observer)
+        .fit_shared(x_train.view(), y_train.view(), observer, shared)
         .map_err(|source| EvalError::Fit {
             dataset: name(),
             source,

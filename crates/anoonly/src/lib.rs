@@ -27,6 +27,8 @@
 //!   and axes, running them with a progress observer, results files, reports beside the
 //!   paper's tables, figures (feature `plots`).
 //! - [`output`]: files written atomically.
+//! - [`shared`]: work shared between fits (FEAWAD's pretraining), content-addressed, in
+//!   memory and in a cache directory (`bench --cache`).
 //! - [`stats`]: paired tests, Holm's correction, bootstrap intervals, Friedman/Nemenyi rank
 //!   comparisons: the evidence behind a report's claims.
 //! - [`rng`]: one seed per run, sub-seeds per component, a portable ChaCha generator.
@@ -48,6 +50,7 @@ pub mod output;
 pub mod probability;
 pub mod protocol;
 pub mod rng;
+pub mod shared;
 pub mod stats;
 pub mod train;
 pub mod vocab;

@@ -8,15 +8,14 @@
 //! Files are written to a temporary file beside the target and renamed, so a crash never
 //! leaves a half-written model.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::SafeTensors;
 use serde::{Deserialize, Serialize};
 
 use crate::methods::{FitParams, Model};
 use crate::output::write_atomic;
-use crate::vocab::tensor::{NamedTensor, StateError};
+use crate::vocab::tensor::{tensors_of, to_safetensors, StateError};
 
 /// Bumped whenever a model file written by an older version can no longer be read.
 pub const FORMAT_VERSION: u32 = 1;
@@ -76,72 +75,14 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, ModelFileError> {
         n_features: model.n_features,
     };
     let config_json = serde_json::to_string(&config).map_err(|e| config_error(e.to_string()))?;
-    let meta: HashMap<String, String> = [
-        ("format".to_string(), FORMAT_NAME.to_string()),
-        ("format_version".to_string(), FORMAT_VERSION.to_string()),
-        (
-            "anoonly_version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        ),
-        ("method".to_string(), model.kind().to_string()),
-        ("config".to_string(), config_json),
-    ]
-    .into_iter()
-    .collect();
-    // Each tensor is consumed as it is converted, so at most one extra copy of the largest
-    // (the training scores: one f32 per training row) is alive at a time.
-    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = model
-        .tensors()
-        .into_iter()
-        .map(|t| {
-            let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
-            (t.name, b, t.shape)
-        })
-        .collect();
-    let views = bytes
-        .iter()
-        .map(|(name, b, shape)| {
-            TensorView::new(Dtype::F32, shape.clone(), b)
-                .map(|v| (name.clone(), v))
-                .map_err(|e| config_error(e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let data =
-        safetensors::serialize(views, &Some(meta)).map_err(|e| config_error(e.to_string()))?;
-    drop(bytes);
-    canonical_header(data).map_err(config_error)
-}
-
-/// Rewrites a serialized safetensors file with its JSON header's keys sorted. `safetensors`
-/// writes the metadata from a `HashMap`, whose order changes from run to run, so the same
-/// model gave different bytes each time; sorted, a model file is a pure function of the
-/// model (same seed, data and thread count give the same file, comparable with `md5sum`).
-/// Data offsets are relative to the end of the header, so only the header is rewritten.
-fn canonical_header(data: Vec<u8>) -> Result<Vec<u8>, String> {
-    let n = data
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
-        .and_then(|n| usize::try_from(n).ok())
-        .filter(|n| 8 + n <= data.len())
-        .ok_or("serialized header length out of range")?;
-    // serde_json's default map is a BTreeMap: keys come out sorted.
-    let header: serde_json::Value =
-        serde_json::from_slice(&data[8..8 + n]).map_err(|e| e.to_string())?;
-    let mut text = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
-    while text.len() % 8 != 0 {
-        text.push(b' ');
-    }
-    if text.len() == n {
-        // The usual case (same JSON, other key order): rewrite in place, no second copy.
-        let mut data = data;
-        data[8..8 + n].copy_from_slice(&text);
-        return Ok(data);
-    }
-    let mut out = Vec::with_capacity(8 + text.len() + data.len() - 8 - n);
-    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
-    out.extend_from_slice(&text);
-    out.extend_from_slice(&data[8 + n..]);
-    Ok(out)
+    let meta = [
+        ("format", FORMAT_NAME.to_string()),
+        ("format_version", FORMAT_VERSION.to_string()),
+        ("anoonly_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("method", model.kind().to_string()),
+        ("config", config_json),
+    ];
+    to_safetensors(model.tensors(), &meta).map_err(config_error)
 }
 
 /// Reads a model written by [`save`].
@@ -224,25 +165,7 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
             path: path.to_path_buf(),
             reason: format!("{reason} (the file holds {stored} values)"),
         })?;
-    let mut tensors = Vec::new();
-    for (name, view) in views {
-        if view.dtype() != Dtype::F32 {
-            return Err(not_model(format!(
-                "tensor `{name}` has dtype {:?}, expected F32",
-                view.dtype()
-            )));
-        }
-        let data = view
-            .data()
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        tensors.push(NamedTensor {
-            name,
-            shape: view.shape().to_vec(),
-            data,
-        });
-    }
+    let tensors = tensors_of(views).map_err(not_model)?;
     Model::from_tensors(config.params, config.n_features, &tensors).map_err(|source| {
         ModelFileError::State {
             path: path.to_path_buf(),

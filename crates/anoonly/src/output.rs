@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 /// Writes `data` to `path` atomically (temporary file in the same directory, fsync, rename,
 /// fsync of the directory). Readers see the old file or the whole new one, never a part. A
-/// process killed between create and rename leaves only its `.NAME.PID.tmp` behind.
+/// process killed between create and rename leaves only its `.NAME.PID-N-T.tmp` behind
+/// (N counts this process's writes, T is the time: two writers of one path, threads of a
+/// process or processes of two hosts sharing a directory, never share a temporary file).
 pub fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let tmp = temp_sibling(path);
     let result = (|| {
@@ -59,7 +61,12 @@ fn temp_sibling(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".to_string());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    path.with_file_name(format!(".{name}.{}-{n}-{t}.tmp", std::process::id()))
 }
 
 #[cfg(test)]

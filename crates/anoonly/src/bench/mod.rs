@@ -8,6 +8,12 @@
 //! the shard or the order in which cells finish. A run reports its progress to a
 //! [`BenchObserver`] (the CLI draws a terminal bar with it, Python its own or none).
 //!
+//! Cells share exact work ([`crate::shared`]): FEAWAD's pretraining is computed once per
+//! run for all the cells that would compute the same one (base and AnoOnly, the clean
+//! setting's gamma_la values, ablations of the head), and with [`RunOptions::cache`] once
+//! across runs, shards and resumes. Results are the same, bit for bit, as computing it per
+//! cell. [`order`] decides the queue and the shards so that it rarely waits.
+//!
 //! ```
 //! use anoonly::bench::{build_grids, run_grids, GridAxes, GridSource, QuietRun, RunOptions, Suite};
 //! use anoonly::methods::MethodKind;
@@ -27,6 +33,8 @@
 //!     threads: 2,
 //!     matmul_threads: 1,
 //!     shard: None,
+//!     share: true,
+//!     cache: None,
 //! };
 //! let summary = run_grids(&grids, &opts, &QuietRun)?;
 //! // 2 synthetic datasets x DevNet x {base, anoonly} x 1 seed.
@@ -41,6 +49,7 @@ pub mod evidence;
 #[cfg(feature = "plots")]
 pub mod figures;
 pub mod grid;
+pub mod order;
 pub mod paper;
 #[cfg(feature = "plots")]
 pub mod plots;
@@ -56,8 +65,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use crate::data::{self, DataError, Dataset, LoadOptions};
-use crate::experiment::{evaluate_once, EvalConfig, EvalRecord};
+use crate::experiment::{evaluate_shared, EvalConfig, EvalRecord};
 use crate::output::write_atomic;
+use crate::shared::{
+    CacheDirError, PretrainCache, PretrainStats, SharedPretraining, DEFAULT_MEMORY_BUDGET,
+};
 use crate::train::Silent;
 pub use grid::{
     build_grids, Cell, DatasetRef, Grid, GridAxes, GridError, GridSource, Override, Shard, Source,
@@ -77,6 +89,13 @@ pub struct RunOptions {
     /// 1 keeps `threads` workers on `threads` cores; results do not depend on it.
     pub matmul_threads: usize,
     pub shard: Option<Shard>,
+    /// Share exact work between the cells of the run (FEAWAD's pretraining, in memory):
+    /// the same results, bit for bit, as computing it per cell. `false` computes it per
+    /// cell (for measuring what sharing saves).
+    pub share: bool,
+    /// A directory where shared work is kept across runs, shards and resumes (`--cache`),
+    /// content-addressed ([`crate::shared`]); with `share` only.
+    pub cache: Option<PathBuf>,
 }
 
 /// Where a run stands.
@@ -138,6 +157,9 @@ pub struct RunSummary {
     pub ran: usize,
     pub failed: usize,
     pub wall_seconds: f64,
+    /// What the run's shared FEAWAD pretrainings did (all zero without FEAWAD cells or
+    /// sharing).
+    pub pretrain: PretrainStats,
     /// The report and figure files written.
     pub outputs: Vec<PathBuf>,
 }
@@ -158,6 +180,8 @@ pub enum BenchError {
     Io(PathBuf, std::io::Error),
     #[error("thread pool: {0}")]
     Pool(String),
+    #[error(transparent)]
+    Cache(#[from] CacheDirError),
     #[error("the run was interrupted after {finished} of {total} cells; `--resume` continues it")]
     Interrupted { finished: usize, total: usize },
 }
@@ -190,10 +214,26 @@ pub fn run_grids(
     observer: &dyn BenchObserver,
 ) -> Result<RunSummary, BenchError> {
     let t0 = Instant::now();
+    let shared = match (opts.share, &opts.cache) {
+        (false, _) => None,
+        (true, None) => Some(SharedPretraining::in_memory(DEFAULT_MEMORY_BUDGET)),
+        (true, Some(dir)) => {
+            Some(SharedPretraining::in_memory(DEFAULT_MEMORY_BUDGET).with_dir(dir)?)
+        }
+    };
     let plan = plan(grids, opts)?;
     let datasets = load_datasets(&plan.todo)?;
-    let queue = longest_first(plan.todo, &datasets);
-    let counts = run_cells(&queue, &datasets, &plan.files, plan.skipped, opts, observer)?;
+    let queue = order::queue(plan.todo, |c| datasets[&c.dataset].n_rows());
+    let store = shared.as_ref().map(|s| s as &dyn PretrainCache);
+    let counts = run_cells(
+        &queue,
+        &datasets,
+        &plan.files,
+        plan.skipped,
+        opts,
+        observer,
+        store,
+    )?;
     let outputs = write_report(&opts.out)?;
     Ok(RunSummary {
         cells: plan.cells,
@@ -201,7 +241,26 @@ pub fn run_grids(
         ran: counts.finished,
         failed: counts.failed,
         wall_seconds: t0.elapsed().as_secs_f64(),
+        pretrain: shared.map(|s| s.stats()).unwrap_or_default(),
         outputs,
+    })
+}
+
+/// The cells a run of `grids` holds (those of `shard`, dealt as a run deals them), in
+/// canonical order: what `bench --list` prints, without reading data or writing anything.
+pub fn cells(grids: &[Grid], shard: Option<Shard>) -> Result<Vec<Cell>, BenchError> {
+    Ok(selected(grids, shard)?
+        .into_iter()
+        .map(|(c, _)| c)
+        .collect())
+}
+
+/// The grids' joined cells, those of `shard` only when given ([`order::select_shard`]).
+fn selected(grids: &[Grid], shard: Option<Shard>) -> Result<Vec<(Cell, &Grid)>, GridError> {
+    let cells = grid::joined_cells(grids)?;
+    Ok(match shard {
+        Some(s) => order::select_shard(s, cells),
+        None => cells,
     })
 }
 
@@ -218,10 +277,7 @@ struct Plan<'g> {
 /// Joins the grids' cells, keeps the shard's, opens the run directory (writing
 /// `grid.json`) and leaves out the cells already finished there.
 fn plan<'g>(grids: &'g [Grid], opts: &RunOptions) -> Result<Plan<'g>, BenchError> {
-    let mut cells = grid::joined_cells(grids)?;
-    if let Some(s) = opts.shard {
-        cells = s.select(cells);
-    }
+    let cells = selected(grids, opts.shard)?;
     let files = results::open_run(&opts.out, opts.resume)?;
     let grid_json = serde_json::json!({ "grids": grids, "shard": opts.shard.map(|s| format!("{}/{}", s.index, s.count)) });
     let grid_path = opts.out.join("grid.json");
@@ -260,32 +316,19 @@ fn load_datasets(todo: &[(Cell, &Grid)]) -> Result<HashMap<DatasetRef, Arc<Datas
     Ok(datasets)
 }
 
-/// The cells, slowest first by [`crate::methods::MethodKind::relative_cost`] (longest job
-/// first keeps the last minutes of a run from waiting on one FEAWAD cell), ties by key.
-fn longest_first<'g>(
-    todo: Vec<(Cell, &'g Grid)>,
-    datasets: &HashMap<DatasetRef, Arc<Dataset>>,
-) -> Vec<(Cell, &'g Grid)> {
-    let mut queue: Vec<(f64, (Cell, &Grid))> = todo
-        .into_iter()
-        .map(|cg| {
-            let rows = datasets[&cg.0.dataset].n_rows();
-            (cg.0.method.relative_cost(rows), cg)
-        })
-        .collect();
-    queue.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then_with(|| a.1 .0.key().cmp(&b.1 .0.key()))
-    });
-    queue.into_iter().map(|(_, cg)| cg).collect()
-}
-
-/// One cell: its configuration, the network check, the evaluation.
-fn run_cell(cell: &Cell, grid: &Grid, ds: &Dataset) -> Result<EvalRecord, String> {
+/// One cell: its configuration, the network check, the evaluation (its shared work through
+/// `shared`).
+fn run_cell(
+    cell: &Cell,
+    grid: &Grid,
+    ds: &Dataset,
+    shared: Option<&dyn PretrainCache>,
+) -> Result<EvalRecord, String> {
     let (fit, split) = grid.config(cell).map_err(|e| e.to_string())?;
     fit.check_network(ds.n_features())
         .map_err(|e| e.to_string())?;
-    evaluate_once(ds, &EvalConfig { fit, split }, cell.seed, &mut Silent).map_err(|e| e.to_string())
+    let cfg = EvalConfig { fit, split };
+    evaluate_shared(ds, &cfg, cell.seed, &mut Silent, shared).map_err(|e| e.to_string())
 }
 
 /// Shared state of the workers.
@@ -321,6 +364,7 @@ fn run_cells(
     skipped: usize,
     opts: &RunOptions,
     observer: &dyn BenchObserver,
+    shared: Option<&dyn PretrainCache>,
 ) -> Result<Counts, BenchError> {
     let state = Progress {
         next: AtomicUsize::new(0),
@@ -344,7 +388,7 @@ fn run_cells(
         state.running.fetch_add(1, Ordering::SeqCst);
         observer.cell_started(cell, state.counts());
         let outcome = crate::nn::with_matmul_threads(opts.matmul_threads.max(1), || {
-            run_cell(cell, grid, &datasets[&cell.dataset])
+            run_cell(cell, grid, &datasets[&cell.dataset], shared)
         });
         let written = match &outcome {
             Ok(rec) => files.results.append(&results::ResultLine::new(cell, rec)),
@@ -477,9 +521,8 @@ fn write_figures(
 /// one line per key (the first directory holding a key wins; lines are kept whole), and
 /// builds its report. The shards' failed cells that no directory finished go to
 /// `out/failures.jsonl` and the report's list of failed cells, as in a one-process run: a
-/// merged report must not look complete when cells of a shard failed. Returns the number
-/// of distinct finished cells.
-pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), BenchError> {
+/// merged report must not look complete when cells of a shard failed.
+pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, BenchError> {
     std::fs::create_dir_all(out).map_err(|e| BenchError::Io(out.to_path_buf(), e))?;
     // Key -> the directory and index of its first line.
     let mut seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
@@ -520,5 +563,20 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<(usize, Vec<PathBuf>), Benc
     }
     write_atomic(&fpath, ftext.as_bytes()).map_err(|e| BenchError::Io(fpath.clone(), e))?;
     let outputs = write_report_from(out, &all, &fails)?;
-    Ok((all.len(), outputs))
+    Ok(MergeSummary {
+        cells: all.len(),
+        failed: fails.len(),
+        outputs,
+    })
+}
+
+/// What [`merge`] joined.
+#[derive(Clone, Debug)]
+pub struct MergeSummary {
+    /// Distinct finished cells.
+    pub cells: usize,
+    /// Cells that failed in a shard and that no directory finished (`failures.jsonl`).
+    pub failed: usize,
+    /// The report and figure files written.
+    pub outputs: Vec<PathBuf>,
 }

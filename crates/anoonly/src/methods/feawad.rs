@@ -60,6 +60,7 @@ use crate::nn::{
     NamedTensor, ParamMut, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
+use crate::shared::{Key, KeyBuilder, PretrainCache, Pretrained};
 use crate::vocab::{non_negative, positive, NormKind, ParamError};
 use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Interrupted, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Stage, Staged, Task, TrainParams, TrainReport};
 
@@ -706,6 +707,93 @@ impl FittedFeawad {
     }
 }
 
+/// The training parameters of stage 1: not the SSAD loss, so a fixed weighting, whatever
+/// the AnoOnly switch says (the seed and the rest are the fit's).
+fn pretrain_train_params(train_params: &TrainParams) -> TrainParams {
+    TrainParams {
+        anoonly: false,
+        lambda_n: Some(1.0),
+        norm: None,
+        ..train_params.clone()
+    }
+}
+
+/// The key of a pretraining ([`crate::shared`]): everything [`pretrain`] reads. The rows
+/// the sampler draws from, in its order (the sampler sees positions into `unlabeled`);
+/// the initial weights (they are the architecture and the init stream); every stage-1
+/// hyperparameter; its training parameters (the seed of its sampler among them); and the
+/// matrix kernel's results at its shapes on this CPU ([`kernel_fingerprint`]). The code
+/// (its version, sources, dependencies, compiler) is in every key ([`KeyBuilder::new`]).
+/// Scoring-stage settings (`epochs`, `head_hidden`, `margin`, `lambda_r`), the labeled
+/// anomalies, the AnoOnly switch and the head's normalisation are not read by stage 1, so
+/// cells differing only in them share the key.
+pub fn pretrain_key(
+    params: &FeawadParams,
+    train_params: &TrainParams,
+    ae: &Autoencoder,
+    x: ArrayView2<f32>,
+    unlabeled: &[usize],
+) -> Key {
+    let mut init = Vec::new();
+    ae.state("", &mut init);
+    let fixed = pretrain_train_params(train_params);
+    let mut k = KeyBuilder::new("feawad-pretrain");
+    k.u64("ae_hidden", params.ae_hidden as u64)
+        .u64("code_dim", params.code_dim as u64)
+        .u64("pretrain_epochs", params.pretrain_epochs as u64)
+        .u64("steps_per_epoch", params.steps_per_epoch as u64)
+        .u64("batch_size", params.batch_size as u64)
+        .u64("lr", u64::from(params.lr.to_bits()))
+        .bytes(
+            "compat",
+            serde_json::to_string(&params.compat)
+                .unwrap_or_default()
+                .as_bytes(),
+        )
+        .bytes(
+            "train_params",
+            serde_json::to_string(&fixed).unwrap_or_default().as_bytes(),
+        )
+        .bytes("kernel", &kernel_fingerprint(params, x.ncols()))
+        .tensors("init", &init)
+        .rows("x", x, unlabeled.iter().copied());
+    k.finish()
+}
+
+/// What this CPU's matrix kernel computes at a pretraining step's shapes: a hash of one
+/// train-mode forward and backward of a fixed autoencoder on a fixed batch (every product
+/// shape of a step, as a step computes them). gemm picks its micro-kernel and its depth
+/// blocks at run time from the CPU's instruction set and cache sizes (docs/determinism.md),
+/// so two machines may round differently; their keys then differ. Computed once per shape
+/// and process (about one step: 15 ms at 512 x 512).
+fn kernel_fingerprint(params: &FeawadParams, d: usize) -> [u8; 32] {
+    type Shape = (usize, usize, usize, usize);
+    static MEMO: std::sync::Mutex<std::collections::BTreeMap<Shape, [u8; 32]>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let shape = (params.batch_size, d, params.ae_hidden, params.code_dim);
+    if let Some(f) = MEMO.lock().ok().and_then(|m| m.get(&shape).copied()) {
+        return f;
+    }
+    let mut rng = component_rng(0, "kernel-fingerprint");
+    let mut net = AeResidual(params.autoencoder(d, &mut rng));
+    let x = Matrix::from_shape_simple_fn((params.batch_size, d), || rng.gen_range(0.0f32..1.0));
+    net.zero_grad();
+    let out = net.forward(&x, Mode::Train);
+    net.backward(&out, false);
+    let mut k = KeyBuilder::new("kernel-fingerprint");
+    k.f32s("out", out.as_slice().unwrap_or(&[]));
+    net.visit_params(&mut |p| {
+        k.f32s(p.name, p.grad);
+    });
+    net.clear_cache();
+    pool::recycle(out);
+    let f = k.finish().0;
+    if let Ok(mut m) = MEMO.lock() {
+        m.insert(shape, f);
+    }
+    f
+}
+
 /// Stage 1 alone: pretrains `ae` on the unlabeled rows (exposed for tests). Its epochs
 /// reach `observer` as [`Stage::Pretrain`], which may stop it like any training loop.
 pub fn pretrain(
@@ -734,13 +822,7 @@ pub fn pretrain(
         loss: MseLoss,
         _net: std::marker::PhantomData,
     };
-    // Not the SSAD loss: a fixed weighting, whatever the AnoOnly switch says.
-    let fixed = TrainParams {
-        anoonly: false,
-        lambda_n: Some(1.0),
-        norm: None,
-        ..train_params.clone()
-    };
+    let fixed = pretrain_train_params(train_params);
     let schedule = Schedule {
         epochs: params.pretrain_epochs,
         base_lr: params.lr,
@@ -767,6 +849,39 @@ pub fn pretrain(
         ..i
     })?;
     Ok((net.0, report))
+}
+
+/// Stage 1 through `cache`: the pretrained autoencoder of its [`pretrain_key`], computed by
+/// [`pretrain`] from `ae` when the cache does not hold it, and its step count.
+fn shared_pretrain(
+    cache: &dyn PretrainCache,
+    params: &FeawadParams,
+    train_params: &TrainParams,
+    ae: Autoencoder,
+    x: ArrayView2<f32>,
+    unlabeled: &[usize],
+    observer: Observer<'_>,
+) -> Result<(Autoencoder, usize), Interrupted> {
+    let key = pretrain_key(params, train_params, &ae, x, unlabeled);
+    let mut spare = Some(ae.clone());
+    let got = cache.get_or_compute(&key, &mut || {
+        let start = spare.take().unwrap_or_else(|| ae.clone());
+        let (trained, report) = pretrain(params, train_params, start, x, unlabeled, observer)?;
+        let mut tensors = Vec::new();
+        trained.state("", &mut tensors);
+        Ok(Pretrained { tensors, report })
+    })?;
+    // Loaded into a copy: a load that fails half-way must not alter the initial weights.
+    let mut out = spare.take().unwrap_or_else(|| ae.clone());
+    match out.load_state("", &got.tensors) {
+        Ok(()) => Ok((out, got.report.steps)),
+        // Not this autoencoder's state (a store that hands out another key's value):
+        // compute it here rather than trust it.
+        Err(_) => {
+            let (trained, report) = pretrain(params, train_params, ae, x, unlabeled, observer)?;
+            Ok((trained, report.steps))
+        }
+    }
 }
 
 impl Method for FittedFeawad {
@@ -807,6 +922,20 @@ impl Method for FittedFeawad {
         y: ArrayView1<u8>,
         observer: Observer<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        Self::fit_shared(params, train_params, x, y, observer, None)
+    }
+
+    /// With `shared`, stage 1 is looked up by its [`pretrain_key`] and computed (and left
+    /// there) only when absent. A pretraining taken from the store reports no
+    /// [`Stage::Pretrain`] epochs to `observer`; the model is the same, bit for bit.
+    fn fit_shared(
+        params: &FeawadParams,
+        train_params: &TrainParams,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: Observer<'_>,
+        shared: Option<&dyn PretrainCache>,
+    ) -> Result<(Self, TrainReport), FitError> {
         let seed = train_params.seed;
         let anomaly: Vec<bool> = y.iter().map(|&v| v == 1).collect();
         let unlabeled: Vec<usize> = (0..x.nrows()).filter(|&i| !anomaly[i]).collect();
@@ -823,7 +952,15 @@ impl Method for FittedFeawad {
         // The head is drawn before pretraining so that its init does not depend on it.
         let norm = head_norm(train_params, Self::OWN_NORM);
         let head_template = params.scoring_net(ae.clone(), norm, &mut init);
-        let (ae, pre_report) = pretrain(params, train_params, ae, x, &unlabeled, observer)?;
+        let (ae, pre_steps) = match shared {
+            Some(cache) if params.pretrain_epochs > 0 => {
+                shared_pretrain(cache, params, train_params, ae, x, &unlabeled, observer)?
+            }
+            _ => {
+                let (ae, report) = pretrain(params, train_params, ae, x, &unlabeled, observer)?;
+                (ae, report.steps)
+            }
+        };
         let mut net = FeawadNet {
             ae,
             ..head_template
@@ -862,7 +999,7 @@ impl Method for FittedFeawad {
             &mut rng,
             observer,
         )?;
-        report.steps += pre_report.steps;
+        report.steps += pre_steps;
         Ok((FittedFeawad { net: Box::new(net) }, report))
     }
 

@@ -51,6 +51,7 @@ use std::str::FromStr;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::shared::PretrainCache;
 use crate::train::{FitObserver, Interrupted, Silent, TrainParams, TrainReport};
 use crate::vocab::tensor::{load_vec_any, vec_tensor, NamedTensor, StateError};
 use crate::vocab::{NormKind, ParamError};
@@ -125,6 +126,22 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
         y: ArrayView1<u8>,
         observer: &mut dyn FitObserver,
     ) -> Result<(Self, TrainReport), FitError>;
+
+    /// [`Method::fit`] with a store of work shared between fits ([`crate::shared`]): FEAWAD
+    /// takes its pretrained autoencoder from it instead of computing it when another fit
+    /// already did. The same model, bit for bit, as [`Method::fit`]; a method without such
+    /// work ignores the store.
+    fn fit_shared(
+        params: &Self::Params,
+        train: &TrainParams,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: &mut dyn FitObserver,
+        shared: Option<&dyn PretrainCache>,
+    ) -> Result<(Self, TrainReport), FitError> {
+        let _ = shared;
+        Self::fit(params, train, x, y, observer)
+    }
 
     /// Anomaly scores (higher = more anomalous) for rows already checked.
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32>;
@@ -527,6 +544,19 @@ impl FitParams {
         y: ArrayView1<u8>,
         observer: &mut dyn FitObserver,
     ) -> Result<Model, FitError> {
+        self.fit_shared(x, y, observer, None)
+    }
+
+    /// [`FitParams::fit_observed`] taking shared work (FEAWAD's pretrained autoencoder)
+    /// from `shared` when it holds it, and leaving there what this fit computed: the same
+    /// model, bit for bit, as without it ([`crate::shared`]).
+    pub fn fit_shared(
+        &self,
+        x: ArrayView2<f32>,
+        y: ArrayView1<u8>,
+        observer: &mut dyn FitObserver,
+        shared: Option<&dyn PretrainCache>,
+    ) -> Result<Model, FitError> {
         self.validate()?;
         if x.nrows() != y.len() {
             return Err(FitError::LengthMismatch {
@@ -556,7 +586,9 @@ impl FitParams {
         if let Some((row, col)) = first_non_finite(x) {
             return Err(FitError::NonFinite { row, col });
         }
-        let (fitted, report) = self.method.fit_method(&self.train, x, y, observer)?;
+        let (fitted, report) = self
+            .method
+            .fit_method(&self.train, x, y, observer, shared)?;
         let mut model = Model {
             params: self.clone(),
             n_features: x.ncols(),

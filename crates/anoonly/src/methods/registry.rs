@@ -137,10 +137,13 @@ macro_rules! registry {
                 x: ArrayView2<f32>,
                 y: ArrayView1<u8>,
                 observer: &mut dyn FitObserver,
+                shared: Option<&dyn PretrainCache>,
             ) -> Result<(Fitted, TrainReport), FitError> {
                 Ok(match self {
                     $(MethodParams::$variant(p) => {
-                        let (f, r) = <$module::$fitted as Method>::fit(p, train, x, y, observer)?;
+                        let (f, r) = <$module::$fitted as Method>::fit_shared(
+                            p, train, x, y, observer, shared,
+                        )?;
                         (Fitted::$variant(Box::new(f)), r)
                     }),+
                 })

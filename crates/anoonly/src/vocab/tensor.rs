@@ -6,6 +6,7 @@
 //! error, never a panic or a silent NaN.
 
 use ndarray::{Array1, Array2};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 /// A named tensor of a fitted state (parameters, buffers such as running statistics,
 /// reference rows), used for saving and loading models. Row-major, f32.
@@ -181,6 +182,106 @@ pub fn index_of(name: &str, v: f32, bound: usize) -> Result<usize, StateError> {
             found: vec![v as usize],
         })
     }
+}
+
+/// A safetensors file (f32 tensors, the given metadata) as bytes, its JSON header's keys
+/// sorted. `safetensors` writes the metadata from a `HashMap`, whose order changes from run
+/// to run; sorted, the file is a pure function of its contents (model files compare with
+/// `md5sum`). Each tensor is consumed as it is converted, so at most one extra copy of the
+/// largest is alive at a time.
+pub fn to_safetensors(
+    tensors: Vec<NamedTensor>,
+    meta: &[(&str, String)],
+) -> Result<Vec<u8>, String> {
+    let meta: std::collections::HashMap<String, String> = meta
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    let bytes: Vec<(String, Vec<u8>, Vec<usize>)> = tensors
+        .into_iter()
+        .map(|t| {
+            let b: Vec<u8> = t.data.iter().flat_map(|v| v.to_le_bytes()).collect();
+            (t.name, b, t.shape)
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, b, shape)| {
+            TensorView::new(Dtype::F32, shape.clone(), b)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let data = safetensors::serialize(views, &Some(meta)).map_err(|e| e.to_string())?;
+    drop(bytes);
+    canonical_header(data)
+}
+
+/// Rewrites a serialized safetensors file with its JSON header's keys sorted. Data offsets
+/// are relative to the end of the header, so only the header is rewritten.
+fn canonical_header(data: Vec<u8>) -> Result<Vec<u8>, String> {
+    let n = data
+        .get(..8)
+        .map(|b| u64::from_le_bytes(b.try_into().unwrap_or_default()))
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| 8 + n <= data.len())
+        .ok_or("serialized header length out of range")?;
+    // serde_json's default map is a BTreeMap: keys come out sorted.
+    let header: serde_json::Value =
+        serde_json::from_slice(&data[8..8 + n]).map_err(|e| e.to_string())?;
+    let mut text = serde_json::to_vec(&header).map_err(|e| e.to_string())?;
+    while text.len() % 8 != 0 {
+        text.push(b' ');
+    }
+    if text.len() == n {
+        // The usual case (same JSON, other key order): rewrite in place, no second copy.
+        let mut data = data;
+        data[8..8 + n].copy_from_slice(&text);
+        return Ok(data);
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + data.len() - 8 - n);
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(&text);
+    out.extend_from_slice(&data[8 + n..]);
+    Ok(out)
+}
+
+/// The tensors of a parsed safetensors file, in its order; any dtype but f32 is refused,
+/// naming the tensor.
+pub fn tensors_of(views: Vec<(String, TensorView<'_>)>) -> Result<Vec<NamedTensor>, String> {
+    let mut tensors = Vec::with_capacity(views.len());
+    for (name, view) in views {
+        if view.dtype() != Dtype::F32 {
+            return Err(format!(
+                "tensor `{name}` has dtype {:?}, expected F32",
+                view.dtype()
+            ));
+        }
+        let data = view
+            .data()
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        tensors.push(NamedTensor {
+            name,
+            shape: view.shape().to_vec(),
+            data,
+        });
+    }
+    Ok(tensors)
+}
+
+/// A safetensors file's f32 tensors and its metadata (empty without any): what
+/// [`to_safetensors`] wrote. Truncated or malformed bytes are an error.
+pub fn from_safetensors(
+    bytes: &[u8],
+) -> Result<(Vec<NamedTensor>, std::collections::HashMap<String, String>), String> {
+    let st = SafeTensors::deserialize(bytes)
+        .map_err(|e| format!("not a valid safetensors file: {e:?}"))?;
+    let (_, meta) = SafeTensors::read_metadata(bytes)
+        .map_err(|e| format!("not a valid safetensors file: {e:?}"))?;
+    let meta = meta.metadata().clone().unwrap_or_default();
+    Ok((tensors_of(st.tensors())?, meta))
 }
 
 #[cfg(test)]
