@@ -396,9 +396,36 @@ fn paired_table(a: &str, b: &str, pairs: Vec<PairInput<'_>>, families: &[String]
 
 type OneMetric = Result<MetricRaw, String>;
 
+/// The family name under which [`pool_one_file_families`] pools the files.
+const POOLED_FAMILY: &str = "(files pooled)";
+
+/// A family of one file cannot be resampled within, so a bootstrap over one-file families
+/// would only see the seeds' spread. When every family is one file (the tabular suite) the
+/// files are the units: they are pooled into one family, which leaves the statistic
+/// unchanged (the mean over one-file families is the mean over the files) and lets the
+/// interval carry the spread across files, as the Wilcoxon test on per-file differences
+/// does. Sections with a family of several files are left as they are.
+fn pool_one_file_families(a: &mut [Cells], b: &mut [Cells]) {
+    let mut files: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    for (f, g, _, _) in a.iter().chain(b.iter()) {
+        files.entry(f.as_str()).or_default().insert(g.as_str());
+    }
+    if files.len() < 2 || files.values().any(|g| g.len() != 1) {
+        return;
+    }
+    for c in a.iter_mut().chain(b.iter_mut()) {
+        c.0 = POOLED_FAMILY.to_string();
+    }
+}
+
+/// One (family, file, seed, value) cell.
+type Cells = (String, String, u64, f64);
+
 fn one_metric(p: &PairInput<'_>, m: Metric, families: &[String]) -> OneMetric {
     let (a, b) = (cells(&p.a, m), cells(&p.b, m));
-    let sample = NestedSample::paired_difference(as_refs(&a), as_refs(&b)).map_err(|e| {
+    let (mut pa, mut pb) = (a.clone(), b.clone());
+    pool_one_file_families(&mut pa, &mut pb);
+    let sample = NestedSample::paired_difference(as_refs(&pa), as_refs(&pb)).map_err(|e| {
         if matches!(e, crate::stats::StatsError::Empty { .. }) {
             "no (file, seed) cell ran under both".to_string()
         } else {
@@ -503,4 +530,66 @@ pub fn slug(key: &SectionKey) -> String {
 /// The CD diagram's file stem for a section.
 pub fn cd_name(key: &SectionKey) -> String {
     format!("cd_{}", slug(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(family: &str, file: &str, seed: u64, v: f64) -> Cells {
+        (family.into(), file.into(), seed, v)
+    }
+
+    #[test]
+    fn one_file_families_are_pooled_and_the_interval_sees_the_files() {
+        // Four one-file families whose differences (b - a) are 0, 2, 4, 6 points at every
+        // seed: the seeds agree, so a bootstrap over seeds only would give a point.
+        let a: Vec<Cells> = (0..4)
+            .flat_map(|i| (0..3).map(move |s| cell(&format!("f{i}"), &format!("f{i}"), s, 0.5)))
+            .collect();
+        let b: Vec<Cells> = a
+            .iter()
+            .map(|(f, g, s, v)| {
+                let i: f64 = g[1..].parse().unwrap();
+                cell(f, g, *s, v + 0.02 * i)
+            })
+            .collect();
+        let ci = |a: &[Cells], b: &[Cells]| {
+            NestedSample::paired_difference(as_refs(a), as_refs(b))
+                .unwrap()
+                .bootstrap(2000, 0, 0.95)
+                .unwrap()
+        };
+        let unpooled = ci(&a, &b);
+        assert_eq!(
+            (unpooled.lo, unpooled.hi),
+            (unpooled.estimate, unpooled.estimate)
+        );
+        let (mut pa, mut pb) = (a.clone(), b.clone());
+        pool_one_file_families(&mut pa, &mut pb);
+        assert!(pa.iter().chain(&pb).all(|c| c.0 == POOLED_FAMILY));
+        let pooled = ci(&pa, &pb);
+        // The statistic is unchanged (the mean over the files: 3 points)...
+        assert!((pooled.estimate - unpooled.estimate).abs() < 1e-12);
+        assert!((pooled.estimate - 0.03).abs() < 1e-12);
+        // ...and the interval now spans the files' spread.
+        assert!(pooled.lo < 0.02 && pooled.hi > 0.04, "{pooled:?}");
+    }
+
+    #[test]
+    fn families_of_several_files_are_left_alone() {
+        let mut a = vec![
+            cell("A", "a1", 0, 0.1),
+            cell("A", "a2", 0, 0.2),
+            cell("B", "b1", 0, 0.3),
+        ];
+        let mut b = a.clone();
+        pool_one_file_families(&mut a, &mut b);
+        assert_eq!(a[2].0, "B");
+        // A single family of one file is left alone too (nothing to pool with).
+        let mut one = vec![cell("C", "c1", 0, 0.1)];
+        let mut other = one.clone();
+        pool_one_file_families(&mut one, &mut other);
+        assert_eq!(one[0].0, "C");
+    }
 }

@@ -130,7 +130,7 @@ pub fn markdown_of(
         if sec.results.iter().all(|r| r.family == r.dataset) && sec.families.len() > 1 {
             let _ = writeln!(
                 s,
-                "Each file is its own family here (ADBench's Classical files): a family mean is the file's value, and the mean of family means is the plain mean over the files.\n"
+                "Each file is its own family here (ADBench's Classical files): a family mean is the file's value, and the mean of family means is the plain mean over the files. The paired evidence's bootstrap resamples the files (a family of one file cannot be resampled within), so its interval carries the spread across files.\n"
             );
         }
         for metric in Metric::ALL {
