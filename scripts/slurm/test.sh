@@ -12,8 +12,12 @@
 #   case 3  a grid whose cells fail: the tasks succeed, the merge job fails listing them.
 # Every daemon it starts is stopped by PID on exit, also on failure. Needs a release build
 # (cargo build --release) and Debian's slurm-wlm and munge (--install installs them with
-# apt-get). Usage: scripts/slurm/test.sh [--install] [--keep]
+# apt-get). Usage: scripts/slurm/test.sh [--install] [--keep] [--run N DIR -- BENCH-ARGS]
 #   --keep   keep the temporary directory (configuration, logs, results) after a pass
+#   --run N DIR -- BENCH-ARGS
+#            instead of the cases, submit BENCH-ARGS as an N-task array (1 CPU per task)
+#            and its merge job into DIR on the same Slurm, wait for both and print their
+#            run times (how the README's whole-paper time is measured)
 # Environment: ANOONLY_BIN (default target/release/anoonly), SLURM_TEST_SEEDS (seeds of the
 # grid, default 12: 36 cells, 10-30 s, per task on one core).
 set -euo pipefail
@@ -21,14 +25,22 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 slurm_dir=$repo/scripts/slurm
 bin=${ANOONLY_BIN:-$repo/target/release/anoonly}
-install=0 keep=0
-for a in "$@"; do
-  case $a in
+install=0 keep=0 run_tasks='' run_out='' run_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
     --install) install=1 ;;
     --keep) keep=1 ;;
+    --run)
+      [ $# -ge 4 ] && [ "$4" = -- ] || { echo "test.sh: usage: --run N DIR -- BENCH-ARGS" >&2; exit 2; }
+      run_tasks=$2 run_out=$(realpath -m "$3")
+      shift 4
+      run_args=("$@")
+      break
+      ;;
     -h | --help) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) echo "test.sh: unknown argument $a (see --help)" >&2; exit 2 ;;
+    *) echo "test.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
+  shift
 done
 
 start=$(date +%s.%N)
@@ -244,6 +256,20 @@ submit() { # submit OUTFILE ARGS...: runs submit.sh, sets array_id and merge_id
   [ -n "$array_id" ] && [ -n "$merge_id" ] || fail "submit.sh printed no job ids"
 }
 lines() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; } # complete lines
+
+if [ -n "$run_out" ]; then
+  say "run: bench ${run_args[*]} as a $run_tasks-task array (1 CPU each) into $run_out"
+  run_start=$(date +%s)
+  submit "$W/submit-run.txt" --tasks "$run_tasks" --cpus-per-task 1 --out "$run_out" -- "${run_args[@]}"
+  wait_until 86400 "the run's jobs" queue_empty "$array_id,$merge_id"
+  tasks=()
+  for ((i = 1; i <= run_tasks; i++)); do tasks+=("${array_id}_$i"); done
+  show_jobs "${tasks[@]}" "$merge_id"
+  [ "$(field "$merge_id" JobState)" = COMPLETED ] || fail "the merge job: $(field "$merge_id" JobState)"
+  tail -n 3 "$run_out/logs/merge-$merge_id.out"
+  ok "run: $(lines "$run_out/merged/results.jsonl") cells merged into $run_out/merged, submission to merge end in $(($(date +%s) - run_start)) s"
+  exit 0
+fi
 keys_of_results() { sed 's/^{"key":"\([^"]*\)".*/\1/' "$@"; }
 cell_keys_of_log() { sed -n 's/^\[[0-9]*\/[0-9]*\] \([^:]*\): .*/\1/p' "$@"; }
 running_with() { # running_with TASK FILE N: task running and FILE has >= N complete lines
