@@ -67,22 +67,25 @@ pub fn share_group(cell: &Cell) -> Option<String> {
 }
 
 /// The cells of `shard`, as [`Shard::select`] deals them (every N-th, in canonical order)
-/// but dealing whole groups of [`share_group`]: a group goes where its first cell would,
-/// counted in groups, so that one task computes its pretraining once. A grid without
-/// shared work is dealt exactly as [`Shard::select`] does.
+/// but dealing whole groups of [`share_group`], so that one task computes a pretraining
+/// once. Groups are dealt round-robin among themselves and the other cells among
+/// themselves: counted together, the cells between groups (27 per file and seed triple in
+/// the paper grid, an odd number of slots each time) sent seeds 0 and 2 of every file to
+/// task 1 and seed 1 to task 2, twice the FEAWAD work on one task. A grid without shared
+/// work is dealt exactly as [`Shard::select`] does.
 pub fn select_shard(shard: Shard, cells: Vec<(Cell, &Grid)>) -> Vec<(Cell, &Grid)> {
     let mut groups: HashMap<String, usize> = HashMap::new();
-    let mut next = 0usize;
+    let (mut next_group, mut next_single) = (0usize, 0usize);
     let mut out = Vec::new();
     for (cell, grid) in cells {
         let slot = match share_group(&cell) {
             Some(g) => *groups.entry(g).or_insert_with(|| {
-                next += 1;
-                next - 1
+                next_group += 1;
+                next_group - 1
             }),
             None => {
-                next += 1;
-                next - 1
+                next_single += 1;
+                next_single - 1
             }
         };
         if slot % shard.count == shard.index - 1 {
@@ -180,6 +183,33 @@ mod tests {
         let mut devnet = cell(Variant::Base, Setting::Clean, 0.1, None);
         devnet.method = MethodKind::DevNet;
         assert!(share_group(&devnet).is_none());
+    }
+
+    #[test]
+    fn shards_get_as_many_sharing_groups_as_each_other() {
+        // The paper grid's shape: per file, FEAWAD's three seeds between 27 other cells.
+        let g = Grid {
+            synthetic: (0..11).collect(),
+            methods: MethodKind::ALL.to_vec(),
+            seeds: vec![0, 1, 2],
+            ..Grid::default()
+        };
+        let cells: Vec<(Cell, &Grid)> = g.cells().unwrap().into_iter().map(|c| (c, &g)).collect();
+        for count in [2, 3, 4] {
+            let (mut groups, mut sizes) = (Vec::new(), Vec::new());
+            for index in 1..=count {
+                let part = select_shard(Shard { index, count }, cells.clone());
+                let distinct: HashSet<String> =
+                    part.iter().filter_map(|(c, _)| share_group(c)).collect();
+                groups.push(distinct.len());
+                sizes.push(part.len());
+            }
+            let spread = |v: &[usize]| v.iter().max().unwrap() - v.iter().min().unwrap();
+            assert_eq!(groups.iter().sum::<usize>(), 33);
+            assert!(spread(&groups) <= 1, "{count} shards: groups {groups:?}");
+            // One more group (two cells) and one more single cell at most.
+            assert!(spread(&sizes) <= 3, "{count} shards: cells {sizes:?}");
+        }
     }
 
     #[test]
