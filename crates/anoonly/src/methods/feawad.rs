@@ -43,8 +43,10 @@
 //! their kinks are 0, as in TensorFlow; `r̂` uses `max(n_r, 1e-30)` (TF would give NaN).
 //!
 //! Cost: about 1 GFLOP per pretraining step and 1.5 GFLOP per scoring step at d = 512
-//! (2000 + 600 steps of 512 rows), i.e. about 3 TFLOP per fit: ~65 s on CIFAR10_0 with the
-//! nn core's matrix products on 2 busy cores (the authors' TF code: ~30–40 s). The first
+//! (2000 + 600 steps of 512 rows), i.e. about 3 TFLOP per fit: ~50 s on CIFAR10_0 on one
+//! core of this project's AVX2 machines, 0.64 of the best kernel's rate (docs/roofline.md;
+//! the authors' TF code: ~30–40 s). A grid shares the pretraining between cells
+//! ([`crate::shared`]). The first
 //! layer produces no input gradient and the residual, its norm and the concatenations are
 //! differentiated by hand inside [`FeawadNet`].
 //!
