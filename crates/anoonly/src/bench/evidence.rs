@@ -305,13 +305,16 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
 }
 
 /// `(family, file, seed, metric)` cells of some results.
-fn cells(rs: &[&StoredResult], m: Metric) -> Vec<(String, String, u64, f64)> {
+/// One cell's (family, file, seed, metric value).
+type CellValue = (String, String, u64, f64);
+
+fn cells(rs: &[&StoredResult], m: Metric) -> Vec<CellValue> {
     rs.iter()
         .map(|r| (r.family.clone(), r.dataset.clone(), r.seed, m.of(r)))
         .collect()
 }
 
-fn as_refs(c: &[(String, String, u64, f64)]) -> impl Iterator<Item = (&str, &str, u64, f64)> {
+fn as_refs(c: &[CellValue]) -> impl Iterator<Item = (&str, &str, u64, f64)> {
     c.iter()
         .map(|(f, g, s, v)| (f.as_str(), g.as_str(), *s, *v))
 }
@@ -405,7 +408,7 @@ const POOLED_FAMILY: &str = "(files pooled)";
 /// unchanged (the mean over one-file families is the mean over the files) and lets the
 /// interval carry the spread across files, as the Wilcoxon test on per-file differences
 /// does. Sections with a family of several files are left as they are.
-fn pool_one_file_families(a: &mut [Cells], b: &mut [Cells]) {
+fn pool_one_file_families(a: &mut [CellValue], b: &mut [CellValue]) {
     let mut files: HashMap<&str, BTreeSet<&str>> = HashMap::new();
     for (f, g, _, _) in a.iter().chain(b.iter()) {
         files.entry(f.as_str()).or_default().insert(g.as_str());
@@ -417,9 +420,6 @@ fn pool_one_file_families(a: &mut [Cells], b: &mut [Cells]) {
         c.0 = POOLED_FAMILY.to_string();
     }
 }
-
-/// One (family, file, seed, value) cell.
-type Cells = (String, String, u64, f64);
 
 fn one_metric(p: &PairInput<'_>, m: Metric, families: &[String]) -> OneMetric {
     let (a, b) = (cells(&p.a, m), cells(&p.b, m));
@@ -436,7 +436,7 @@ fn one_metric(p: &PairInput<'_>, m: Metric, families: &[String]) -> OneMetric {
         paired_evidence(&sample, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED).map_err(|e| e.to_string())?;
     let mut per_family = Vec::new();
     for f in families {
-        let only = |c: &[(String, String, u64, f64)]| -> Vec<(String, String, u64, f64)> {
+        let only = |c: &[CellValue]| -> Vec<CellValue> {
             c.iter().filter(|x| x.0 == *f).cloned().collect()
         };
         let (fa, fb) = (only(&a), only(&b));
@@ -536,7 +536,7 @@ pub fn cd_name(key: &SectionKey) -> String {
 mod tests {
     use super::*;
 
-    fn cell(family: &str, file: &str, seed: u64, v: f64) -> Cells {
+    fn cell(family: &str, file: &str, seed: u64, v: f64) -> CellValue {
         (family.into(), file.into(), seed, v)
     }
 
@@ -544,17 +544,17 @@ mod tests {
     fn one_file_families_are_pooled_and_the_interval_sees_the_files() {
         // Four one-file families whose differences (b - a) are 0, 2, 4, 6 points at every
         // seed: the seeds agree, so a bootstrap over seeds only would give a point.
-        let a: Vec<Cells> = (0..4)
+        let a: Vec<CellValue> = (0..4)
             .flat_map(|i| (0..3).map(move |s| cell(&format!("f{i}"), &format!("f{i}"), s, 0.5)))
             .collect();
-        let b: Vec<Cells> = a
+        let b: Vec<CellValue> = a
             .iter()
             .map(|(f, g, s, v)| {
                 let i: f64 = g[1..].parse().unwrap();
                 cell(f, g, *s, v + 0.02 * i)
             })
             .collect();
-        let ci = |a: &[Cells], b: &[Cells]| {
+        let ci = |a: &[CellValue], b: &[CellValue]| {
             NestedSample::paired_difference(as_refs(a), as_refs(b))
                 .unwrap()
                 .bootstrap(2000, 0, 0.95)

@@ -21,6 +21,7 @@ use super::sections::{
     Section,
 };
 use crate::experiment::{pct, MeanSd};
+use crate::methods::MethodKind;
 use crate::stats::{format_p, Verdict, ALPHA, BOOTSTRAP_RESAMPLES};
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
@@ -133,7 +134,11 @@ pub fn markdown_of(
                 "Each file is its own family here (ADBench's Classical files): a family mean is the file's value, and the mean of family means is the plain mean over the files. The paired evidence's bootstrap resamples the files (a family of one file cannot be resampled within), so its interval carries the spread across files.\n"
             );
         }
-        if sec.results.iter().any(|r| r.method == "feawad") {
+        if sec
+            .results
+            .iter()
+            .any(|r| r.method == MethodKind::Feawad.name())
+        {
             let _ = writeln!(
                 s,
                 "FEAWAD's fit s/cell: a grid computes its autoencoder pretraining once per file, seed and setting (and gamma_la where it matters) and shares it between the cells, so the cell that computed it carries its time and the others only their training stage (`bench --no-share` to time every cell whole).\n"
