@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Reference values for crates/anoonly/tests/stats_scipy.rs (the statistics of
-crates/anoonly/src/stats/), written to crates/anoonly/tests/fixtures/stats_reference.json.
+crates/anoonly-bench/src/stats/), written to crates/anoonly-bench/tests/fixtures/stats_reference.json.
 
 Pinned versions (the fixture records the ones that made it and the test checks nothing else):
     python 3.11, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0
@@ -29,7 +29,7 @@ import statsmodels
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
-OUT = Path("crates/anoonly/tests/fixtures/stats_reference.json")
+OUT = Path("crates/anoonly-bench/tests/fixtures/stats_reference.json")
 RNG = np.random.default_rng(20240614)
 
 

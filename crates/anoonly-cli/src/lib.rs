@@ -1,7 +1,7 @@
 //! `anoonly`: the command-line front end, as a library so that the `anoonly` binary and the
 //! Python package's console script run the same code ([`run`]). Parsing and printing only:
 //! every decision is the core library's ([`anoonly::methods::FitOptions`],
-//! [`anoonly::experiment`], [`anoonly::bench`]).
+//! [`anoonly::experiment`], [`anoonly_bench`]).
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -15,10 +15,6 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use anoonly::bench::{
-    self, BenchObserver, Cell, CellOutcome, Counts, GridAxes, GridSource, RunOptions, Shard, Suite,
-    Variant,
-};
 use anoonly::data::{self, LoadOptions};
 use anoonly::experiment::{self, record_line, summary_line, EvalConfig, EvalRecord, SeedObserver};
 use anoonly::methods::{parse_value, FitOptions, MethodKind};
@@ -27,6 +23,10 @@ use anoonly::model_file;
 use anoonly::output::{check_output_path, write_atomic};
 use anoonly::protocol::{Protocol, Setting, SplitParams};
 use anoonly::train::{EpochReport, NormKind};
+use anoonly_bench::{
+    self, BenchObserver, Cell, CellOutcome, Counts, GridAxes, GridSource, RunOptions, Shard, Suite,
+    Variant,
+};
 
 #[derive(Parser)]
 #[command(
@@ -621,7 +621,7 @@ fn demo(a: DemoArgs) -> Result<()> {
 fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
     match a.action {
         Some(BenchAction::Merge { dirs, out }) => {
-            let m = bench::merge(&dirs, &out)?;
+            let m = anoonly_bench::merge(&dirs, &out)?;
             eprintln!(
                 "merged {} cells ({} failed) from {} director(ies) into {}",
                 m.cells,
@@ -633,7 +633,7 @@ fn bench(a: BenchArgs, threads: Option<usize>) -> Result<()> {
             Ok(())
         }
         Some(BenchAction::Report { dir }) => {
-            list_outputs(&bench::write_report(&dir)?);
+            list_outputs(&anoonly_bench::write_report(&dir)?);
             Ok(())
         }
         None => bench_run(a.run, threads),
@@ -652,7 +652,7 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         (None, Some(s)) => GridSource::Suite(s.parse::<Suite>().map_err(anyhow::Error::msg)?),
         (None, None) => GridSource::Default,
     };
-    let grids = bench::build_grids(&source, &a.data_dir, &a.axes()?)?;
+    let grids = anoonly_bench::build_grids(&source, &a.data_dir, &a.axes()?)?;
     let shard = a.shard.as_deref().map(str::parse::<Shard>).transpose()?;
     if a.list {
         return bench_list(&grids, shard);
@@ -680,7 +680,7 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         share: !a.no_share,
         cache: a.cache.clone(),
     };
-    let summary = bench::run_grids(&grids, &opts, &display)?;
+    let summary = anoonly_bench::run_grids(&grids, &opts, &display)?;
     eprintln!(
         "{} cells ({} already done, {} run, {} failed) in {:.1}s on {} thread(s)",
         summary.cells, summary.skipped, summary.ran, summary.failed, summary.wall_seconds, threads
@@ -718,8 +718,8 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
 }
 
 /// `bench --list`: the cells a run would hold, one key per line on stdout, and their count.
-fn bench_list(grids: &[anoonly::bench::Grid], shard: Option<Shard>) -> Result<()> {
-    let cells = bench::cells(grids, shard)?;
+fn bench_list(grids: &[anoonly_bench::Grid], shard: Option<Shard>) -> Result<()> {
+    let cells = anoonly_bench::cells(grids, shard)?;
     let mut text = String::new();
     for c in &cells {
         text.push_str(&c.key());

@@ -13,15 +13,15 @@ use std::sync::Mutex;
 
 mod common;
 
-use anoonly::bench::report::markdown;
-use anoonly::bench::results::{read_results, RESULTS_FILE};
-use anoonly::bench::sections::{family_means, Metric};
-use anoonly::bench::{
+use anoonly::methods::MethodKind;
+use anoonly::protocol::Setting;
+use anoonly_bench::report::markdown;
+use anoonly_bench::results::{read_results, RESULTS_FILE};
+use anoonly_bench::sections::{family_means, Metric};
+use anoonly_bench::{
     self, BenchObserver, Cell, CellOutcome, Counts, Grid, QuietRun, RunOptions, Shard,
     StoredResult, Suite, Variant,
 };
-use anoonly::methods::MethodKind;
-use anoonly::protocol::Setting;
 
 /// 8 cells of built-in data, a couple of seconds in all.
 fn small_grid() -> Grid {
@@ -78,14 +78,14 @@ fn assert_same_run(a: &Path, b: &Path) {
 fn resume_recomputes_nothing_finished() {
     let tmp = tempfile::tempdir().unwrap();
     let full = tmp.path().join("full");
-    let s = bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).unwrap();
+    let s = anoonly_bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).unwrap();
     assert_eq!((s.cells, s.ran, s.skipped, s.failed), (8, 8, 0, 0));
 
     // Without --resume an existing run is refused, not mixed.
-    assert!(bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).is_err());
+    assert!(anoonly_bench::run(&small_grid(), &opts(&full, false, 2), &QuietRun).is_err());
     // A finished run resumed runs nothing and leaves its results byte for byte.
     let before = std::fs::read(full.join(RESULTS_FILE)).unwrap();
-    let s = bench::run(&small_grid(), &opts(&full, true, 2), &QuietRun).unwrap();
+    let s = anoonly_bench::run(&small_grid(), &opts(&full, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (0, 8));
     assert_eq!(std::fs::read(full.join(RESULTS_FILE)).unwrap(), before);
 
@@ -100,7 +100,7 @@ fn resume_recomputes_nothing_finished() {
         format!("{kept}{}", &lines[3][..40]),
     )
     .unwrap();
-    let s = bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
+    let s = anoonly_bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (5, 3));
     let after = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
     assert!(after.starts_with(&kept), "finished lines were rewritten");
@@ -113,8 +113,8 @@ fn resume_recomputes_nothing_finished() {
 fn results_do_not_depend_on_the_thread_count() {
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    bench::run(&small_grid(), &opts(&a, false, 1), &QuietRun).unwrap();
-    bench::run(&small_grid(), &opts(&b, false, 2), &QuietRun).unwrap();
+    anoonly_bench::run(&small_grid(), &opts(&a, false, 1), &QuietRun).unwrap();
+    anoonly_bench::run(&small_grid(), &opts(&b, false, 2), &QuietRun).unwrap();
     assert_same_run(&a, &b);
 }
 
@@ -158,17 +158,17 @@ fn shards_are_disjoint_and_cover_the_grid() {
 fn merged_shards_equal_the_whole_run() {
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
-    bench::run(&small_grid(), &opts(&whole, false, 2), &QuietRun).unwrap();
+    anoonly_bench::run(&small_grid(), &opts(&whole, false, 2), &QuietRun).unwrap();
     let mut dirs = Vec::new();
     for i in 1..=3 {
         let d = tmp.path().join(format!("shard{i}"));
         let mut o = opts(&d, false, 1);
         o.shard = Some(format!("{i}/3").parse().unwrap());
-        bench::run(&small_grid(), &o, &QuietRun).unwrap();
+        anoonly_bench::run(&small_grid(), &o, &QuietRun).unwrap();
         dirs.push(d);
     }
     let merged = tmp.path().join("merged");
-    let m = bench::merge(&dirs, &merged).unwrap();
+    let m = anoonly_bench::merge(&dirs, &merged).unwrap();
     assert_eq!((m.cells, m.failed), (8, 0));
     assert_same_run(&merged, &whole);
 }
@@ -194,14 +194,14 @@ fn merge_keeps_the_shards_failed_cells() {
         ..small_grid()
     };
     let whole = tmp.path().join("whole");
-    let s = bench::run(&grid, &opts(&whole, false, 2), &QuietRun).unwrap();
+    let s = anoonly_bench::run(&grid, &opts(&whole, false, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.failed), (8, 4));
     let mut dirs = Vec::new();
     for i in 1..=2 {
         let d = tmp.path().join(format!("shard{i}"));
         let mut o = opts(&d, false, 1);
         o.shard = Some(format!("{i}/2").parse().unwrap());
-        bench::run(&grid, &o, &QuietRun).unwrap();
+        anoonly_bench::run(&grid, &o, &QuietRun).unwrap();
         dirs.push(d);
     }
     // A cell one directory failed and another finished is not a failure.
@@ -216,14 +216,18 @@ fn merge_keeps_the_shards_failed_cells() {
     .unwrap();
 
     let merged = tmp.path().join("merged");
-    let m = bench::merge(&dirs, &merged).unwrap();
+    let m = anoonly_bench::merge(&dirs, &merged).unwrap();
     assert_eq!((m.cells, m.failed), (4, 4));
     assert_same_run(&merged, &whole);
     let keys = |dir: &Path| -> BTreeSet<String> {
         std::fs::read_to_string(dir.join("failures.jsonl"))
             .unwrap()
             .lines()
-            .map(|l| serde_json::from_str::<bench::Failure>(l).unwrap().key)
+            .map(|l| {
+                serde_json::from_str::<anoonly_bench::Failure>(l)
+                    .unwrap()
+                    .key
+            })
             .collect()
     };
     assert_eq!(keys(&merged).len(), 4);
@@ -275,7 +279,7 @@ fn an_observer_sees_every_cell_and_can_stop_the_run() {
     };
     let whole = tmp.path().join("whole");
     let w = watch(usize::MAX);
-    bench::run(&small_grid(), &opts(&whole, false, 2), &w).unwrap();
+    anoonly_bench::run(&small_grid(), &opts(&whole, false, 2), &w).unwrap();
     let planned = w.planned.lock().unwrap().unwrap();
     assert_eq!(
         (planned.total, planned.skipped, planned.finished),
@@ -293,11 +297,11 @@ fn an_observer_sees_every_cell_and_can_stop_the_run() {
 
     let part = tmp.path().join("part");
     let w = watch(3);
-    let e = bench::run(&small_grid(), &opts(&part, false, 1), &w).unwrap_err();
+    let e = anoonly_bench::run(&small_grid(), &opts(&part, false, 1), &w).unwrap_err();
     assert!(
         matches!(
             e,
-            bench::BenchError::Interrupted {
+            anoonly_bench::BenchError::Interrupted {
                 finished: 3,
                 total: 8
             }
@@ -312,7 +316,7 @@ fn an_observer_sees_every_cell_and_can_stop_the_run() {
     );
     let lines = std::fs::read_to_string(part.join(RESULTS_FILE)).unwrap();
     assert_eq!(lines.lines().count(), 3);
-    let s = bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
+    let s = anoonly_bench::run(&small_grid(), &opts(&part, true, 2), &QuietRun).unwrap();
     assert_eq!((s.ran, s.skipped), (5, 3));
     assert_same_run(&part, &whole);
 }
@@ -382,7 +386,7 @@ fn report_from_fixed_results_matches_the_stored_file() {
     let results = read_results(&dir).unwrap();
     assert!(results.len() >= 20);
     let md = markdown(&results, &[]);
-    let csv = anoonly::bench::report::csv(&results);
+    let csv = anoonly_bench::report::csv(&results);
     if std::env::var_os("ANOONLY_BLESS").is_some() {
         std::fs::write(fixture("expected_report.md"), &md).unwrap();
         std::fs::write(fixture("expected_report.csv"), &csv).unwrap();
@@ -457,7 +461,7 @@ fn quick_suite_writes_report_and_figures() {
         gamma_la: vec![0.05, 0.1],
         ..small_grid()
     };
-    let s = bench::run(&grid, &opts(&out, false, 2), &QuietRun).unwrap();
+    let s = anoonly_bench::run(&grid, &opts(&out, false, 2), &QuietRun).unwrap();
     assert_eq!(s.failed, 0);
     for f in [
         "report.md",
@@ -541,7 +545,7 @@ fn bench_cache_gives_the_same_report_as_computing_per_cell() {
         err.contains("FEAWAD pretraining: 2 computed, 2 shared"),
         "{err}"
     );
-    let files = std::fs::read_dir(cache.join(anoonly::shared::PRETRAIN_DIR))
+    let files = std::fs::read_dir(cache.join(anoonly::train::shared::PRETRAIN_DIR))
         .unwrap()
         .count();
     assert_eq!(files, 2, "one file per pretraining");

@@ -37,7 +37,7 @@ use crate::protocol::{
     plan, split_owned, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
     SplitPlan,
 };
-use crate::shared::PretrainCache;
+use crate::train::shared::PretrainCache;
 use crate::train::{EpochReport, FitObserver, NormKind, ParamError, Silent};
 
 /// What one evaluation needs besides the data and the seed.
@@ -151,7 +151,7 @@ pub fn evaluate_once(
 }
 
 /// [`evaluate_once`] whose fit takes shared work (FEAWAD's pretrained autoencoder) from
-/// `shared` and leaves there what it computed ([`crate::shared`]): the same record, bit for
+/// `shared` and leaves there what it computed ([`crate::train::shared`]): the same record, bit for
 /// bit, as without it. `bench` runs every cell through it with one store per run.
 pub fn evaluate_shared(
     ds: &Dataset,

@@ -23,21 +23,14 @@
 //! - [`probability`]: scores turned into PyOD's outlier probabilities and confidences.
 //! - [`experiment`]: split + fit + score + metrics over several seeds, as `anoonly eval` runs
 //!   them, and the demo.
-//! - [`bench`](mod@bench): experiment grids (`anoonly bench`): building them from suites, TOML files
-//!   and axes, running them with a progress observer, results files, reports beside the
-//!   paper's tables, figures (feature `plots`).
 //! - [`output`]: files written atomically.
-//! - [`shared`]: work shared between fits (FEAWAD's pretraining), content-addressed, in
-//!   memory and in a cache directory (`bench --cache`).
-//! - [`stats`]: paired tests, Holm's correction, bootstrap intervals, Friedman/Nemenyi rank
-//!   comparisons: the evidence behind a report's claims.
 //! - [`rng`]: one seed per run, sub-seeds per component, a portable ChaCha generator.
 //!
 //! The protocol and every departure from the paper, with the switches that select them:
-//! `docs/protocol.md`. Features: `plots` (bench figures) and `toml` (TOML grid files), both
-//! on by default; `--no-default-features` builds the core alone.
+//! `docs/protocol.md`. Experiment grids, reports and their statistics live in the
+//! `anoonly-bench` crate; the `anoonly` command in `anoonly-cli`; the Python bindings in
+//! `anoonly-py`.
 
-pub mod bench;
 pub mod boost;
 pub mod data;
 pub mod detectors;
@@ -50,8 +43,6 @@ pub mod output;
 pub mod probability;
 pub mod protocol;
 pub mod rng;
-pub mod shared;
-pub mod stats;
 pub mod train;
 pub mod vocab;
 

@@ -7,8 +7,7 @@
 //! formula divides by zero (all training scores equal) it would return NaN; here the result
 //! stays in `[0, 1]` (see each function).
 
-use statrs::distribution::{Binomial, DiscreteCDF};
-use statrs::function::erf::erf;
+use libm::erf;
 
 use crate::methods::ScoreError;
 
@@ -87,7 +86,7 @@ pub fn confidence(train: &[f32], scores: &[f32], contamination: f64, threshold: 
             let below = sorted.partition_point(|&t| t <= s) as f64;
             let p = (1.0 + below) / (2.0 + n as f64);
             // p lies strictly in (0, 1), so the distribution is always valid.
-            let cdf = Binomial::new(p, n).map_or(1.0, |b| b.cdf(k));
+            let cdf = binomial_cdf(k, n, p);
             let c = (1.0 - cdf).clamp(0.0, 1.0);
             if s > threshold {
                 c
@@ -96,6 +95,79 @@ pub fn confidence(train: &[f32], scores: &[f32], contamination: f64, threshold: 
             }
         })
         .collect()
+}
+
+/// `P(X <= k)` for `X ~ Binomial(n, p)`, `0 < p < 1`: the regularised incomplete beta
+/// function `I_{1-p}(n - k, k + 1)`, as scipy's `binom.cdf` (and statrs) compute it.
+fn binomial_cdf(k: u64, n: u64, p: f64) -> f64 {
+    if k >= n {
+        return 1.0;
+    }
+    beta_reg((n - k) as f64, (k + 1) as f64, 1.0 - p)
+}
+
+/// The regularised incomplete beta function `I_x(a, b)` (a, b > 0, x in [0, 1]) by the
+/// continued fraction of Numerical Recipes (modified Lentz), on the side of `x` where it
+/// converges fast.
+fn beta_reg(a: f64, b: f64, x: f64) -> f64 {
+    if x <= 0.0 {
+        return 0.0;
+    }
+    if x >= 1.0 {
+        return 1.0;
+    }
+    let ln_front =
+        libm::lgamma(a + b) - libm::lgamma(a) - libm::lgamma(b) + a * x.ln() + b * (1.0 - x).ln();
+    let front = ln_front.exp();
+    if x < (a + 1.0) / (a + b + 2.0) {
+        front * beta_fraction(a, b, x) / a
+    } else {
+        1.0 - front * beta_fraction(b, a, 1.0 - x) / b
+    }
+}
+
+fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
+    const TINY: f64 = 1e-300;
+    const EPS: f64 = 1e-16;
+    let (qab, qap, qam) = (a + b, a + 1.0, a - 1.0);
+    let mut c = 1.0;
+    let mut d = 1.0 - qab * x / qap;
+    if d.abs() < TINY {
+        d = TINY;
+    }
+    d = 1.0 / d;
+    let mut h = d;
+    for m in 1..10_000 {
+        let m = f64::from(m);
+        let m2 = 2.0 * m;
+        let aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        h *= d * c;
+        let aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1.0 + aa * d;
+        if d.abs() < TINY {
+            d = TINY;
+        }
+        c = 1.0 + aa / c;
+        if c.abs() < TINY {
+            c = TINY;
+        }
+        d = 1.0 / d;
+        let del = d * c;
+        h *= del;
+        if (del - 1.0).abs() < EPS {
+            break;
+        }
+    }
+    h
 }
 
 #[cfg(test)]
@@ -132,6 +204,35 @@ mod tests {
         // Below every training score: p = 1/6, predicted normal: 1 - (1/6)^4.
         let q: f64 = 1.0 / 6.0;
         assert!((c[1] - (1.0 - q.powi(4))).abs() < 1e-12, "{c:?}");
+    }
+
+    #[test]
+    fn binomial_cdf_matches_scipy() {
+        // scipy.stats.binom.cdf(k, n, p) (scipy 1.17).
+        for (k, n, p, want) in [
+            (3u64, 10u64, 0.5, 0.171875),
+            (950, 1000, 0.96, 0.06630587123134839),
+            (5, 7000, 0.001, 0.3005804925639325),
+            (6650, 7000, 0.95, 0.5076573844079556),
+            (0, 4, 1.0 / 6.0, 0.4822530864197531),
+        ] {
+            let got = binomial_cdf(k, n, p);
+            assert!(
+                (got - want).abs() < 1e-10 * want.max(1e-3),
+                "cdf({k}; {n}, {p}) = {got}, want {want}"
+            );
+        }
+        // The sum of the probability mass function, term by term.
+        let (n, p) = (30u64, 0.3f64);
+        let mut sum = 0.0;
+        let mut choose = 1.0f64;
+        for k in 0..=n {
+            if k > 0 {
+                choose *= (n - k + 1) as f64 / k as f64;
+            }
+            sum += choose * p.powi(k as i32) * (1.0 - p).powi((n - k) as i32);
+            assert!((binomial_cdf(k, n, p) - sum).abs() < 1e-13, "k = {k}");
+        }
     }
 
     #[test]

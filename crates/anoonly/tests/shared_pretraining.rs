@@ -1,4 +1,4 @@
-//! FEAWAD's shared pretraining ([`anoonly::shared`]): base and AnoOnly cells evaluated with
+//! FEAWAD's shared pretraining ([`anoonly::train::shared`]): base and AnoOnly cells evaluated with
 //! a pretraining taken from the store, in memory or from a cache directory (also after the
 //! file was damaged), give the records of computing it per cell, bit for bit; the cells
 //! that share a pretraining find it, those that must not (other rows, other stage-1
@@ -9,7 +9,7 @@ mod common;
 use anoonly::experiment::{evaluate_once, evaluate_shared, EvalConfig, EvalRecord};
 use anoonly::methods::{FitParams, MethodKind};
 use anoonly::protocol::{Setting, SplitParams};
-use anoonly::shared::{PretrainCache, PretrainStats, SharedPretraining, PRETRAIN_DIR};
+use anoonly::train::shared::{PretrainCache, PretrainStats, SharedPretraining, PRETRAIN_DIR};
 use anoonly::train::Silent;
 use anoonly::Dataset;
 

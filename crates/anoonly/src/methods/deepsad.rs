@@ -24,10 +24,12 @@ use crate::nn::{
     Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
+use crate::train::{
+    self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Observer,
+    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+};
 use crate::vocab::tensor::{load_vec, vec_tensor};
 use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
-use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
-
 
 /// DeepSAD hyperparameters; defaults are the authors' code (docs/protocol.md 2.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -362,7 +364,11 @@ impl Method for FittedDeepSad {
             &mut loader_rng,
             observer,
         )?;
-        report.notes.extend(train::one_batch_note(Self::NAME, x.nrows(), params.batch_size));
+        report.notes.extend(train::one_batch_note(
+            Self::NAME,
+            x.nrows(),
+            params.batch_size,
+        ));
         Ok((FittedDeepSad { net, c }, report))
     }
 
@@ -387,7 +393,6 @@ impl Method for FittedDeepSad {
         let c = load_vec(tensors, "c", params.rep_dim)?;
         Ok(FittedDeepSad { net, c })
     }
-
 }
 
 /// The network's code φ for `x` (inference mode); exposed for tests and inspection.

@@ -38,9 +38,11 @@ use crate::nn::{
     Module, NamedTensor, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
+use crate::train::{
+    self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction,
+    Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+};
 use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
-use crate::train::{self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
-
 
 /// Which DevNet losses to train with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -415,7 +417,6 @@ impl Method for FittedDevNet {
         net.load_state("net.", tensors)?;
         Ok(FittedDevNet { net })
     }
-
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@
 //! (2000 + 600 steps of 512 rows), i.e. about 3 TFLOP per fit: ~50 s on CIFAR10_0 on one
 //! core of this project's AVX2 machines, 0.64 of the best kernel's rate (docs/roofline.md;
 //! the authors' TF code: ~30–40 s). A grid shares the pretraining between cells
-//! ([`crate::shared`]). The first
+//! ([`crate::train::shared`]). The first
 //! layer produces no input gradient and the residual, its norm and the concatenations are
 //! differentiated by hand inside [`FeawadNet`].
 //!
@@ -62,11 +62,13 @@ use crate::nn::{
     NamedTensor, ParamMut, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
-use crate::shared::{Key, KeyBuilder, PretrainCache, Pretrained};
+use crate::train::shared::{Key, KeyBuilder, PretrainCache, Pretrained};
+use crate::train::{
+    self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Interrupted, Item, NormFlavour,
+    Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Stage, Staged, Task, TrainParams,
+    TrainReport,
+};
 use crate::vocab::{non_negative, positive, NormKind, ParamError};
-use crate::train::{self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Interrupted, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Stage, Staged, Task, TrainParams, TrainReport};
-
-
 
 /// Which FEAWAD: the fixed one (default) or the authors' code with its two bugs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -720,7 +722,7 @@ fn pretrain_train_params(train_params: &TrainParams) -> TrainParams {
     }
 }
 
-/// The key of a pretraining ([`crate::shared`]): everything [`pretrain`] reads. The rows
+/// The key of a pretraining ([`crate::train::shared`]): everything [`pretrain`] reads. The rows
 /// the sampler draws from, in its order (the sampler sees positions into `unlabeled`);
 /// the initial weights (they are the architecture and the init stream); every stage-1
 /// hyperparameter; its training parameters (the seed of its sampler among them); and the
@@ -1025,7 +1027,6 @@ impl Method for FittedFeawad {
         net.load_state("net.", tensors)?;
         Ok(FittedFeawad { net: Box::new(net) })
     }
-
 }
 
 #[cfg(test)]
@@ -1228,8 +1229,15 @@ mod tests {
                 ..p.clone()
             };
             let ae = p.autoencoder(5, &mut Rng::seed_from_u64(1));
-            let (_, report) =
-                pretrain(&p, &TrainParams::default(), ae, x.view(), &unl, &mut crate::train::Silent).unwrap();
+            let (_, report) = pretrain(
+                &p,
+                &TrainParams::default(),
+                ae,
+                x.view(),
+                &unl,
+                &mut crate::train::Silent,
+            )
+            .unwrap();
             assert_eq!(report.steps, 100);
             let l: Vec<f32> = report.epoch_losses.iter().flatten().copied().collect();
             assert!(l[4] < l[0], "{compat:?}: {l:?}");

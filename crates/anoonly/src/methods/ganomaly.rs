@@ -25,8 +25,8 @@ use crate::nn::{
     Sequential, Sgd, StateError, EVAL_CHUNK,
 };
 use crate::rng::{component_rng, Rng};
-use crate::vocab::{count_in, positive, NormKind, ParamError};
 use crate::train::{report_epoch, EpochReport, Observer, Stage, TrainParams, TrainReport};
+use crate::vocab::{count_in, positive, NormKind, ParamError};
 
 /// GANomaly hyperparameters; defaults are ADBench's.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -337,7 +337,10 @@ impl Method for FittedGanomaly {
     fn layer_widths(p: &GanomalyParams, n_features: usize) -> Vec<(&'static str, usize)> {
         let _ = p;
         // Its widths follow the input: the encoders are d x latent_width(d).
-        vec![("n_features", n_features), ("latent_width", latent_width(n_features))]
+        vec![
+            ("n_features", n_features),
+            ("latent_width", latent_width(n_features)),
+        ]
     }
 
     fn relative_cost(n_rows: usize) -> f64 {
@@ -435,7 +438,6 @@ impl Method for FittedGanomaly {
         g.encoder2.load_state("encoder2.", tensors)?;
         Ok(FittedGanomaly { generator: g })
     }
-
 }
 
 #[cfg(test)]

@@ -10,8 +10,8 @@
 //! scoring, its saved state). The training loop and the AnoOnly switch live in
 //! [`crate::train`]. The list below is the registry: [`MethodKind`], [`MethodParams`] and
 //! [`Fitted`] and every dispatch over them are generated from it (`registry.rs`), so adding a
-//! method is one new file and one line here. Front ends build [`FitParams`] from their
-//! options with [`FitOptions`].
+//! method is one new file, its `pub mod` line and one line in the registry. Front ends build
+//! [`FitParams`] from their options with [`FitOptions`].
 //!
 //! ```
 //! use anoonly::methods::{FitParams, MethodKind};
@@ -35,6 +35,16 @@
 mod registry;
 mod options;
 
+// One module per method (declared here, outside the macro, so that `cargo fmt` formats
+// them), then its one line in the registry.
+pub mod deepsad;
+pub mod devnet;
+pub mod feawad;
+pub mod ganomaly;
+pub mod prenet;
+pub mod repen;
+pub mod xgbod;
+
 registry! {
     ganomaly::FittedGanomaly as Ganomaly,
     repen::FittedRepen as Repen,
@@ -51,7 +61,7 @@ use std::str::FromStr;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::shared::PretrainCache;
+use crate::train::shared::PretrainCache;
 use crate::train::{FitObserver, Interrupted, Silent, TrainParams, TrainReport};
 use crate::vocab::tensor::{load_vec_any, vec_tensor, NamedTensor, StateError};
 use crate::vocab::{NormKind, ParamError};
@@ -127,7 +137,7 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
         observer: &mut dyn FitObserver,
     ) -> Result<(Self, TrainReport), FitError>;
 
-    /// [`Method::fit`] with a store of work shared between fits ([`crate::shared`]): FEAWAD
+    /// [`Method::fit`] with a store of work shared between fits ([`crate::train::shared`]): FEAWAD
     /// takes its pretrained autoencoder from it instead of computing it when another fit
     /// already did. The same model, bit for bit, as [`Method::fit`]; a method without such
     /// work ignores the store.
@@ -549,7 +559,7 @@ impl FitParams {
 
     /// [`FitParams::fit_observed`] taking shared work (FEAWAD's pretrained autoencoder)
     /// from `shared` when it holds it, and leaving there what this fit computed: the same
-    /// model, bit for bit, as without it ([`crate::shared`]).
+    /// model, bit for bit, as without it ([`crate::train::shared`]).
     pub fn fit_shared(
         &self,
         x: ArrayView2<f32>,

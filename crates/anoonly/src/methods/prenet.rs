@@ -51,10 +51,12 @@ use crate::nn::{
     ParamMut, RmsProp, Sequential, StateError,
 };
 use crate::rng::{component_rng, sub_seed, Rng};
+use crate::train::{
+    self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction,
+    Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+};
 use crate::vocab::tensor::{load_rows, mat_tensor};
 use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
-use crate::train::{self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport};
-
 
 /// PReNet hyperparameters; defaults are the authors' code (docs/protocol.md 2.4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -716,7 +718,6 @@ impl Method for FittedPReNet {
             train.seed,
         ))
     }
-
 }
 
 #[cfg(test)]

@@ -5,12 +5,11 @@
 //! its [`Method`](super::Method) implementation; this file only routes to it, so a new
 //! method is one new file plus one line in the registry list.
 
-/// `registry! { module::FittedType as Variant, ... }`: declares each `pub mod module;` and
-/// generates the enums and their dispatch, in the order listed (the paper's row order:
-/// reports list methods in it).
+/// `registry! { module::FittedType as Variant, ... }`: generates the enums and their
+/// dispatch, in the order listed (the paper's row order: reports list methods in it). The
+/// modules are declared beside the macro call, outside it, so that rustfmt sees their files.
 macro_rules! registry {
     ($($module:ident :: $fitted:ident as $variant:ident),+ $(,)?) => {
-        $(pub mod $module;)+
 
         /// The methods this crate implements, in registry order (the paper's table rows).
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

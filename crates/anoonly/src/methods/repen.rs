@@ -34,9 +34,11 @@ use crate::nn::{
     Optimizer, Sequential, StateError,
 };
 use crate::rng::{component_rng, Rng};
+use crate::train::{
+    report_epoch, EpochReport, Interrupted, Observer, Stage, TrainParams, TrainReport,
+};
 use crate::vocab::tensor::{load_rows, mat_tensor};
 use crate::vocab::{count_in, positive, NormKind, ParamError};
-use crate::train::{report_epoch, EpochReport, Interrupted, Observer, Stage, TrainParams, TrainReport};
 
 /// REPEN hyperparameters; defaults are ADBench's (`mode='supervised'`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -435,7 +437,6 @@ impl Method for FittedRepen {
             },
         })
     }
-
 }
 
 #[cfg(test)]

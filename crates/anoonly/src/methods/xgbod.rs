@@ -18,8 +18,8 @@ use super::{FitError, Knobs, Method};
 use crate::boost::{Booster, Gbt, GbtParams};
 use crate::detectors::{Tos, TosTiming};
 use crate::nn::{NamedTensor, StateError};
-use crate::vocab::{NormKind, ParamError};
 use crate::train::{report_epoch, EpochReport, FitObserver, Stage, TrainParams, TrainReport};
+use crate::vocab::{NormKind, ParamError};
 
 /// XGBOD's hyperparameters: those of its boosted trees (the detector grid is fixed).
 pub type XgbodParams = GbtParams;
@@ -170,5 +170,4 @@ impl Method for FittedXgbod {
         let booster = Gbt::from_state("boost.", n_features + tos.n_features(), tensors)?;
         Ok(FittedXgbod { tos, booster })
     }
-
 }

@@ -85,7 +85,7 @@ pub fn eval_rows<M: Module + Clone>(
     net: &M,
     x: ndarray::ArrayView2<f32>,
     mut per_row: impl FnMut(ndarray::ArrayView1<f32>) -> f32,
-) -> ndarray::Array1<f32> {
+) -> Array1<f32> {
     let mut net = net.clone();
     let mut out = Vec::with_capacity(x.nrows());
     for chunk in x.axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK) {
@@ -96,7 +96,7 @@ pub fn eval_rows<M: Module + Clone>(
         pool::recycle(y);
     }
     pool::clear();
-    ndarray::Array1::from(out)
+    Array1::from(out)
 }
 
 /// Training mode uses batch statistics in normalisation layers (and back-propagates through

@@ -7,6 +7,7 @@
 //! any extra regulariser.
 
 pub mod loss;
+pub mod shared;
 
 // The parameter vocabulary train speaks in (re-exported for callers of `train`).
 use crate::vocab::non_negative;

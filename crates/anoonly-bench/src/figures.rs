@@ -12,9 +12,9 @@ use std::sync::Once;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::output::write_atomic;
+use anoonly::output::write_atomic;
 
-static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans-subset.ttf");
+static FONT: &[u8] = include_bytes!("../assets/fonts/DejaVuSans-subset.ttf");
 static REGISTER: Once = Once::new();
 
 pub(crate) fn register_font() {

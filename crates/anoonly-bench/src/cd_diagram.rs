@@ -339,7 +339,7 @@ mod tests {
     fn rows_never_overlap_and_bars_share_lanes_only_when_apart() {
         for k in 3..=12 {
             let d = diagram(k, 20);
-            crate::bench::figures::register_font();
+            crate::figures::register_font();
             let l = d.layout();
             assert_eq!(l.left.len() + l.right.len(), k);
             assert!(l.x1 - l.x0 >= AXIS_MIN);

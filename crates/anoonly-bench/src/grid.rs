@@ -10,9 +10,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::methods::{FitParams, MethodKind, MethodParams};
-use crate::protocol::{Protocol, Setting, SplitParams};
-use crate::vocab::{NormKind, ParamError};
+use anoonly::methods::{FitParams, MethodKind, MethodParams};
+use anoonly::protocol::{Protocol, Setting, SplitParams};
+use anoonly::vocab::{NormKind, ParamError};
 
 /// A method with or without AnoOnly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -54,7 +54,7 @@ impl fmt::Display for Variant {
 pub enum Source {
     /// A file (`.npz`, `.npy`, `.csv`).
     File(PathBuf),
-    /// Built-in synthetic data ([`crate::data::synthetic::demo_dataset`] with this seed):
+    /// Built-in synthetic data ([`anoonly::data::synthetic::demo_dataset`] with this seed):
     /// what `--suite quick` and the tests run on, no file needed.
     Synthetic(u64),
 }
@@ -217,7 +217,7 @@ impl Override {
             ),
             _ => Switch::Param {
                 name: name.to_string(),
-                value: crate::methods::parse_value(value),
+                value: anoonly::methods::parse_value(value),
             },
         };
         Ok(Override {
@@ -349,7 +349,7 @@ impl Cell {
             self.dataset.name,
             self.method,
             self.variant,
-            crate::experiment::setting_name(self.setting),
+            anoonly::experiment::setting_name(self.setting),
             self.gamma_la,
             self.seed
         );
@@ -357,7 +357,7 @@ impl Cell {
             k.push('/');
             k.push_str(&o.to_string());
         }
-        k.push_str(&protocol_suffix(crate::experiment::protocol_name(
+        k.push_str(&protocol_suffix(anoonly::experiment::protocol_name(
             self.protocol,
         )));
         k
@@ -367,7 +367,7 @@ impl Cell {
 /// What a key ends with for a protocol: nothing for the default (`adbench`), so that keys
 /// written before the protocol was part of them still name their cells.
 pub fn protocol_suffix(protocol: &str) -> String {
-    if protocol == crate::experiment::protocol_name(Protocol::Adbench) {
+    if protocol == anoonly::experiment::protocol_name(Protocol::Adbench) {
         String::new()
     } else {
         format!("/protocol={protocol}")
@@ -678,17 +678,8 @@ impl Grid {
         })
     }
 
-    #[cfg(feature = "toml")]
     fn from_toml_str(text: &str) -> Result<Grid, String> {
         toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
-    }
-
-    #[cfg(not(feature = "toml"))]
-    fn from_toml_str(_: &str) -> Result<Grid, String> {
-        Err(
-            "this build of anoonly reads no TOML grid files (built without the `toml` feature)"
-                .into(),
-        )
     }
 
     /// The datasets of the grid, files first, then synthetic ones.
@@ -843,7 +834,7 @@ impl GridAxes {
         grid.set.extend(
             self.set
                 .iter()
-                .map(|(m, name, v)| (*m, format!("{name}={}", crate::methods::value_text(v)))),
+                .map(|(m, name, v)| (*m, format!("{name}={}", anoonly::methods::value_text(v)))),
         );
     }
 }
@@ -1054,7 +1045,6 @@ mod tests {
             .is_err());
     }
 
-    #[cfg(feature = "toml")]
     #[test]
     fn toml_grid_files_read_typed_ablations_and_refuse_bad_ones() {
         let g: Grid = toml::from_str(

@@ -1,4 +1,4 @@
-//! Which cells of a grid share work ([`crate::shared`]: FEAWAD's pretraining), and the two
+//! Which cells of a grid share work ([`anoonly::train::shared`]: FEAWAD's pretraining), and the two
 //! decisions of a run that follow from it: the order in which its workers take the cells,
 //! and which shard runs which cells.
 //!
@@ -12,9 +12,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::grid::{Cell, Grid, Override, Shard, Switch};
-use crate::experiment::{protocol_name, setting_name};
-use crate::methods::MethodKind;
-use crate::protocol::Setting;
+use anoonly::experiment::{protocol_name, setting_name};
+use anoonly::methods::MethodKind;
+use anoonly::protocol::Setting;
 
 /// What is left of a FEAWAD fit whose pretraining is shared: its scoring stage, 600 of its
 /// 2,600 steps (each runs the autoencoder and the head). An estimate for ordering the queue
@@ -96,7 +96,7 @@ pub fn select_shard(shard: Shard, cells: Vec<(Cell, &Grid)>) -> Vec<(Cell, &Grid
 }
 
 /// The order a run starts its cells in: slowest first by
-/// [`crate::methods::MethodKind::relative_cost`] (longest job first keeps the last minutes
+/// [`anoonly::methods::MethodKind::relative_cost`] (longest job first keeps the last minutes
 /// of a run from waiting on one FEAWAD cell), a cell whose pretraining another cell of its
 /// group computes counting as [`FEAWAD_SHARED_FRACTION`] of a fit, ties by key. `cells`
 /// come in canonical order; the first of each group is the one that computes. `rows` gives
@@ -120,7 +120,7 @@ pub fn queue(cells: Vec<(Cell, &Grid)>, rows: impl Fn(&Cell) -> usize) -> Vec<(C
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::grid::{DatasetRef, Variant};
+    use crate::grid::{DatasetRef, Variant};
 
     fn grid() -> Grid {
         Grid {

@@ -18,7 +18,7 @@ use rand::Rng as _;
 use rayon::prelude::*;
 
 use super::{check_cell, check_level, StatsError};
-use crate::rng::component_rng;
+use anoonly::rng::component_rng;
 
 /// The number of resamples reports use (the issue's 10,000).
 pub const BOOTSTRAP_RESAMPLES: usize = 10_000;
@@ -55,7 +55,7 @@ impl NestedSample {
     /// name identifies a file within its family. Errors name a duplicated or non-finite cell.
     ///
     /// ```
-    /// use anoonly::stats::NestedSample;
+    /// use anoonly_bench::stats::NestedSample;
     /// let s = NestedSample::from_cells([
     ///     ("MVTec", "bottle", 0, 0.02), ("MVTec", "bottle", 1, 0.04),
     ///     ("MVTec", "cable", 0, -0.01), ("MVTec", "cable", 1, 0.01),
@@ -120,7 +120,7 @@ impl NestedSample {
     /// share"). Errors as [`NestedSample::from_cells`], on either side.
     ///
     /// ```
-    /// use anoonly::stats::NestedSample;
+    /// use anoonly_bench::stats::NestedSample;
     /// let base = [("CV", "cifar_0", 0, 0.70), ("CV", "cifar_0", 1, 0.72), ("CV", "svhn", 0, 0.60)];
     /// let anoonly = [("CV", "cifar_0", 0, 0.80), ("CV", "cifar_0", 1, 0.78)];
     /// let d = NestedSample::paired_difference(base, anoonly).unwrap();
@@ -241,7 +241,7 @@ impl NestedSample {
     /// linearly as numpy's default). Deterministic for a seed, whatever the thread count.
     ///
     /// ```
-    /// use anoonly::stats::NestedSample;
+    /// use anoonly_bench::stats::NestedSample;
     /// // A constant difference resamples to itself: the interval is that point.
     /// let cells = (0..5).flat_map(|f| (0..3).map(move |s| ("fam", ["a", "b", "c", "d", "e"][f], s, 0.25)));
     /// let ci = NestedSample::from_cells(cells).unwrap().bootstrap(1000, 7, 0.95).unwrap();

@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 use super::grid::Variant;
 use super::paper::{Table, FAMILIES};
 use super::results::{Ablation, StoredResult};
-use crate::experiment::MeanSd;
-use crate::methods::MethodKind;
-use crate::vocab::NormKind;
+use anoonly::experiment::MeanSd;
+use anoonly::methods::MethodKind;
+use anoonly::vocab::NormKind;
 
 /// A metric of a results line.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,8 +1,8 @@
-//! The two-level bootstrap of `anoonly::stats::NestedSample`: deterministic for a seed,
+//! The two-level bootstrap of `anoonly_bench::stats::NestedSample`: deterministic for a seed,
 //! independent of the thread count, resampling files within families (each family keeps
 //! its weight) and seeds, and with the width normal theory predicts in the simple case.
 
-use anoonly::stats::{NestedSample, BOOTSTRAP_RESAMPLES};
+use anoonly_bench::stats::{NestedSample, BOOTSTRAP_RESAMPLES};
 use statrs::distribution::{ContinuousCDF, Normal};
 
 /// A grid of 3 families (2, 5 and 9 files) x 3 seeds with file and seed effects.
@@ -22,7 +22,7 @@ fn sample() -> NestedSample {
     NestedSample::from_cells(cells).unwrap()
 }
 
-fn bits(ci: &anoonly::stats::BootstrapCi) -> [u64; 3] {
+fn bits(ci: &anoonly_bench::stats::BootstrapCi) -> [u64; 3] {
     [ci.estimate.to_bits(), ci.lo.to_bits(), ci.hi.to_bits()]
 }
 

@@ -32,7 +32,7 @@ pub struct Holm {
 /// are capped at 1.
 ///
 /// ```
-/// let h = anoonly::stats::holm(&[0.01, 0.04, 0.03], 0.05).unwrap();
+/// let h = anoonly_bench::stats::holm(&[0.01, 0.04, 0.03], 0.05).unwrap();
 /// // Sorted 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> max(0.06, 0.04) = 0.06.
 /// assert_eq!(h.adjusted.iter().map(|p| (p * 1e6).round() / 1e6).collect::<Vec<_>>(), vec![0.03, 0.06, 0.06]);
 /// assert_eq!(h.reject, vec![true, false, false]);
@@ -80,7 +80,7 @@ pub enum Verdict {
 /// saw, the mean decides, as the report's headline number does.
 ///
 /// ```
-/// use anoonly::stats::verdict;
+/// use anoonly_bench::stats::verdict;
 /// assert_eq!(verdict(0.012, 0.03, 0.05).to_string(), "better (p = 0.012)");
 /// assert_eq!(verdict(0.2, 0.03, 0.05).to_string(), "no detectable difference");
 /// assert_eq!(verdict(0.0004, -0.1, 0.05).to_string(), "worse (p < 0.001)");
@@ -109,7 +109,7 @@ impl fmt::Display for Verdict {
 /// A p-value as reports print it: two significant digits, `p < 0.001` below 0.001.
 ///
 /// ```
-/// use anoonly::stats::format_p;
+/// use anoonly_bench::stats::format_p;
 /// assert_eq!(format_p(0.0123), "p = 0.012");
 /// assert_eq!(format_p(0.046), "p = 0.046");
 /// assert_eq!(format_p(0.5), "p = 0.50");
@@ -142,7 +142,7 @@ impl fmt::Display for WinsTiesLosses {
 /// negative as losses, the rest as ties. Reports pass [`TIE_TOLERANCE`].
 ///
 /// ```
-/// use anoonly::stats::{wins_ties_losses, TIE_TOLERANCE};
+/// use anoonly_bench::stats::{wins_ties_losses, TIE_TOLERANCE};
 /// let w = wins_ties_losses(&[0.1, 0.0, -0.2, 0.3], TIE_TOLERANCE);
 /// assert_eq!(w.to_string(), "2/1/1");
 /// ```

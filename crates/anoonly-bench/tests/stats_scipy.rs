@@ -1,4 +1,4 @@
-//! Every statistic of `anoonly::stats` against scipy 1.17.1 / statsmodels 0.15.0, on the
+//! Every statistic of `anoonly_bench::stats` against scipy 1.17.1 / statsmodels 0.15.0, on the
 //! fixture written by `scripts/stats_reference.py` (tests/fixtures/stats_reference.json; the
 //! test does not run Python). Each test prints its largest deviation (`--nocapture`).
 //!
@@ -20,7 +20,7 @@
 //!   our side (scipy's quantile at k = 5, alpha = 0.01 has CDF 0.99 - 1e-16, ours 0.99 +
 //!   2.4e-11); Nemenyi CDs inherit the quantile's tolerance.
 
-use anoonly::stats::{
+use anoonly_bench::stats::{
     friedman, holm, mean_ranks, nemenyi_cd, studentized_range_cdf, studentized_range_quantile,
     wilcoxon_with, Alternative, Null, Order, WilcoxonMethod,
 };

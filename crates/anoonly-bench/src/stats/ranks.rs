@@ -21,7 +21,7 @@ pub enum Order {
 /// (`scipy.stats.rankdata(method="average")`).
 ///
 /// ```
-/// assert_eq!(anoonly::stats::rank_average(&[0.3, 0.1, 0.3, 0.2]), vec![3.5, 1.0, 3.5, 2.0]);
+/// assert_eq!(anoonly_bench::stats::rank_average(&[0.3, 0.1, 0.3, 0.2]), vec![3.5, 1.0, 3.5, 2.0]);
 /// ```
 pub fn rank_average(values: &[f64]) -> Vec<f64> {
     rank_average_with_ties(values).0
@@ -97,7 +97,7 @@ fn block_ranks(row: &[f64], order: Order) -> (Vec<f64>, Vec<usize>) {
 /// block with average ranks for ties.
 ///
 /// ```
-/// use anoonly::stats::{mean_ranks, Order};
+/// use anoonly_bench::stats::{mean_ranks, Order};
 /// let table = [[0.9, 0.8, 0.7], [0.6, 0.9, 0.6]];
 /// // Block 1 ranks 1, 2, 3; block 2 ranks 2.5, 1, 2.5.
 /// assert_eq!(mean_ranks(&table, Order::HigherIsBetter).unwrap(), vec![1.75, 1.5, 2.75]);
@@ -133,7 +133,7 @@ pub struct Friedman {
 /// 3 treatments (as scipy); a table where every block is one tie has no statistic.
 ///
 /// ```
-/// use anoonly::stats::friedman;
+/// use anoonly_bench::stats::friedman;
 /// // Four blocks rank the three treatments identically: rank sums 4, 8, 12,
 /// // statistic 12 / (3 * 4 * 4) * (16 + 64 + 144) - 3 * 4 * 4 = 8, p = exp(-8 / 2).
 /// let f = friedman(&[[1.0, 2.0, 3.0]; 4]).unwrap();
@@ -223,7 +223,7 @@ fn gauss_legendre() -> &'static [(f64, f64)] {
 ///
 /// ```
 /// // For k = 2 the range is |X1 - X2| ~ sqrt(2) |N(0, 1)|: P(R <= 1.96 sqrt 2) = 0.95.
-/// let p = anoonly::stats::studentized_range_cdf(1.959963984540054 * 2f64.sqrt(), 2);
+/// let p = anoonly_bench::stats::studentized_range_cdf(1.959963984540054 * 2f64.sqrt(), 2);
 /// assert!((p - 0.95).abs() < 1e-12);
 /// ```
 pub fn studentized_range_cdf(q: f64, k: usize) -> f64 {
@@ -268,7 +268,7 @@ pub fn studentized_range_cdf(q: f64, k: usize) -> f64 {
 /// ```
 /// // Demšar (2006), Table 5: q_0.05 = 2.343 for 3 classifiers after dividing by sqrt(2)
 /// // (scipy: 3.3144931554 / sqrt(2) = 2.34370).
-/// let q = anoonly::stats::studentized_range_quantile(0.95, 3).unwrap();
+/// let q = anoonly_bench::stats::studentized_range_quantile(0.95, 3).unwrap();
 /// assert!((q - 3.3144931554).abs() < 1e-8);
 /// assert!((q / 2f64.sqrt() - 2.343).abs() < 1e-3);
 /// ```
@@ -314,7 +314,7 @@ pub fn studentized_range_quantile(p: f64, k: usize) -> Result<f64, StatsError> {
 ///
 /// ```
 /// // Demšar's example: 4 classifiers on 14 data sets, CD = 2.569 * sqrt(4 * 5 / (6 * 14)) = 1.25.
-/// let cd = anoonly::stats::nemenyi_cd(4, 14, 0.05).unwrap();
+/// let cd = anoonly_bench::stats::nemenyi_cd(4, 14, 0.05).unwrap();
 /// assert!((cd - 1.2536).abs() < 1e-3);
 /// ```
 pub fn nemenyi_cd(k: usize, n: usize, alpha: f64) -> Result<f64, StatsError> {
@@ -334,7 +334,7 @@ pub fn nemenyi_cd(k: usize, n: usize, alpha: f64) -> Result<f64, StatsError> {
 /// Methods with equal ranks keep their index order.
 ///
 /// ```
-/// use anoonly::stats::cd_groups;
+/// use anoonly_bench::stats::cd_groups;
 /// // Ranks 1.0, 1.5, 3.0 and 3.2 with CD 1: {0, 1} and {2, 3} are groups, 1.5 -> 3.0 is not.
 /// assert_eq!(cd_groups(&[3.2, 1.5, 1.0, 3.0], 1.0), vec![vec![2, 1], vec![3, 0]]);
 /// ```
@@ -374,7 +374,7 @@ pub struct BlockTable {
 
 impl BlockTable {
     /// ```
-    /// use anoonly::stats::BlockTable;
+    /// use anoonly_bench::stats::BlockTable;
     /// let t = BlockTable::from_cells([
     ///     ("cifar_0", "deepsad", 0.70), ("cifar_0", "deepsad", 0.74), ("cifar_0", "devnet", 0.80),
     ///     ("svhn", "deepsad", 0.60),
@@ -453,7 +453,7 @@ pub struct RankComparison {
 /// treatments table (`table[file][method]`, e.g. seed-averaged AUCROC).
 ///
 /// ```
-/// use anoonly::stats::{rank_comparison, Order};
+/// use anoonly_bench::stats::{rank_comparison, Order};
 /// let table = [[0.9, 0.8, 0.7]; 10];
 /// let r = rank_comparison(&table, Order::HigherIsBetter, 0.05).unwrap();
 /// assert_eq!(r.mean_ranks, vec![1.0, 2.0, 3.0]);

@@ -4,9 +4,9 @@
 
 use std::path::PathBuf;
 
-use anoonly::bench::cd_diagram::CdDiagram;
 use anoonly::rng::component_rng;
-use anoonly::stats::{rank_comparison, Order};
+use anoonly_bench::cd_diagram::CdDiagram;
+use anoonly_bench::stats::{rank_comparison, Order};
 use rand_distr::{Distribution, Normal};
 
 const NAMES: [&str; 12] = [

@@ -12,7 +12,7 @@ use super::evidence::{cd_name, Analysis};
 use super::figures::{BoxStats, Chart, Figure, FigureError, Series};
 use super::grid::Variant;
 use super::sections::{ablation_groups, label, variants, AblationGroup, Metric, Section};
-use crate::experiment::MeanSd;
+use anoonly::experiment::MeanSd;
 
 /// A figure to write: file stem, caption for the report, and the drawing.
 pub struct Planned {

@@ -20,9 +20,9 @@ use super::sections::{
     ablation_groups, fmt_num, label, method_rank, sections, variants, AblationGroup, Metric,
     Section,
 };
-use crate::experiment::{pct, MeanSd};
-use crate::methods::MethodKind;
 use crate::stats::{format_p, Verdict, ALPHA, BOOTSTRAP_RESAMPLES};
+use anoonly::experiment::{pct, MeanSd};
+use anoonly::methods::MethodKind;
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
     match paper {

@@ -75,7 +75,7 @@ pub struct Wilcoxon {
 /// p = 1 for up to 13 differences and NaN beyond, which a report could not use.
 ///
 /// ```
-/// use anoonly::stats::{wilcoxon, Alternative, Null};
+/// use anoonly_bench::stats::{wilcoxon, Alternative, Null};
 /// // Five positive differences: R+ = 15 is the largest of 2^5 equally likely sums.
 /// let w = wilcoxon(&[0.5, 1.0, 1.5, 2.0, 2.5], Alternative::TwoSided).unwrap();
 /// assert_eq!((w.statistic, w.null), (0.0, Null::Exact));

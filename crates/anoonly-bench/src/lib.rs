@@ -8,14 +8,14 @@
 //! the shard or the order in which cells finish. A run reports its progress to a
 //! [`BenchObserver`] (the CLI draws a terminal bar with it, Python its own or none).
 //!
-//! Cells share exact work ([`crate::shared`]): FEAWAD's pretraining is computed once per
+//! Cells share exact work ([`anoonly::train::shared`]): FEAWAD's pretraining is computed once per
 //! run for all the cells that would compute the same one (base and AnoOnly, the clean
 //! setting's gamma_la values, ablations of the head), and with [`RunOptions::cache`] once
 //! across runs, shards and resumes. Results are the same, bit for bit, as computing it per
 //! cell. [`order`] decides the queue and the shards so that it rarely waits.
 //!
 //! ```
-//! use anoonly::bench::{build_grids, run_grids, GridAxes, GridSource, QuietRun, RunOptions, Suite};
+//! use anoonly_bench::{build_grids, run_grids, GridAxes, GridSource, QuietRun, RunOptions, Suite};
 //! use anoonly::methods::MethodKind;
 //!
 //! // The `quick` suite (built-in data), DevNet only, 3 epochs, one seed.
@@ -56,6 +56,7 @@ pub mod plots;
 pub mod report;
 pub mod results;
 pub mod sections;
+pub mod stats;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -64,13 +65,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use crate::data::{self, DataError, Dataset, LoadOptions};
-use crate::experiment::{evaluate_shared, EvalConfig, EvalRecord};
-use crate::output::write_atomic;
-use crate::shared::{
+use anoonly::data::{self, DataError, Dataset, LoadOptions};
+use anoonly::experiment::{evaluate_shared, EvalConfig, EvalRecord};
+use anoonly::output::write_atomic;
+use anoonly::train::shared::{
     CacheDirError, PretrainCache, PretrainStats, SharedPretraining, DEFAULT_MEMORY_BUDGET,
 };
-use crate::train::Silent;
+use anoonly::train::Silent;
 pub use grid::{
     build_grids, Cell, DatasetRef, Grid, GridAxes, GridError, GridSource, Override, Shard, Source,
     Suite, Switch, Variant,
@@ -85,7 +86,7 @@ pub struct RunOptions {
     pub resume: bool,
     /// Worker threads, one cell each.
     pub threads: usize,
-    /// Matrix-product threads of each worker's cell ([`crate::nn::with_matmul_threads`]).
+    /// Matrix-product threads of each worker's cell ([`anoonly::nn::with_matmul_threads`]).
     /// 1 keeps `threads` workers on `threads` cores; results do not depend on it.
     pub matmul_threads: usize,
     pub shard: Option<Shard>,
@@ -94,7 +95,7 @@ pub struct RunOptions {
     /// cell (for measuring what sharing saves).
     pub share: bool,
     /// A directory where shared work is kept across runs, shards and resumes (`--cache`),
-    /// content-addressed ([`crate::shared`]); with `share` only.
+    /// content-addressed ([`anoonly::train::shared`]); with `share` only.
     pub cache: Option<PathBuf>,
 }
 
@@ -387,7 +388,7 @@ fn run_cells(
         };
         state.running.fetch_add(1, Ordering::SeqCst);
         observer.cell_started(cell, state.counts());
-        let outcome = crate::nn::with_matmul_threads(opts.matmul_threads.max(1), || {
+        let outcome = anoonly::nn::with_matmul_threads(opts.matmul_threads.max(1), || {
             run_cell(cell, grid, &datasets[&cell.dataset], shared)
         });
         let written = match &outcome {

@@ -11,8 +11,8 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 use super::grid::{protocol_suffix, Cell, Override, Variant};
-use crate::experiment::EvalRecord;
-use crate::methods::FitParams;
+use anoonly::experiment::EvalRecord;
+use anoonly::methods::FitParams;
 
 /// A cell's ablation override as its results line records it: the switch's name and the
 /// value as spelled. Reports group by these strings, so a results file reads and reports
