@@ -1,5 +1,5 @@
 """Shared fixtures of the Python tests: small PyOD data, fast settings per method, the
-`anoonly` command and the shared ADBench files (tests needing them skip loudly)."""
+`anoonly` command and the shared ADBench files (tests needing them skip with the reason)."""
 
 from __future__ import annotations
 
@@ -72,10 +72,14 @@ def data() -> dict[str, np.ndarray]:
 
 @pytest.fixture(scope="session")
 def cli() -> Path:
-    """The `anoonly` command built by `cargo build --release` (ANOONLY_BIN overrides)."""
-    path = Path(os.environ.get("ANOONLY_BIN", REPO / "target" / "release" / "anoonly"))
+    """The `anoonly` command built by `cargo build --release`; ANOONLY_BIN names another
+    (scripts/test.sh names the one it built: missing, the tests fail instead of skipping)."""
+    named = os.environ.get("ANOONLY_BIN")
+    path = Path(named or REPO / "target" / "release" / "anoonly")
     if not path.is_file():
-        loud_skip(f"{path} not found: run `cargo build --release` (scripts/test.sh does)")
+        if named:
+            pytest.fail(f"ANOONLY_BIN={named} not found")
+        loud_skip(f"needs {path}: run `cargo build --release` (scripts/test.sh does)")
     return path
 
 
@@ -88,5 +92,5 @@ def run_cli(cli: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not SHARED.is_dir():
-        loud_skip(f"{SHARED} not found (these tests need ../shared)")
+        loud_skip(f"needs ../shared/data: {SHARED} not found")
     return SHARED

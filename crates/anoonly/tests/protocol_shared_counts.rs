@@ -3,13 +3,13 @@
 //! Rows marked `true` are the docs/protocol.md 1.5 table (seed 42, la 0.1); all rows (counts, first
 //! train / test rows and their sums) come from the numpy/sklearn replica of the official pipeline
 //! in scripts/protocol_reference.py (numpy 2.4.6, scikit-learn 1.9.1), run once and pasted here.
-//! The test skips loudly when the shared data is not present.
+//! The test is `#[ignore]`d: scripts/test.sh runs it when ../shared/data exists.
 
 mod common;
 
 use std::fs::File;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anoonly::protocol::{split_indices, Protocol, Resampling, Setting, SplitParams};
 use common::widen;
@@ -99,20 +99,10 @@ const EXPECTED: &[(&str, bool, usize, usize, usize, usize, usize, usize, usize, 
     ("NLP_by_RoBERTa/20news_3", true, 615, 30, 39, 676, 700, 3, 300, 12, &[52, 347, 224, 457, 528, 612], &[21, 181, 565, 549, 454, 131], 202975, 86108),
 ];
 
-fn shared_root() -> PathBuf {
-    common::workspace_root().join("../shared/data/adbench")
-}
-
 #[test]
+#[ignore = "needs ../shared/data (run by scripts/test.sh when it exists)"]
 fn split_counts_match_table_1_5_needs_shared_data() {
-    let root = shared_root();
-    if !root.is_dir() {
-        common::skip(&format!(
-            "split_counts_match_table_1_5_needs_shared_data: {} not found (this test needs ../shared)",
-            root.display()
-        ));
-        return;
-    }
+    let root = common::shared_data();
     let mut checked = 0;
     let mut mismatches = Vec::new();
     for &(
@@ -133,10 +123,6 @@ fn split_counts_match_table_1_5_needs_shared_data() {
     ) in EXPECTED
     {
         let path = root.join(format!("{file}.npz"));
-        if !path.is_file() {
-            common::skip(&format!("{} not found", path.display()));
-            continue;
-        }
         let y = read_y(&path);
         assert_eq!(
             (y.len(), y.iter().filter(|&&v| v == 1).count()),

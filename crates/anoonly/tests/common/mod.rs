@@ -1,7 +1,6 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::PathBuf;
 
 /// The workspace root (the directory holding `crates/`): `../shared` is beside it.
@@ -14,35 +13,24 @@ pub fn fixtures_dir() -> PathBuf {
     workspace_root().join("crates/anoonly/tests/fixtures")
 }
 
-/// Prints a SKIPPED line straight to the process's stderr. libtest captures only the
-/// `print!`/`eprint!` macros, so this line shows in a plain `cargo test` run: a skip is
-/// never silent.
-pub fn skip(message: &str) {
-    let _ = writeln!(std::io::stderr(), "SKIPPED {message}");
-}
-
-/// `../shared/data/adbench` beside the crate, or `None` after a loud SKIPPED line.
-pub fn shared_data(test: &str) -> Option<PathBuf> {
+/// `../shared/data/adbench` beside the workspace. The tests that read it are
+/// `#[ignore = "needs ../shared/data ..."]`: scripts/test.sh runs them (`--include-ignored`)
+/// when the folder exists, and one run by hand without it fails here, naming the folder.
+pub fn shared_data() -> PathBuf {
     let p = workspace_root().join("../shared/data/adbench");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        skip(&format!(
-            "{test}: {} not found (this test needs ../shared)",
-            p.display()
-        ));
-        None
-    }
+    assert!(
+        p.is_dir(),
+        "{} not found: this test needs ../shared/data",
+        p.display()
+    );
+    p
 }
 
-/// A shared ADBench file (`rel` under `../shared/data/adbench`), or `None` after a loud
-/// SKIPPED line when the shared data is absent.
-pub fn shared_file(test: &str, rel: &str) -> Option<anoonly::Dataset> {
-    let root = shared_data(test)?;
-    Some(
-        anoonly::data::load(&root.join(rel), &anoonly::data::LoadOptions::default())
-            .unwrap_or_else(|e| panic!("{rel}: {e}")),
-    )
+/// A shared ADBench file (`rel` under `../shared/data/adbench`); panics without it.
+pub fn shared_file(rel: &str) -> anoonly::Dataset {
+    let path = shared_data().join(rel);
+    anoonly::data::load(&path, &anoonly::data::LoadOptions::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// Split indices (`u32`) as `usize`, to compare with the official code's rows.
@@ -79,16 +67,16 @@ pub fn assert_round_trip(model: &anoonly::methods::Model, x: ndarray::ArrayView2
 }
 
 /// Test AUCROC of `fit` on the shared MVTec-AD_bottle features (clean, gamma_la 0.1,
-/// seed 0), or `None` after a SKIPPED line when the shared data is absent.
-pub fn mvtec_bottle_aucroc(test: &str, fit: anoonly::methods::FitParams) -> Option<f64> {
-    let ds = shared_file(test, "CV_by_ResNet18/MVTec-AD_bottle.npz")?;
+/// seed 0); panics without the shared data.
+pub fn mvtec_bottle_aucroc(fit: anoonly::methods::FitParams) -> f64 {
+    let ds = shared_file("CV_by_ResNet18/MVTec-AD_bottle.npz");
     let cfg = anoonly::experiment::EvalConfig {
         fit,
         split: anoonly::protocol::SplitParams::default(),
     };
-    let rec =
-        anoonly::experiment::evaluate_once(&ds, &cfg, 0, &mut anoonly::train::Silent).unwrap();
-    Some(rec.aucroc)
+    anoonly::experiment::evaluate_once(&ds, &cfg, 0, &mut anoonly::train::Silent)
+        .unwrap()
+        .aucroc
 }
 
 /// Fits `params(seed)` twice and `params(seed + 1)` once on `ds`: the same seed must give
