@@ -76,7 +76,16 @@ class _PyodShape:
         assert_equal(pred_labels.shape, self.y_train.shape)
 
     def test_model_clone(self) -> None:
-        clone(self.clf)
+        # sklearn's clone: a new, unfitted estimator with the same parameters, which refit
+        # on the same data (same random_state) gives the fitted one's scores bit for bit.
+        clf_clone = clone(self.clf)
+        assert clf_clone is not self.clf
+        assert clf_clone.get_params() == self.clf.get_params()
+        assert not hasattr(clf_clone, "decision_scores_")
+        clf_clone.fit(self.X_train, self.fit_y)
+        assert_equal(
+            clf_clone.decision_function(self.X_test), self.clf.decision_function(self.X_test)
+        )
 
 
 class TestDeepSAD(_PyodShape, unittest.TestCase):

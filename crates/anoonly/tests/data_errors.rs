@@ -597,7 +597,11 @@ fn mutated_files_never_panic() {
                 }
             }
             let p = write(dir.path(), name, &b);
-            let _ = load_features(&p, &opts());
+            // No panic (the point), and a refusal names the file.
+            if let Err(e) = load_features(&p, &opts()) {
+                let msg = e.to_string();
+                assert!(msg.contains(name), "round {round}, {name}: {msg}");
+            }
         }
     }
 }
