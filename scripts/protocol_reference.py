@@ -3,11 +3,13 @@
 
 1. numpy legacy MT19937 index draws: np.random.seed(seed); np.random.choice(n, size, replace=True)
    (== legacy randint(0, n, size), masked rejection sampling on 32-bit outputs).
-2. Counts of the ADBench pipeline (docs/protocol.md 1.2) for the shared files at seed 42, la = 0.1,
-   with numpy + sklearn (train_test_split stratified), to compare with the docs/protocol.md 1.5 table.
+2. Counts of the ADBench pipeline (docs/protocol.md 1.2) for the shared files at seed 42,
+   la = 0.1, with numpy + sklearn (train_test_split stratified), to compare with the
+   docs/protocol.md 1.5 table.
 
 Run once; the printed numbers are pasted into the Rust tests (tests do not run Python).
 """
+
 import math
 import sys
 from pathlib import Path
@@ -22,7 +24,9 @@ def mt_prefixes():
         for n in [1, 2, 3, 198, 292, 615, 1000, 999, 65537]:
             np.random.seed(seed)
             idx = np.random.choice(n, 1000, replace=True)
-            print(f"({seed}, {n}, [{', '.join(str(int(i)) for i in idx[:12])}], {int(idx.sum())}),")
+            print(
+                f"({seed}, {n}, [{', '.join(str(int(i)) for i in idx[:12])}], {int(idx.sum())}),"
+            )
     # seeds beyond 32 bits: RandomState(array of uint32 words) == init_by_array
     print("# init_by_array([lo, hi]) for seed = hi<<32 | lo")
     for seed in [2**32, 2**40 + 7, 2**64 - 1]:
@@ -48,8 +52,15 @@ def pipeline_counts(y, seed=42, la=0.1):
     n_anom = int((y_train == 1).sum())
     n_norm = int((y_train == 0).sum())
     k = math.ceil(la * n_anom)
-    return dict(rows_after=len(y), anom_after=int(y.sum()), clean=n_norm + k, noisy=len(y_train),
-                n_lab=k, n_test=len(y_test), test_anom=int(y_test.sum()))
+    return dict(
+        rows_after=len(y),
+        anom_after=int(y.sum()),
+        clean=n_norm + k,
+        noisy=len(y_train),
+        n_lab=k,
+        n_test=len(y_test),
+        test_anom=int(y_test.sum()),
+    )
 
 
 def pipeline_indices(y, seed=42, la=0.1, normal_clean=True, norla=1.0):
@@ -60,14 +71,18 @@ def pipeline_indices(y, seed=42, la=0.1, normal_clean=True, norla=1.0):
     if n < 1000:
         np.random.seed(seed)
         idx = np.random.choice(np.arange(n), 1000, replace=True)
-        X = X[idx]; y = y[idx]
+        X = X[idx]
+        y = y[idx]
     if len(y) > 10000:
         np.random.seed(seed)
         idx = np.random.choice(np.arange(len(y)), 10000, replace=False)
-        X = X[idx]; y = y[idx]
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, shuffle=True, stratify=y)
+        X = X[idx]
+        y = y[idx]
+    X_train, X_test, y_train, _y_test = train_test_split(
+        X, y, test_size=0.3, shuffle=True, stratify=y
+    )
     idx_normal = np.where(y_train == 0)[0]
-    idx_normal = idx_normal[:math.ceil(len(idx_normal) * norla)]
+    idx_normal = idx_normal[: math.ceil(len(idx_normal) * norla)]
     idx_anomaly = np.where(y_train == 1)[0]
     idx_labeled = np.random.choice(idx_anomaly, math.ceil(la * len(idx_anomaly)), replace=False)
     idx_unlabeled_anomaly = np.setdiff1d(idx_anomaly, idx_labeled)
@@ -81,11 +96,24 @@ def fmt(v, k=8):
 
 
 def synthetic_indices():
-    print("# synthetic y: y[i] = 1 iff i % 7 == 3 (n rows); (n, seed, clean, train[:8], train[-4:], test[:8], len(train), sum(train), sum(test))")
-    for n, seed, clean in [(300, 42, True), (300, 42, False), (2000, 0, True), (2000, 1, False), (12000, 42, True), (999, 7, False)]:
+    print(
+        "# synthetic y: y[i] = 1 iff i % 7 == 3 (n rows); (n, seed, clean, train[:8], "
+        "train[-4:], test[:8], len(train), sum(train), sum(test))"
+    )
+    for n, seed, clean in [
+        (300, 42, True),
+        (300, 42, False),
+        (2000, 0, True),
+        (2000, 1, False),
+        (12000, 42, True),
+        (999, 7, False),
+    ]:
         y = (np.arange(n) % 7 == 3).astype(int)
-        tr, te, k = pipeline_indices(y, seed=seed, normal_clean=clean)
-        print(f"({n}, {seed}, {str(clean).lower()}, {fmt(tr)}, {fmt(tr[-4:])}, {fmt(te)}, {len(tr)}, {int(tr.sum())}, {int(te.sum())}),")
+        tr, te, _k = pipeline_indices(y, seed=seed, normal_clean=clean)
+        print(
+            f"({n}, {seed}, {str(clean).lower()}, {fmt(tr)}, {fmt(tr[-4:])}, {fmt(te)}, "
+            f"{len(tr)}, {int(tr.sum())}, {int(te.sum())}),"
+        )
 
 
 def shared_counts(root):
@@ -93,13 +121,20 @@ def shared_counts(root):
         y = np.load(f, allow_pickle=True)["y"].astype(int)
         c = pipeline_counts(y)
         print(f"{f.parent.name}/{f.stem}: n={len(y)} anom={int(y.sum())} -> {c}")
-        tr, te, k = pipeline_indices(y)
-        print(f"    clean train[:6]={fmt(tr, 6)} test[:6]={fmt(te, 6)} sum(train)={int(tr.sum())} sum(test)={int(te.sum())}")
+        tr, te, _k = pipeline_indices(y)
+        print(
+            f"    clean train[:6]={fmt(tr, 6)} test[:6]={fmt(te, 6)} "
+            f"sum(train)={int(tr.sum())} sum(test)={int(te.sum())}"
+        )
 
 
 if __name__ == "__main__":
     mt_prefixes()
     synthetic_indices()
-    root = sys.argv[1] if len(sys.argv) > 1 else str(Path(__file__).resolve().parents[1] / "../shared/data/adbench")
+    root = (
+        sys.argv[1]
+        if len(sys.argv) > 1
+        else str(Path(__file__).resolve().parents[1] / "../shared/data/adbench")
+    )
     if Path(root).exists():
         shared_counts(root)

@@ -39,7 +39,10 @@ def best_seconds(m: int, k: int, n: int, trans_a: bool, trans_b: bool, budget: f
 def main() -> None:
     shapes = json.load(sys.stdin)
     budget = float(sys.argv[1]) if len(sys.argv) > 1 else 0.2
-    out = [best_seconds(int(m), int(k), int(n), bool(ta), bool(tb), budget) for m, k, n, ta, tb in shapes]
+    out = [
+        best_seconds(int(m), int(k), int(n), bool(ta), bool(tb), budget)
+        for m, k, n, ta, tb in shapes
+    ]
     json.dump({"numpy": np.__version__, "seconds": out}, sys.stdout)
 
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Reference values for crates/anoonly/tests/stats_scipy.rs (the statistics of
-crates/anoonly-bench/src/stats/), written to crates/anoonly-bench/tests/fixtures/stats_reference.json.
+"""Reference values for crates/anoonly-bench/tests/stats_scipy.rs (the statistics of
+crates/anoonly-bench/src/stats/), written to
+crates/anoonly-bench/tests/fixtures/stats_reference.json.
 
 Pinned versions (the fixture records the ones that made it and the test checks nothing else):
     python 3.11, numpy 2.4.6, scipy 1.17.1, statsmodels 0.15.0
@@ -85,7 +86,7 @@ def wilcoxon_cases() -> list[dict[str, Any]]:
     cases.append(wilcoxon_case("all_zero_n5", [0.0] * 5))
     cases.append(wilcoxon_case("one_nonzero_and_zeros", [0.0, 0.0, 0.5]))
     # Zeros push the total past 13 although only 12 are non-zero: normal approximation.
-    cases.append(wilcoxon_case("zeros_n14_asymptotic", zeros + [0.0]))
+    cases.append(wilcoxon_case("zeros_n14_asymptotic", [*zeros, 0.0]))
     # Ties, 13 < n <= 50: normal approximation with the tie-corrected variance.
     mid = grid(np.round(RNG.normal(0.2, 1.0, 30) * 4) / 4)
     assert len(set(np.abs(mid))) < 30

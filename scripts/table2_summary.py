@@ -2,6 +2,7 @@
 """Table 2 from `scripts/table2.sh` output (JSON lines of `anoonly eval --json`): AUCROC %,
 mean over seeds per file, then over the files of a family, then over the families, beside
 the paper's Table 2. Usage: scripts/table2_summary.py table2.jsonl"""
+
 import json
 import sys
 from collections import defaultdict
@@ -13,7 +14,13 @@ PAPER = {  # (DeepSAD, +AnoOnly), paper Table 2
     "bn": (67.80, 86.30),
     "bn-loss": (None, 86.25),
 }
-LABEL = {"none": "w/o BN", "layernorm": "LN", "bn-noaffine": "BN*", "bn": "BN", "bn-loss": "BN-dagger"}
+LABEL = {
+    "none": "w/o BN",
+    "layernorm": "LN",
+    "bn-noaffine": "BN*",
+    "bn": "BN",
+    "bn-loss": "BN-dagger",
+}
 
 
 def family(name):
@@ -25,12 +32,17 @@ def main(path):
     for line in open(path):
         r = json.loads(line)
         # records written before the serde names were aligned with the CLI's
-        r["norm"] = {"layer-norm": "layernorm", "bn-no-affine": "bn-noaffine"}.get(r["norm"], r["norm"])
+        r["norm"] = {"layer-norm": "layernorm", "bn-no-affine": "bn-noaffine"}.get(
+            r["norm"], r["norm"]
+        )
         runs[(r["norm"], r["anoonly"], r["dataset"])].append(r["aucroc"])
     fams = sorted({family(d) for (_, _, d) in runs})
     print(f"families: {', '.join(fams)}")
-    head = "| norm | DeepSAD | +AnoOnly | paper DeepSAD | paper +AnoOnly | " + " | ".join(
-        f"{f} van/AO" for f in fams) + " |"
+    head = (
+        "| norm | DeepSAD | +AnoOnly | paper DeepSAD | paper +AnoOnly | "
+        + " | ".join(f"{f} van/AO" for f in fams)
+        + " |"
+    )
     print(head)
     print("|" + "---|" * (head.count("|") - 1))
     for norm in PAPER:
@@ -39,8 +51,11 @@ def main(path):
         for ao in (False, True):
             fam_means = {}
             for f in fams:
-                files = [sum(v) / len(v) for (n, a, d), v in runs.items()
-                         if n == norm and a == ao and family(d) == f]
+                files = [
+                    sum(v) / len(v)
+                    for (n, a, d), v in runs.items()
+                    if n == norm and a == ao and family(d) == f
+                ]
                 if files:
                     fam_means[f] = 100 * sum(files) / len(files)
             per_fam[ao] = fam_means
@@ -50,7 +65,11 @@ def main(path):
             fam_cells.append(f"{v:.1f}/{a:.1f}" if v is not None and a is not None else "-")
         p = PAPER[norm]
         paper = [f"{x:.2f}" if x is not None else "-" for x in p]
-        print(f"| {LABEL[norm]} | {cells[0]} | {cells[1]} | {paper[0]} | {paper[1]} | " + " | ".join(fam_cells) + " |")
+        print(
+            f"| {LABEL[norm]} | {cells[0]} | {cells[1]} | {paper[0]} | {paper[1]} | "
+            + " | ".join(fam_cells)
+            + " |"
+        )
     n = {k: len(v) for k, v in runs.items()}
     print(f"\n{len(runs)} (norm, variant, file) cells, seeds per cell: {sorted(set(n.values()))}")
 

@@ -22,6 +22,7 @@ the gradients of step k+1 are computed at the weights after step k.
 
 Usage: python3 scripts/torch_fixture.py [out.json]
 """
+
 import base64
 import json
 import sys
@@ -93,7 +94,9 @@ def run_variant(init_state, x, y, c, variant):
                 "loss": None if np.isnan(lv) else lv,
                 "grads": {name: f32(dict(net.named_parameters())[name].grad) for name in LINEARS},
                 "running": {
-                    f"{b}.{k}": f32(sd[f"{b}.{k}"]) for b in BNS for k in ["running_mean", "running_var"]
+                    f"{b}.{k}": f32(sd[f"{b}.{k}"])
+                    for b in BNS
+                    for k in ["running_mean", "running_var"]
                 },
             }
         )
@@ -109,7 +112,9 @@ def run_variant(init_state, x, y, c, variant):
 
 
 def main():
-    out_path = sys.argv[1] if len(sys.argv) > 1 else "crates/anoonly/tests/fixtures/deepsad_step.json"
+    out_path = (
+        sys.argv[1] if len(sys.argv) > 1 else "crates/anoonly/tests/fixtures/deepsad_step.json"
+    )
     torch.manual_seed(0)
     x = torch.randn(N, D)
     y = torch.zeros(N)

@@ -1,10 +1,14 @@
 """Type stubs of the extension module (crates/anoonly-py/src/lib.rs)."""
 
+from typing import final
+
 import numpy as np
 import numpy.typing as npt
 
 __version__: str
 
+# PyO3 classes cannot be subclassed.
+@final
 class Model:
     """A fitted model of the library."""
 
@@ -22,11 +26,13 @@ class Model:
     def to_bytes(self) -> bytes: ...
     def save(self, path: str) -> None: ...
 
+@final
 class FitParams:
     """The library's fit parameters, validated when built."""
 
-    def __init__(
-        self,
+    # PyO3's #[new] is __new__ (there is no __init__ to call).
+    def __new__(
+        cls,
         method: str,
         hyperparameters: list[tuple[str, str]],
         anoonly: bool,
@@ -36,7 +42,7 @@ class FitParams:
         bn_loss_weight: float,
         epochs: int | None,
         seed: int,
-    ) -> None: ...
+    ) -> FitParams: ...
     def to_json(self) -> str: ...
 
 def methods() -> list[tuple[str, bool]]: ...

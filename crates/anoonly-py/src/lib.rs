@@ -11,7 +11,7 @@
 //! - The GIL is released ([`Python::detach`]) around every fit, scoring, file read and
 //!   split, so other Python threads run meanwhile. The caller must not modify an array
 //!   while a call that reads it runs.
-//! - Every call into the library runs inside [`guarded`]: a panic (a bug: the library
+//! - Every call into the library runs inside `guarded`: a panic (a bug: the library
 //!   checks its inputs) becomes a `RuntimeError` saying so, never an abort or a
 //!   `PanicException`.
 //! - Bad parameters and bad data raise `ValueError` with the library's message; files that

@@ -337,8 +337,9 @@ struct FitRun {
 
 /// User + system CPU seconds of this process so far.
 fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes the struct it is given.
+    // SAFETY: rusage is plain integers, for which all-zero bytes are a valid value.
     let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes the struct it is given.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
         return f64::NAN;
     }

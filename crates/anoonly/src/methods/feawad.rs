@@ -726,7 +726,7 @@ fn pretrain_train_params(train_params: &TrainParams) -> TrainParams {
 /// the sampler draws from, in its order (the sampler sees positions into `unlabeled`);
 /// the initial weights (they are the architecture and the init stream); every stage-1
 /// hyperparameter; its training parameters (the seed of its sampler among them); and the
-/// matrix kernel's results at its shapes on this CPU ([`kernel_fingerprint`]). The code
+/// matrix kernel's results at its shapes on this CPU (`kernel_fingerprint`, below). The code
 /// (its version, sources, dependencies, compiler) is in every key ([`KeyBuilder::new`]).
 /// Scoring-stage settings (`epochs`, `head_hidden`, `margin`, `lambda_r`), the labeled
 /// anomalies, the AnoOnly switch and the head's normalisation are not read by stage 1, so

@@ -111,7 +111,7 @@ impl PReNetParams {
         non_negative("weight_decay", self.weight_decay)?;
         count_in("epochs", self.epochs, 1, 1_000_000)?;
         count_in("batches_per_epoch", self.batches_per_epoch, 1, usize::MAX)?;
-        if self.batch_size < 4 || self.batch_size % 4 != 0 {
+        if self.batch_size < 4 || !self.batch_size.is_multiple_of(4) {
             return Err(ParamError::new(
                 "batch_size",
                 self.batch_size,

@@ -14,9 +14,9 @@
 //! A per-thread free list: [`recycle`] keeps a buffer of at least [`MIN_LEN`] floats (smaller
 //! ones are cheap to allocate and are dropped), at most [`MAX_BUFFERS`] of them; the makers
 //! below take a kept buffer when one fits. The values never depend on the pool (a buffer is
-//! always fully written before use), only the allocation count does. [`train::fit`]
-//! (crate::train::fit) and [`eval_rows`](super::eval_rows) empty the pool when they end, so
-//! nothing is kept between fits or after scoring.
+//! always fully written before use), only the allocation count does.
+//! [`train::fit`](crate::train::fit) and [`eval_rows`](super::eval_rows) empty the pool when
+//! they end, so nothing is kept between fits or after scoring.
 
 use std::cell::RefCell;
 

@@ -483,7 +483,7 @@ pub fn fit<T: Task>(
         report.empty_batches += empty;
         if schedule.checkpoint == Checkpoint::BestTrainLoss {
             if let Some(l) = epoch_loss {
-                if best.as_ref().map_or(true, |(b, _, _)| l < *b) {
+                if best.as_ref().is_none_or(|(b, _, _)| l < *b) {
                     best = Some((l, net.clone(), epoch));
                 }
             }

@@ -17,7 +17,7 @@ pub fn npy(descr: &str, fortran: bool, shape: &str, data: &[u8]) -> Vec<u8> {
 pub fn npy_versioned(major: u8, dict: &str, data: &[u8]) -> Vec<u8> {
     let len_bytes = if major == 1 { 2 } else { 4 };
     let mut h = dict.to_string();
-    while (8 + len_bytes + h.len() + 1) % 64 != 0 {
+    while !(8 + len_bytes + h.len() + 1).is_multiple_of(64) {
         h.push(' ');
     }
     h.push('\n');
