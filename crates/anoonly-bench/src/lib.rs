@@ -76,7 +76,7 @@ pub use grid::{
     build_grids, Cell, DatasetRef, Grid, GridAxes, GridError, GridSource, Override, Shard, Source,
     Suite, Switch, Variant,
 };
-pub use results::{Ablation, Failure, ResultsError, StoredResult};
+pub use results::{Failure, ResultRecord, ResultsError, SCHEMA_VERSION};
 
 /// Options of [`run`] besides the grid.
 #[derive(Clone, Debug)]
@@ -284,7 +284,7 @@ fn plan<'g>(grids: &'g [Grid], opts: &RunOptions) -> Result<Plan<'g>, BenchError
     let grid_path = opts.out.join("grid.json");
     write_atomic(&grid_path, grid_json.to_string().as_bytes())
         .map_err(|e| BenchError::Io(grid_path, e))?;
-    let done: HashMap<&str, &StoredResult> =
+    let done: HashMap<&str, &ResultRecord> =
         files.done.iter().map(|r| (r.key.as_str(), r)).collect();
     let n_cells = cells.len();
     let mut todo: Vec<(Cell, &Grid)> = Vec::new();
@@ -392,7 +392,7 @@ fn run_cells(
             run_cell(cell, grid, &datasets[&cell.dataset], shared)
         });
         let written = match &outcome {
-            Ok(rec) => files.results.append(&results::ResultLine::new(cell, rec)),
+            Ok(rec) => ResultRecord::new(cell, rec).and_then(|line| files.results.append(&line)),
             Err(e) => {
                 state.failed.fetch_add(1, Ordering::SeqCst);
                 files.failures.append(&Failure {
@@ -456,7 +456,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
 
 fn write_report_from(
     dir: &Path,
-    res: &[StoredResult],
+    res: &[ResultRecord],
     fails: &[Failure],
 ) -> Result<Vec<PathBuf>, BenchError> {
     let sections = sections::sections(res);
@@ -532,7 +532,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, BenchError> {
     let mut failed: BTreeMap<String, Failure> = BTreeMap::new();
     for d in dirs {
         let lines = results::read_raw_results(d)?;
-        let own: Vec<StoredResult> = lines.iter().map(|(_, r)| r.clone()).collect();
+        let own: Vec<ResultRecord> = lines.iter().map(|(_, r)| r.clone()).collect();
         for (line, r) in lines {
             match seen.get(&r.key) {
                 None => {

@@ -154,23 +154,19 @@ impl Cell {
             k.push('/');
             k.push_str(&o.to_string());
         }
-        k.push_str(&protocol_suffix(anoonly::experiment::protocol_name(
-            self.protocol,
-        )));
+        k.push_str(&protocol_suffix(self.protocol));
         k
     }
 }
 
 /// What a key ends with for a protocol: nothing for the default (`adbench`), so that keys
 /// written before the protocol was part of them still name their cells.
-pub fn protocol_suffix(protocol: &str) -> String {
-    if protocol == anoonly::experiment::protocol_name(Protocol::Adbench) {
-        String::new()
-    } else {
-        format!("/protocol={protocol}")
+pub fn protocol_suffix(protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Adbench => String::new(),
+        other => format!("/protocol={}", anoonly::experiment::protocol_name(other)),
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,9 @@
 //! spelled as its grid spelled it (the spelling names the cell), how it applies to a cell's
 //! fit and split parameters, and how grid files and results lines write it.
 
+use std::cmp::Ordering;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,8 +41,9 @@ pub enum Switch {
 /// so a grid file's `value = "1.0"` keeps naming the cells it always named; the
 /// constructors spell values as Rust prints them (`0.00001`, `1`), which are the
 /// `ablation` suite's spellings. Serialised as `{name, value}` strings (grid files,
-/// `results.jsonl`).
-#[derive(Clone, Debug, PartialEq)]
+/// `results.jsonl`). Two overrides are equal, and ordered, by name and spelling: reports
+/// group cells by them.
+#[derive(Clone, Debug)]
 pub struct Override {
     switch: Switch,
     value: String,
@@ -187,6 +190,32 @@ impl fmt::Display for Override {
     }
 }
 
+impl PartialEq for Override {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Override {}
+
+impl PartialOrd for Override {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Override {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.name(), self.value()).cmp(&(other.name(), other.value()))
+    }
+}
+
+impl Hash for Override {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        (self.name(), self.value()).hash(h);
+    }
+}
+
 /// An override as grid files and results lines write it.
 #[derive(Serialize, Deserialize)]
 struct OverrideText<'a> {
@@ -263,10 +292,13 @@ mod tests {
             spelled(BATCH_SIZE_SWEEP.map(Override::batch_size).to_vec())[..2],
             ["batch_size=1", "batch_size=2"]
         );
-        // A value as a grid file spells it names the cell and goes back out unchanged.
+        // A value as a grid file spells it names the cell and goes back out unchanged:
+        // another spelling of the same number is another cell.
         let o = Override::parse("lambda_n", "1.0").unwrap();
         assert_eq!(o.switch(), &Switch::LambdaN(1.0));
         assert_eq!(o.to_string(), "lambda_n=1.0");
+        assert_ne!(o, Override::lambda_n(1.0));
+        assert!(Override::lambda_n(1.0) < o);
         assert_eq!(
             serde_json::to_string(&o).unwrap(),
             r#"{"name":"lambda_n","value":"1.0"}"#

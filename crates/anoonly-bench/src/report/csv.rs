@@ -6,15 +6,15 @@ use std::fmt::Write as _;
 
 use crate::evidence::{Analysis, PairedRow};
 use crate::grid::Variant;
-use crate::paper;
-use crate::results::StoredResult;
+use crate::paper::Paper;
+use crate::results::ResultRecord;
 use crate::sections::{sections, Metric, Section};
 use crate::stats::Verdict;
-use anoonly::experiment::MeanSd;
+use anoonly::experiment::{protocol_name, setting_name, MeanSd};
 
 /// `report.csv`: one row per section x method variant x family (or `mean`) x metric,
 /// with the paper's value and the difference where the paper has one. Values in %.
-pub fn csv(results: &[StoredResult]) -> String {
+pub fn csv(results: &[ResultRecord]) -> String {
     csv_of(&sections(results))
 }
 
@@ -31,17 +31,17 @@ pub fn csv_of(secs: &[Section]) -> String {
             .map_or(String::new(), |o| o.to_string());
         for row in &sec.rows {
             let anoonly = row.variant == Variant::AnoOnly;
+            let paper = sec.key.is_paper_setting().then(Paper::get);
             for metric in Metric::ALL {
                 let fm = row.metric(metric);
-                let paper_table = metric.table().filter(|_| sec.key.is_paper_setting());
                 let fams: Vec<&str> = sec.families.iter().map(String::as_str).collect();
                 let mut cols: Vec<(String, usize, MeanSd, Option<f64>)> = sec
                     .families
                     .iter()
                     .filter_map(|f| {
                         fm.families.get(f).map(|(m, n)| {
-                            let p = paper_table
-                                .and_then(|t| paper::value(&row.method, anoonly, t, Some(f)));
+                            let p = paper
+                                .and_then(|p| p.value(row.method, row.variant, metric, Some(f)));
                             (f.clone(), *n, *m, p)
                         })
                     })
@@ -51,14 +51,14 @@ pub fn csv_of(secs: &[Section]) -> String {
                     "mean".to_string(),
                     n_files,
                     fm.mean,
-                    paper_table.and_then(|t| paper::mean_over(&row.method, anoonly, t, &fams)),
+                    paper.and_then(|p| p.mean_over(row.method, row.variant, metric, &fams)),
                 ));
                 for (family, n, m, p) in cols {
                     let _ = writeln!(
                         s,
                         "{},{},{},{},{},{},{},{},{},{:.4},{:.4},{},{},{}",
-                        sec.key.setting,
-                        sec.key.protocol,
+                        sec.key.setting_name(),
+                        sec.key.protocol_name(),
                         sec.key.gamma_la(),
                         ablation,
                         row.method,
@@ -80,7 +80,7 @@ pub fn csv_of(secs: &[Section]) -> String {
 }
 
 /// `evidence.csv` of a results set.
-pub fn evidence_csv(results: &[StoredResult]) -> String {
+pub fn evidence_csv(results: &[ResultRecord]) -> String {
     let secs = sections(results);
     evidence_csv_of(&secs, &Analysis::of(&secs))
 }
@@ -157,8 +157,8 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
             emit(
                 [
                     "anoonly".into(),
-                    sec.key.setting.clone(),
-                    sec.key.protocol.clone(),
+                    sec.key.setting_name().into(),
+                    sec.key.protocol_name().into(),
                     sec.key.gamma_la().to_string(),
                     abl.clone(),
                 ],
@@ -178,7 +178,7 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
             emit(
                 [
                     "protocol".into(),
-                    pc.setting.clone(),
+                    setting_name(pc.setting).into(),
                     String::new(),
                     pc.gamma_la.to_string(),
                     abl.clone(),
@@ -195,15 +195,15 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
             emit(
                 [
                     "ablation".into(),
-                    ac.setting.clone(),
-                    ac.protocol.clone(),
+                    setting_name(ac.setting).into(),
+                    protocol_name(ac.protocol).into(),
                     row.gamma_la.to_string(),
                     String::new(),
                 ],
                 row,
                 (row.variant == Variant::AnoOnly).to_string(),
                 "defaults",
-                &format!("{}={}", ac.name, row.value),
+                &row.value.as_ref().map_or(String::new(), |o| o.to_string()),
             );
         }
     }
@@ -211,7 +211,7 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
 }
 
 /// `ranks.csv` of a results set.
-pub fn ranks_csv(results: &[StoredResult]) -> String {
+pub fn ranks_csv(results: &[ResultRecord]) -> String {
     let secs = sections(results);
     ranks_csv_of(&secs, &Analysis::of(&secs))
 }
@@ -239,8 +239,8 @@ pub fn ranks_csv_of(secs: &[Section], analysis: &Analysis) -> String {
                 let _ = writeln!(
                     s,
                     "{},{},{},{abl},{},{method},{},{rank:.4},{},{},{stat},{p},{:.4},{}",
-                    sec.key.setting,
-                    sec.key.protocol,
+                    sec.key.setting_name(),
+                    sec.key.protocol_name(),
                     sec.key.gamma_la(),
                     m.name(),
                     *v == Variant::AnoOnly,

@@ -1,10 +1,10 @@
 //! `report.md`, `report.csv`, `evidence.csv` and `ranks.csv` from the
 //! [`sections`](super::sections) of a run's results and their [`Analysis`]: the paper's
-//! Tables 1, 3 and 4 beside each cell, the paired evidence of AnoOnly against base and the
-//! ranks of the method variants in each section, the protocol comparison, the ablation
-//! tables and their evidence against the defaults, per-file values. A report is a pure
-//! function of the results it reads: the same `results.jsonl` gives the same bytes,
-//! whatever order its lines are in and whatever the thread count.
+//! Tables 1, 3 and 4 beside each cell (`data/paper.toml`), the paired evidence of AnoOnly
+//! against base and the ranks of the method variants in each section, the protocol
+//! comparison, the ablation tables and their evidence against the defaults, per-file
+//! values. A report is a pure function of the results it reads: the same `results.jsonl`
+//! gives the same bytes, whatever order its lines are in and whatever the thread count.
 //! This module writes the tables of values; `statistics` the paired evidence and ranks;
 //! `csv` the three CSV files.
 
@@ -18,15 +18,16 @@ pub use self::csv::{csv, csv_of, evidence_csv, evidence_csv_of, ranks_csv, ranks
 use self::statistics::{ablation_evidence, anoonly_evidence, protocol_sections, rank_table};
 use super::evidence::{Analysis, BOOTSTRAP_SEED};
 use super::grid::Variant;
-use super::paper;
-use super::results::{Failure, StoredResult};
+use super::paper::Paper;
+use super::results::{Failure, ResultRecord};
 use super::sections::{
     ablation_groups, fmt_num, label, method_rank, sections, variants, AblationGroup, Metric,
     Section,
 };
 use crate::stats::{ALPHA, BOOTSTRAP_RESAMPLES};
-use anoonly::experiment::{pct, MeanSd};
+use anoonly::experiment::{pct, protocol_name, setting_name, MeanSd};
 use anoonly::methods::MethodKind;
+use anoonly::protocol::{Protocol, Setting};
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
     match paper {
@@ -42,40 +43,27 @@ fn anoonly_word(v: Variant) -> &'static str {
     }
 }
 
-const PROTOCOL_NOTES: [(&str, &str); 2] = [
-    (
-        "adbench",
-        "protocol `adbench` (the authors' pipeline: files under 1,000 rows resampled with replacement to 1,000 before the 70/30 stratified split, so MVTec-AD and 20news test rows also sit in train; files over 10,000 rows subsampled)",
-    ),
-    (
-        "leakage-free",
-        "protocol `leakage-free` (as `adbench` without the resampling before the split: no row in both train and test)",
-    ),
-];
-
-const SETTING_NOTES: [(&str, &str); 2] = [
-    (
-        "clean",
-        "setting `clean` (unlabeled train anomalies dropped: the paper's main tables, `--normal_clean` in the authors' code)",
-    ),
-    (
-        "noisy",
-        "setting `noisy` (unlabeled train anomalies kept with label 0, i.e. label noise: the authors' `run.py` default, paper Fig. 8)",
-    ),
-];
-
-fn note(table: &[(&str, &'static str)], key: &str) -> String {
-    table
-        .iter()
-        .find(|(k, _)| *k == key)
-        .map_or_else(|| format!("`{key}`"), |(_, v)| v.to_string())
+/// What a section's protocol is, in its introduction.
+fn protocol_note(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Adbench => "protocol `adbench` (the authors' pipeline: files under 1,000 rows resampled with replacement to 1,000 before the 70/30 stratified split, so MVTec-AD and 20news test rows also sit in train; files over 10,000 rows subsampled)",
+        Protocol::LeakageFree => "protocol `leakage-free` (as `adbench` without the resampling before the split: no row in both train and test)",
+    }
 }
 
-/// A per-file appendix row: file, method (ranked), variant.
-type FileRowKey<'a> = (&'a str, (usize, String), Variant);
+/// What a section's setting is, in its introduction.
+fn setting_note(s: Setting) -> &'static str {
+    match s {
+        Setting::Clean => "setting `clean` (unlabeled train anomalies dropped: the paper's main tables, `--normal_clean` in the authors' code)",
+        Setting::Noisy => "setting `noisy` (unlabeled train anomalies kept with label 0, i.e. label noise: the authors' `run.py` default, paper Fig. 8)",
+    }
+}
+
+/// A per-file appendix row: file, method (its rank), variant.
+type FileRowKey<'a> = (&'a str, usize, Variant);
 
 /// `report.md`.
-pub fn markdown(results: &[StoredResult], failures: &[Failure]) -> String {
+pub fn markdown(results: &[ResultRecord], failures: &[Failure]) -> String {
     let secs = sections(results);
     markdown_of(&secs, &Analysis::of(&secs), results.len(), failures)
 }
@@ -116,16 +104,16 @@ pub fn markdown_of(
         let _ = writeln!(
             s,
             "Run with {}; {}; {} labeled anomalies out of the train anomalies (at least one). Seeds {}. Files per family: {}.\n",
-            note(&PROTOCOL_NOTES, &sec.key.protocol),
-            note(&SETTING_NOTES, &sec.key.setting),
+            protocol_note(sec.key.protocol),
+            setting_note(sec.key.setting),
             format_args!("{}%", fmt_num(100.0 * sec.key.gamma_la())),
             seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
             sec.families
                 .iter()
                 .map(|f| {
                     let n = files.get(f.as_str()).map_or(0, |v| v.len());
-                    match paper::FAMILY_FILES.iter().find(|(p, _)| p == f) {
-                        Some((_, total)) if *total != n => format!("{f} {n} (paper {total})"),
+                    match Paper::get().family_files(f) {
+                        Some(total) if total != n => format!("{f} {n} (paper {total})"),
                         _ => format!("{f} {n}"),
                     }
                 })
@@ -138,11 +126,7 @@ pub fn markdown_of(
                 "Each file is its own family here (ADBench's Classical files): a family mean is the file's value, and the mean of family means is the plain mean over the files. The paired evidence's bootstrap resamples the files (a family of one file cannot be resampled within), so its interval carries the spread across files.\n"
             );
         }
-        if sec
-            .results
-            .iter()
-            .any(|r| r.method == MethodKind::Feawad.name())
-        {
+        if sec.results.iter().any(|r| r.method == MethodKind::Feawad) {
             let _ = writeln!(
                 s,
                 "FEAWAD's fit s/cell: a grid computes its autoencoder pretraining once per file, seed and setting (and gamma_la where it matters) and shares it between the cells, so the cell that computed it carries its time and the others only their training stage (`bench --no-share` to time every cell whole).\n"
@@ -163,17 +147,15 @@ pub fn markdown_of(
             );
             rule.push_str("---|---|");
             let _ = writeln!(s, "{header}\n{rule}");
+            let paper = sec.key.is_paper_setting().then(Paper::get);
             for row in &sec.rows {
                 let fm = row.metric(metric);
-                let paper_table = metric.table().filter(|_| sec.key.is_paper_setting());
-                let anoonly = row.variant == Variant::AnoOnly;
                 let mut line = format!("| {} | {} |", row.method, anoonly_word(row.variant));
                 for f in &sec.families {
                     let cell = match fm.families.get(f) {
                         Some((m, _)) => with_paper(
                             *m,
-                            paper_table
-                                .and_then(|t| paper::value(&row.method, anoonly, t, Some(f))),
+                            paper.and_then(|p| p.value(row.method, row.variant, metric, Some(f))),
                         ),
                         None => "–".to_string(),
                     };
@@ -181,7 +163,7 @@ pub fn markdown_of(
                 }
                 let fams: Vec<&str> = sec.families.iter().map(String::as_str).collect();
                 let paper_mean =
-                    paper_table.and_then(|t| paper::mean_over(&row.method, anoonly, t, &fams));
+                    paper.and_then(|p| p.mean_over(row.method, row.variant, metric, &fams));
                 let _ = write!(
                     line,
                     " {} | {:.2} |",
@@ -212,14 +194,16 @@ pub fn markdown_of(
                 s,
                 "| file | method | AnoOnly | seeds | AUCROC | AUCPR | AUCPR-n | AUCPR-n (authors) | fit s |\n|---|---|---|---|---|---|---|---|---|"
             );
-            let mut by_file: BTreeMap<FileRowKey, Vec<&StoredResult>> = BTreeMap::new();
+            let mut by_file: BTreeMap<FileRowKey, (MethodKind, Vec<&ResultRecord>)> =
+                BTreeMap::new();
             for r in &sec.results {
                 by_file
-                    .entry((&r.dataset, method_rank(&r.method), r.variant))
-                    .or_default()
+                    .entry((&r.dataset, method_rank(r.method), r.variant))
+                    .or_insert_with(|| (r.method, Vec::new()))
+                    .1
                     .push(r);
             }
-            for ((file, (_, method), variant), rs) in by_file {
+            for ((file, _, variant), (method, rs)) in by_file {
                 let col =
                     |m: Metric| pct(MeanSd::of(&rs.iter().map(|r| m.of(r)).collect::<Vec<_>>()));
                 let fit = rs.iter().map(|r| r.fit_seconds).sum::<f64>() / rs.len() as f64;
@@ -248,8 +232,9 @@ pub fn markdown_of(
 }
 
 /// One table per ablation switch: its values down, the method variants across, the mean
-/// AUCROC of family means (± sd over seeds); for `norm` on DeepSAD, the paper's Table 2
-/// beside (its numbers are over 10 families, ours over the families present).
+/// AUCROC of family means (± sd over seeds); where the paper reports the switch
+/// (`data/paper.toml`, e.g. Table 2), its numbers beside those of its method, after its
+/// note (they are over the paper's families, ours over the families present).
 fn ablation_summaries(secs: &[Section], s: &mut String) {
     for AblationGroup {
         name,
@@ -260,49 +245,41 @@ fn ablation_summaries(secs: &[Section], s: &mut String) {
     } in ablation_groups(secs)
     {
         let mut cols = variants(group.iter().flat_map(|g| &g.rows));
-        cols.sort_by_key(|(m, v)| (method_rank(m), *v));
+        cols.sort_by_key(|(m, v)| (method_rank(*m), *v));
         let gammas: BTreeSet<String> = group
             .iter()
             .map(|g| fmt_num(100.0 * g.key.gamma_la()))
             .collect();
         let _ = writeln!(
             s,
-            "## Ablation `{name}` ({setting} · {protocol} · gamma_la {}%): AUCROC, mean of family means\n",
+            "## Ablation `{name}` ({} · {} · gamma_la {}%): AUCROC, mean of family means\n",
+            setting_name(setting),
+            protocol_name(protocol),
             gammas.into_iter().collect::<Vec<_>>().join(", ")
         );
-        let table2 = name == "norm";
-        if table2 {
-            let _ = writeln!(
-                s,
-                "In brackets: the paper's Table 2 (DeepSAD, overall AUCROC over its 10 families; ours is over the families present here, so compare the ordering and gaps rather than the levels). `bn-noaffine` is the paper's BN* and DeepSAD's default in the authors' code; `bn-loss` is BN†.\n"
-            );
+        let reference = Paper::get().ablation(name);
+        if let Some(r) = reference {
+            let _ = writeln!(s, "{}\n", r.note);
         }
         let mut header = format!("| {name} |");
         let mut rule = String::from("|---|");
         for (m, v) in &cols {
-            let _ = write!(header, " {} |", label(m, *v));
+            let _ = write!(header, " {} |", label(*m, *v));
             rule.push_str("---|");
         }
         let _ = writeln!(s, "{header}\n{rule}");
-        for val in &values {
-            let mut line = format!("| {val} |");
+        for &val in &values {
+            let mut line = format!("| {} |", val.value());
             for (m, v) in &cols {
                 let row = group
                     .iter()
-                    .filter(|g| g.key.ablation.as_ref().is_some_and(|o| o.value == *val))
+                    .filter(|g| g.key.ablation.as_ref() == Some(val))
                     .flat_map(|g| g.rows.iter())
                     .find(|r| r.method == *m && r.variant == *v);
                 let cell = match row {
                     Some(r) => {
                         let mean = r.metric(Metric::AucRoc).mean;
-                        let paper = table2
-                            .then(|| m == "deepsad")
-                            .filter(|x| *x)
-                            .and_then(|_| paper::TABLE2.iter().find(|(n, _, _)| n == val))
-                            .and_then(|(_, base, ao)| match v {
-                                Variant::Base => *base,
-                                Variant::AnoOnly => Some(*ao),
-                            });
+                        let paper = reference.and_then(|p| p.value(*m, *v, val));
                         match paper {
                             Some(p) => format!("{} [{p:.2}]", pct(mean)),
                             None => pct(mean),

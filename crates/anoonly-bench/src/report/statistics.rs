@@ -8,8 +8,10 @@ use super::anoonly_word;
 use crate::evidence::{
     cd_name, Analysis, MetricEvidence, PairedRow, PairedTable, SectionRanks, EVIDENCE_METRICS,
 };
+use crate::grid::Switch;
 use crate::sections::{fmt_num, label, Metric, Section};
 use crate::stats::{format_p, Verdict, ALPHA};
+use anoonly::experiment::{protocol_name, setting_name};
 
 /// A difference in points, signed, one decimal (`+5.2`, `-0.3`, `0.0`).
 fn points(x: f64) -> String {
@@ -150,7 +152,7 @@ pub(super) fn anoonly_evidence(t: &PairedTable, s: &mut String) {
     s.push('\n');
     verdict_lines(
         t,
-        |r| format!("**{}** against {}", label(&r.method, r.variant), r.method),
+        |r| format!("**{}** against {}", label(r.method, r.variant), r.method),
         ("better", "worse"),
         s,
     );
@@ -246,7 +248,7 @@ pub(super) fn protocol_sections(analysis: &Analysis, s: &mut String) {
     for pc in &analysis.protocols {
         let mut title = format!(
             "## Leakage: `leakage-free` − `adbench` ({} · gamma_la {}%",
-            pc.setting,
+            setting_name(pc.setting),
             fmt_num(100.0 * pc.gamma_la)
         );
         if let Some(o) = &pc.ablation {
@@ -317,15 +319,24 @@ fn epochs_text(e: &[(Option<u64>, Option<u64>)]) -> String {
         .join(", ")
 }
 
-/// Each ablation value against the defaults (e.g. FEAWAD's budgets against the authors').
+/// Each ablation value against the defaults (e.g. a method's training budgets against the
+/// authors').
 pub(super) fn ablation_evidence(analysis: &Analysis, s: &mut String) {
     for ac in &analysis.ablations {
         let _ = writeln!(
             s,
             "## Ablation `{}` against the defaults ({} · {})\n",
-            ac.name, ac.setting, ac.protocol
+            ac.name,
+            setting_name(ac.setting),
+            protocol_name(ac.protocol)
         );
-        let note = if ac.name == "budget" {
+        let budget = ac
+            .table
+            .rows
+            .iter()
+            .filter_map(|r| r.value.as_ref())
+            .any(|o| matches!(o.switch(), Switch::Budget(_)));
+        let note = if budget {
             " For `budget`, the defaults are the authors' training budget: each value is the fraction of their epochs (and pretraining epochs) a cell trained, rounded to whole epochs (the epochs column shows what ran, pretraining + training)."
         } else {
             ""
@@ -369,7 +380,7 @@ pub(super) fn ablation_evidence(analysis: &Analysis, s: &mut String) {
         s.push('\n');
         verdict_lines(
             &ac.table,
-            |r| format!("{} {}, **{}**", ac.name, r.tag, label(&r.method, r.variant)),
+            |r| format!("{} {}, **{}**", ac.name, r.tag, label(r.method, r.variant)),
             ("better", "worse"),
             s,
         );
