@@ -25,7 +25,8 @@
 //!     epochs: Some(3),
 //!     ..GridAxes::default()
 //! };
-//! let grids = build_grids(&GridSource::Suite(Suite::Quick), "no-data-needed".as_ref(), &axes)?;
+//! let quick: Suite = "quick".parse()?;
+//! let grids = build_grids(&GridSource::Suite(quick), "no-data-needed".as_ref(), &axes)?;
 //! let out = tempfile::tempdir()?;
 //! let opts = RunOptions {
 //!     out: out.path().to_path_buf(),

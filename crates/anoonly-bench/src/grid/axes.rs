@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Grid, GridError, Suite, Variant};
+use super::{Grid, GridError, GridFile, Suite, Variant};
 use anoonly::methods::MethodKind;
 use anoonly::protocol::{Protocol, Setting};
 
@@ -67,24 +67,24 @@ impl GridAxes {
 pub enum GridSource {
     /// A named suite, its files found under the data directory.
     Suite(Suite),
-    /// A TOML grid file.
+    /// A TOML grid file (its `files_from` found under the data directory).
     File(PathBuf),
     /// Nothing named: the axes alone when they give files, else the `paper` suite.
     Default,
 }
 
-/// The grids of a run: those of `source` (suites find their files under `data_dir`, the
-/// ADBench root), each with `axes` applied.
+/// The grids of a run: those of `source` (suites and grid files find their `files_from`
+/// under `data_dir`, the ADBench root), each with `axes` applied.
 pub fn build_grids(
     source: &GridSource,
     data_dir: &Path,
     axes: &GridAxes,
 ) -> Result<Vec<Grid>, GridError> {
     let mut grids = match source {
-        GridSource::File(path) => vec![Grid::from_toml_file(path)?],
+        GridSource::File(path) => GridFile::read(path)?.grids(data_dir)?,
         GridSource::Suite(suite) => suite.grids(data_dir)?,
         GridSource::Default if !axes.files.is_empty() => vec![Grid::default()],
-        GridSource::Default => Suite::Paper.grids(data_dir).map_err(|e| match e {
+        GridSource::Default => Suite::PAPER.grids(data_dir).map_err(|e| match e {
             GridError::NoFiles(dir) => GridError::NoDefault(dir),
             e => e,
         })?,

@@ -3,19 +3,19 @@
 //! grids join their cells. Its parts:
 //! - [`cell`](Cell): one evaluation and the key that names it in `results.jsonl`;
 //! - [`overrides`](Override): typed ablation overrides and how they apply to a cell;
-//! - [`suites`](Suite): the named grids (`--suite`);
+//! - [`file`](GridFile): the TOML grid format of `--grid` files and of the suites;
+//! - [`suites`](Suite): the named grids shipped as TOML files (`--suite`);
 //! - [`axes`](GridAxes): what a run's grids come from and what the `bench` flags override;
-//! - [`shard`](Shard): `--shard I/N`;
-//!
-//! and, here, [`Grid`] itself, also the shape of a TOML grid file.
+//! - [`shard`](Shard): `--shard I/N`.
 
 mod axes;
 mod cell;
+mod file;
 mod overrides;
 mod shard;
 mod suites;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -25,15 +25,15 @@ use anoonly::vocab::ParamError;
 
 pub use axes::{build_grids, GridAxes, GridSource};
 pub use cell::{family_of, protocol_suffix, Cell, DatasetRef, Source, Variant};
+pub(crate) use file::family_globs;
+pub use file::{classical_files, family_files, FileSet, GridFile};
 pub use overrides::{Override, Switch};
 pub use shard::Shard;
-pub use suites::{
-    classical_files, family_files, Suite, BATCH_SIZE_SWEEP, BUDGET_SWEEP, GAMMA_LA_SWEEP,
-    LAMBDA_N_SWEEP, NORMAL_RATIO_SWEEP, PAPER_FAMILIES, TABULAR_GAMMA_LA,
-};
+pub use suites::Suite;
 
 /// The axes of a grid; the cells are their product (see [`Grid::cells`]). Also the
-/// shape of a TOML grid file: every field may be given, the rest take these defaults.
+/// shape of a TOML grid file ([`GridFile`]): every field may be given, the rest take these
+/// defaults.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Grid {
@@ -46,7 +46,9 @@ pub struct Grid {
     pub settings: Vec<Setting>,
     pub gamma_la: Vec<f64>,
     pub seeds: Vec<u64>,
-    /// Ablation overrides; each adds its own set of cells. Empty: no ablation.
+    /// Ablation overrides; each adds its own set of cells. Empty: no ablation. A grid file
+    /// may also list a sweep, `{name, values = [...]}` ([`GridFile`]).
+    #[serde(deserialize_with = "overrides::ablation_list")]
     pub ablations: Vec<Override>,
     pub protocol: Protocol,
     /// Epochs for every method that trains in epochs (the authors' settings when absent;
@@ -81,11 +83,9 @@ pub enum GridError {
     Io(PathBuf, std::io::Error),
     #[error("{path}: {message}")]
     Toml { path: PathBuf, message: String },
-    #[error(
-        "{0}: no ADBench family file (CIFAR10_*, MVTec-AD_*, SVHN_*, 20news_*) found under it"
-    )]
+    #[error("{0}: no ADBench family file ({globs}) found under it", globs = family_globs())]
     NoFiles(PathBuf),
-    #[error("no suite, grid file or files given, and the default suite `paper` found no ADBench family file (CIFAR10_*, MVTec-AD_*, SVHN_*, 20news_*) under {0} (try the `quick` suite)")]
+    #[error("no suite, grid file or files given, and the default suite `paper` found no ADBench family file ({globs}) under {0} (try the `quick` suite)", globs = family_globs())]
     NoDefault(PathBuf),
     #[error("{0}: no ADBench Classical file (Classical/*.npz) found under it")]
     NoClassical(PathBuf),
@@ -98,20 +98,6 @@ pub enum GridError {
 }
 
 impl Grid {
-    /// Reads a TOML grid file (the fields of [`Grid`]; unknown fields are refused). Needs
-    /// the `toml` feature; without it the file is refused with a message saying so.
-    pub fn from_toml_file(path: &Path) -> Result<Grid, GridError> {
-        let text = std::fs::read_to_string(path).map_err(|e| GridError::Io(path.into(), e))?;
-        Grid::from_toml_str(&text).map_err(|message| GridError::Toml {
-            path: path.to_path_buf(),
-            message,
-        })
-    }
-
-    fn from_toml_str(text: &str) -> Result<Grid, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim().replace('\n', " "))
-    }
-
     /// The datasets of the grid, files first, then synthetic ones.
     pub fn datasets(&self) -> Vec<DatasetRef> {
         let mut v: Vec<DatasetRef> = self.files.iter().map(|p| DatasetRef::file(p)).collect();
@@ -227,26 +213,4 @@ pub fn joined_cells(grids: &[Grid]) -> Result<Vec<(Cell, &Grid)>, GridError> {
     all.sort_by(|a, b| a.0.cmp(&b.0));
     all.dedup_by(|a, b| a.0 == b.0);
     Ok(all.into_iter().map(|(_, c, g)| (c, g)).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use anoonly::vocab::NormKind;
-
-    #[test]
-    fn toml_grid_files_read_typed_ablations_and_refuse_bad_ones() {
-        let g: Grid = toml::from_str(
-            "synthetic = [0]\nablations = [{name = \"lambda_n\", value = \"0.5\"}, {name = \"norm\", value = \"bn\"}]",
-        )
-        .unwrap();
-        assert_eq!(
-            g.ablations,
-            vec![Override::lambda_n(0.5), Override::norm(NormKind::Bn)]
-        );
-        let e = toml::from_str::<Grid>("ablations = [{name = \"norm\", value = \"batchnorm\"}]")
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("norm=batchnorm"), "{e}");
-    }
 }

@@ -239,18 +239,52 @@ impl<'de> Deserialize<'de> for Override {
         Override::parse(&t.name, &t.value).map_err(serde::de::Error::custom)
     }
 }
+/// One entry of a grid file's `ablations`: a switch and one value (`{name = "norm", value =
+/// "bn"}`, as results lines write an override) or a sweep of values (`{name = "lambda_n",
+/// values = ["1", "0.1"]}`), each value spelled as the cell's key will spell it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AblationEntry {
+    name: String,
+    value: Option<String>,
+    values: Option<Vec<String>>,
+}
+
+/// Reads a grid file's `ablations` (see [`AblationEntry`]) into overrides, in the order
+/// written, each value parsed now so that a bad one is refused with the file.
+pub(super) fn ablation_list<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<Override>, D::Error> {
+    use serde::de::Error;
+    let mut out = Vec::new();
+    for e in Vec::<AblationEntry>::deserialize(d)? {
+        let spelled = match (e.value, e.values) {
+            (Some(v), None) => vec![v],
+            (None, Some(vs)) if !vs.is_empty() => vs,
+            _ => {
+                return Err(D::Error::custom(format!(
+                    "ablation `{}`: give either `value = \"...\"` or a non-empty `values = [...]`",
+                    e.name
+                )))
+            }
+        };
+        for v in spelled {
+            out.push(Override::parse(&e.name, &v).map_err(D::Error::custom)?);
+        }
+    }
+    Ok(out)
+}
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::{
-        Cell, DatasetRef, Grid, Variant, BATCH_SIZE_SWEEP, LAMBDA_N_SWEEP, NORMAL_RATIO_SWEEP,
-    };
+    use crate::grid::{Cell, DatasetRef, Grid, Variant};
     use anoonly::methods::MethodKind;
     use anoonly::protocol::{Protocol, Setting};
 
-    /// Cells are named by their override's spelling: the typed sweeps of the `ablation`
-    /// suite spell their values as results files written before the types did.
+    /// Cells are named by their override's spelling: the typed constructors spell the
+    /// paper's sweeps as results files written before the types did, and a spelling read
+    /// back (a grid file, a results line) is the same override.
     #[test]
     fn ablation_overrides_keep_the_spellings_of_existing_results() {
         let spelled = |o: Vec<Override>| o.iter().map(|o| o.to_string()).collect::<Vec<_>>();
@@ -265,7 +299,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            spelled(LAMBDA_N_SWEEP.map(Override::lambda_n).to_vec()),
+            spelled(
+                [1.0, 0.1, 0.01, 0.001, 0.0001, 0.00001, 0.000001, 0.0]
+                    .map(Override::lambda_n)
+                    .to_vec()
+            ),
             [
                 "lambda_n=1",
                 "lambda_n=0.1",
@@ -278,7 +316,11 @@ mod tests {
             ]
         );
         assert_eq!(
-            spelled(NORMAL_RATIO_SWEEP.map(Override::normal_ratio).to_vec()),
+            spelled(
+                [0.01, 0.05, 0.1, 0.2, 0.5, 1.0]
+                    .map(Override::normal_ratio)
+                    .to_vec()
+            ),
             [
                 "normal_ratio=0.01",
                 "normal_ratio=0.05",
@@ -289,9 +331,20 @@ mod tests {
             ]
         );
         assert_eq!(
-            spelled(BATCH_SIZE_SWEEP.map(Override::batch_size).to_vec())[..2],
+            spelled([1, 2, 4].map(Override::batch_size).to_vec())[..2],
             ["batch_size=1", "batch_size=2"]
         );
+        for o in [
+            Override::lambda_n(0.00001),
+            Override::normal_ratio(1.0),
+            Override::norm(NormKind::BnNoAffine),
+            Override::batch_size(128),
+            Override::budget(0.02),
+        ] {
+            let back = Override::parse(o.name(), o.value()).unwrap();
+            assert_eq!(back.switch(), o.switch());
+            assert_eq!(back, o);
+        }
         // A value as a grid file spells it names the cell and goes back out unchanged:
         // another spelling of the same number is another cell.
         let o = Override::parse("lambda_n", "1.0").unwrap();
