@@ -3,6 +3,16 @@
 //! the cells in flight and `--resume` recomputes nothing finished), `report.md` and
 //! `report.csv` beside the paper's tables, and (feature `plots`) the figures as SVG and PNG.
 //!
+//! The crate owns everything about experiment grids and nothing about a method: the grids
+//! ([`grid`]: cells and keys, typed ablation overrides, the TOML grid format and the named
+//! suites shipped as `suites/*.toml`, shards), the run (this module: planning, loading,
+//! workers, observers, `bench merge`; [`order`]: queue and shards of shared work), the
+//! results files ([`results`]: one typed record per line, with a schema version), the
+//! reports ([`sections`], [`evidence`], [`report`]; the paper's values from
+//! `data/paper.toml` through [`paper`]), their statistics ([`stats`]) and figures
+//! (`plots`, `figures`, `cd_diagram`, feature `plots`). What a method is comes from the core's
+//! registry ([`anoonly::methods::MethodKind`]).
+//!
 //! Each cell runs single-threaded on one worker of a rayon pool and takes its randomness
 //! from its key alone ([`grid::Cell::key`]), so results do not depend on the thread count,
 //! the shard or the order in which cells finish. A run reports its progress to a
