@@ -8,13 +8,15 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::grid::Variant;
-use super::results::{Ablation, StoredResult};
+use super::grid::{Override, Variant};
+use super::results::ResultRecord;
 use super::sections::{ablation_groups, label, Metric, Section, SectionKey};
 use crate::stats::{
     holm, paired_evidence, rank_comparison, verdict, BlockTable, BootstrapCi, NestedSample, Order,
     PairedEvidence, RankComparison, Verdict, ALPHA, BOOTSTRAP_RESAMPLES,
 };
+use anoonly::methods::MethodKind;
+use anoonly::protocol::{Protocol, Setting};
 
 /// The seed of every bootstrap of a report.
 pub const BOOTSTRAP_SEED: u64 = 0;
@@ -31,15 +33,15 @@ pub const MIN_RANK_FILES: usize = 3;
 
 /// One comparison of a table: `b` against `a` for one method variant.
 struct PairInput<'a> {
-    method: String,
+    method: MethodKind,
     variant: Variant,
     /// What the row compares where the table has more than one value (an ablation value).
     tag: String,
-    /// The ablation value compared (empty in other tables) and the gamma_la of the cells.
-    value: String,
+    /// The ablation value compared (none in other tables) and the gamma_la of the cells.
+    value: Option<Override>,
     gamma_la: f64,
-    a: Vec<&'a StoredResult>,
-    b: Vec<&'a StoredResult>,
+    a: Vec<&'a ResultRecord>,
+    b: Vec<&'a ResultRecord>,
 }
 
 /// The evidence of one row in one metric.
@@ -60,13 +62,13 @@ pub struct MetricEvidence {
 /// One row of a paired table.
 #[derive(Clone, Debug)]
 pub struct PairedRow {
-    pub method: String,
+    pub method: MethodKind,
     pub variant: Variant,
     /// The row's label in its table: the ablation value, with the gamma_la where the
     /// table spans several (empty in other tables).
     pub tag: String,
-    /// The ablation value compared (empty in other tables).
-    pub value: String,
+    /// The ablation value compared (none in other tables).
+    pub value: Option<Override>,
     pub gamma_la: f64,
     /// Mean fit seconds of a cell of `a` and of `b`.
     pub fit_seconds: (f64, f64),
@@ -95,7 +97,7 @@ pub struct PairedTable {
 #[derive(Clone, Debug)]
 pub struct SectionRanks {
     /// The method variants in the comparisons' column order.
-    pub variants: Vec<(String, Variant)>,
+    pub variants: Vec<(MethodKind, Variant)>,
     /// Files every method variant ran (the blocks ranked).
     pub files: usize,
     /// Files left out, with the method variants (labels) they lack.
@@ -111,28 +113,29 @@ impl SectionRanks {
 
     /// Labels (`deepsad+AnoOnly`) in column order.
     pub fn labels(&self) -> Vec<String> {
-        self.variants.iter().map(|(m, v)| label(m, *v)).collect()
+        self.variants.iter().map(|(m, v)| label(*m, *v)).collect()
     }
 }
 
 /// `leakage-free` against `adbench` at one setting, gamma_la and ablation.
 #[derive(Clone, Debug)]
 pub struct ProtocolComparison {
-    pub setting: String,
+    pub setting: Setting,
     pub gamma_la: f64,
-    pub ablation: Option<Ablation>,
+    pub ablation: Option<Override>,
     /// Families in report order (the per-family columns).
     pub families: Vec<String>,
     pub table: PairedTable,
 }
 
 /// Each value of an ablation switch against the defaults (the section without ablation at
-/// the same setting, protocol and gamma_la), e.g. FEAWAD's budgets against the authors'.
+/// the same setting, protocol and gamma_la), e.g. a method's training budgets against the
+/// authors'.
 #[derive(Clone, Debug)]
 pub struct AblationComparison {
     pub name: String,
-    pub setting: String,
-    pub protocol: String,
+    pub setting: Setting,
+    pub protocol: Protocol,
     pub table: PairedTable,
 }
 
@@ -160,7 +163,7 @@ impl Analysis {
 }
 
 /// The results of one method variant.
-fn of_variant<'a>(results: &'a [StoredResult], method: &str, v: Variant) -> Vec<&'a StoredResult> {
+fn of_variant(results: &[ResultRecord], method: MethodKind, v: Variant) -> Vec<&ResultRecord> {
     results
         .iter()
         .filter(|r| r.method == method && r.variant == v)
@@ -171,18 +174,18 @@ fn of_variant<'a>(results: &'a [StoredResult], method: &str, v: Variant) -> Vec<
 fn anoonly_table(sec: &Section) -> Option<PairedTable> {
     let mut pairs = Vec::new();
     for row in sec.rows.iter().filter(|r| r.variant == Variant::AnoOnly) {
-        let base = of_variant(&sec.results, &row.method, Variant::Base);
+        let base = of_variant(&sec.results, row.method, Variant::Base);
         if base.is_empty() {
             continue;
         }
         pairs.push(PairInput {
-            method: row.method.clone(),
+            method: row.method,
             variant: Variant::AnoOnly,
             tag: String::new(),
-            value: String::new(),
+            value: None,
             gamma_la: sec.key.gamma_la(),
             a: base,
-            b: of_variant(&sec.results, &row.method, Variant::AnoOnly),
+            b: of_variant(&sec.results, row.method, Variant::AnoOnly),
         });
     }
     (!pairs.is_empty()).then(|| paired_table("base", "AnoOnly", pairs, &[]))
@@ -190,7 +193,7 @@ fn anoonly_table(sec: &Section) -> Option<PairedTable> {
 
 /// `leakage-free` against `adbench` for each pair of sections that differ only in protocol.
 fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
-    let find = |key: &SectionKey, protocol: &str| {
+    let find = |key: &SectionKey, protocol: Protocol| {
         sections.iter().find(|s| {
             s.key.protocol == protocol
                 && s.key.setting == key.setting
@@ -199,23 +202,26 @@ fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
         })
     };
     let mut out = Vec::new();
-    for free in sections.iter().filter(|s| s.key.protocol == "leakage-free") {
-        let Some(adbench) = find(&free.key, "adbench") else {
+    for free in sections
+        .iter()
+        .filter(|s| s.key.protocol == Protocol::LeakageFree)
+    {
+        let Some(adbench) = find(&free.key, Protocol::Adbench) else {
             continue;
         };
         let mut pairs = Vec::new();
         for row in &adbench.rows {
-            let b = of_variant(&free.results, &row.method, row.variant);
+            let b = of_variant(&free.results, row.method, row.variant);
             if b.is_empty() {
                 continue;
             }
             pairs.push(PairInput {
-                method: row.method.clone(),
+                method: row.method,
                 variant: row.variant,
                 tag: String::new(),
-                value: String::new(),
+                value: None,
                 gamma_la: free.key.gamma_la(),
-                a: of_variant(&adbench.results, &row.method, row.variant),
+                a: of_variant(&adbench.results, row.method, row.variant),
                 b,
             });
         }
@@ -230,7 +236,7 @@ fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
                 .collect::<BTreeSet<_>>(),
         );
         out.push(ProtocolComparison {
-            setting: free.key.setting.clone(),
+            setting: free.key.setting,
             gamma_la: free.key.gamma_la(),
             ablation: free.key.ablation.clone(),
             table: paired_table("adbench", "leakage-free", pairs, &families),
@@ -254,11 +260,7 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
             > 1;
         let mut pairs = Vec::new();
         for value in &group.values {
-            for sec in group
-                .sections
-                .iter()
-                .filter(|s| s.key.ablation.as_ref().is_some_and(|o| o.value == *value))
-            {
+            for sec in group.sections_of(value) {
                 let Some(defaults) = sections.iter().find(|s| {
                     s.key.ablation.is_none()
                         && s.key.setting == sec.key.setting
@@ -268,26 +270,27 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
                     continue;
                 };
                 for row in &sec.rows {
-                    let a = of_variant(&defaults.results, &row.method, row.variant);
+                    let a = of_variant(&defaults.results, row.method, row.variant);
                     if a.is_empty() {
                         continue;
                     }
                     let tag = if several_gammas {
                         format!(
-                            "{value} (gamma_la {}%)",
+                            "{} (gamma_la {}%)",
+                            value.value(),
                             super::sections::fmt_num(100.0 * sec.key.gamma_la())
                         )
                     } else {
-                        value.clone()
+                        value.value().to_string()
                     };
                     pairs.push(PairInput {
-                        method: row.method.clone(),
+                        method: row.method,
                         variant: row.variant,
                         tag,
-                        value: value.clone(),
+                        value: Some((*value).clone()),
                         gamma_la: sec.key.gamma_la(),
                         a,
-                        b: of_variant(&sec.results, &row.method, row.variant),
+                        b: of_variant(&sec.results, row.method, row.variant),
                     });
                 }
             }
@@ -295,8 +298,8 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
         if !pairs.is_empty() {
             out.push(AblationComparison {
                 name: group.name.to_string(),
-                setting: group.setting.to_string(),
-                protocol: group.protocol.to_string(),
+                setting: group.setting,
+                protocol: group.protocol,
                 table: paired_table("defaults", group.name, pairs, &[]),
             });
         }
@@ -308,7 +311,7 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
 /// One cell's (family, file, seed, metric value).
 type CellValue = (String, String, u64, f64);
 
-fn cells(rs: &[&StoredResult], m: Metric) -> Vec<CellValue> {
+fn cells(rs: &[&ResultRecord], m: Metric) -> Vec<CellValue> {
     rs.iter()
         .map(|r| (r.family.clone(), r.dataset.clone(), r.seed, m.of(r)))
         .collect()
@@ -320,8 +323,8 @@ fn as_refs(c: &[CellValue]) -> impl Iterator<Item = (&str, &str, u64, f64)> {
 }
 
 /// The distinct `(pretrain_epochs, epochs)` the lines recorded.
-fn epochs_of(rs: &[&StoredResult]) -> Vec<(Option<u64>, Option<u64>)> {
-    let get = |r: &StoredResult, k: &str| {
+fn epochs_of(rs: &[&ResultRecord]) -> Vec<(Option<u64>, Option<u64>)> {
+    let get = |r: &ResultRecord, k: &str| {
         r.method_params
             .as_ref()
             .and_then(|p| p.get(k))
@@ -334,7 +337,7 @@ fn epochs_of(rs: &[&StoredResult]) -> Vec<(Option<u64>, Option<u64>)> {
         .collect()
 }
 
-fn mean_fit(rs: &[&StoredResult]) -> f64 {
+fn mean_fit(rs: &[&ResultRecord]) -> f64 {
     rs.iter().map(|r| r.fit_seconds).sum::<f64>() / rs.len().max(1) as f64
 }
 
@@ -344,7 +347,11 @@ type MetricRaw = (PairedEvidence, usize, Vec<(String, BootstrapCi)>);
 
 /// What every metric's rank table must share: the variants, the number of files, and the
 /// files per family.
-type RankShape = (Vec<(String, Variant)>, usize, Vec<(String, Vec<String>)>);
+type RankShape = (
+    Vec<(MethodKind, Variant)>,
+    usize,
+    Vec<(String, Vec<String>)>,
+);
 
 /// The paired evidence of each pair, Holm's correction across the pairs per metric, and
 /// per-family intervals for `families` (none if empty).
@@ -357,7 +364,7 @@ fn paired_table(a: &str, b: &str, pairs: Vec<PairInput<'_>>, families: &[String]
     let mut rows: Vec<PairedRow> = pairs
         .iter()
         .map(|p| PairedRow {
-            method: p.method.clone(),
+            method: p.method,
             variant: p.variant,
             tag: p.tag.clone(),
             value: p.value.clone(),
@@ -459,9 +466,9 @@ fn section_ranks(sec: &Section) -> Result<SectionRanks, String> {
             variants.len()
         ));
     }
-    let by_label: HashMap<String, (String, Variant)> = variants
+    let by_label: HashMap<String, (MethodKind, Variant)> = variants
         .iter()
-        .map(|(m, v)| (label(m, *v), (m.clone(), *v)))
+        .map(|(m, v)| (label(*m, *v), (*m, *v)))
         .collect();
     let mut metrics = Vec::new();
     let mut shape: Option<RankShape> = None;
@@ -469,7 +476,7 @@ fn section_ranks(sec: &Section) -> Result<SectionRanks, String> {
         let labelled: Vec<(String, String, f64)> = sec
             .results
             .iter()
-            .map(|r| (r.dataset.clone(), label(&r.method, r.variant), m.of(r)))
+            .map(|r| (r.dataset.clone(), label(r.method, r.variant), m.of(r)))
             .collect();
         let table = BlockTable::from_cells(
             labelled
@@ -509,12 +516,12 @@ fn section_ranks(sec: &Section) -> Result<SectionRanks, String> {
 pub fn slug(key: &SectionKey) -> String {
     let mut s = format!(
         "{}_{}_gamma_la{}",
-        key.setting,
-        key.protocol,
+        key.setting_name(),
+        key.protocol_name(),
         super::sections::fmt_num(100.0 * key.gamma_la())
     );
     if let Some(o) = &key.ablation {
-        s.push_str(&format!("_{}-{}", o.name, o.value));
+        s.push_str(&format!("_{}-{}", o.name(), o.value()));
     }
     s.chars()
         .map(|c| {

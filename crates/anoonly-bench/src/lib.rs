@@ -3,6 +3,16 @@
 //! the cells in flight and `--resume` recomputes nothing finished), `report.md` and
 //! `report.csv` beside the paper's tables, and (feature `plots`) the figures as SVG and PNG.
 //!
+//! The crate owns everything about experiment grids and nothing about a method: the grids
+//! ([`grid`]: cells and keys, typed ablation overrides, the TOML grid format and the named
+//! suites shipped as `suites/*.toml`, shards), the run (this module: planning, loading,
+//! workers, observers, `bench merge`; [`order`]: queue and shards of shared work), the
+//! results files ([`results`]: one typed record per line, with a schema version), the
+//! reports ([`sections`], [`evidence`], [`report`]; the paper's values from
+//! `data/paper.toml` through [`paper`]), their statistics ([`stats`]) and figures
+//! (`plots`, `figures`, `cd_diagram`, feature `plots`). What a method is comes from the core's
+//! registry ([`anoonly::methods::MethodKind`]).
+//!
 //! Each cell runs single-threaded on one worker of a rayon pool and takes its randomness
 //! from its key alone ([`grid::Cell::key`]), so results do not depend on the thread count,
 //! the shard or the order in which cells finish. A run reports its progress to a
@@ -25,7 +35,8 @@
 //!     epochs: Some(3),
 //!     ..GridAxes::default()
 //! };
-//! let grids = build_grids(&GridSource::Suite(Suite::Quick), "no-data-needed".as_ref(), &axes)?;
+//! let quick: Suite = "quick".parse()?;
+//! let grids = build_grids(&GridSource::Suite(quick), "no-data-needed".as_ref(), &axes)?;
 //! let out = tempfile::tempdir()?;
 //! let opts = RunOptions {
 //!     out: out.path().to_path_buf(),
@@ -76,7 +87,7 @@ pub use grid::{
     build_grids, Cell, DatasetRef, Grid, GridAxes, GridError, GridSource, Override, Shard, Source,
     Suite, Switch, Variant,
 };
-pub use results::{Ablation, Failure, ResultsError, StoredResult};
+pub use results::{Failure, ResultRecord, ResultsError, SCHEMA_VERSION};
 
 /// Options of [`run`] besides the grid.
 #[derive(Clone, Debug)]
@@ -284,7 +295,7 @@ fn plan<'g>(grids: &'g [Grid], opts: &RunOptions) -> Result<Plan<'g>, BenchError
     let grid_path = opts.out.join("grid.json");
     write_atomic(&grid_path, grid_json.to_string().as_bytes())
         .map_err(|e| BenchError::Io(grid_path, e))?;
-    let done: HashMap<&str, &StoredResult> =
+    let done: HashMap<&str, &ResultRecord> =
         files.done.iter().map(|r| (r.key.as_str(), r)).collect();
     let n_cells = cells.len();
     let mut todo: Vec<(Cell, &Grid)> = Vec::new();
@@ -392,7 +403,7 @@ fn run_cells(
             run_cell(cell, grid, &datasets[&cell.dataset], shared)
         });
         let written = match &outcome {
-            Ok(rec) => files.results.append(&results::ResultLine::new(cell, rec)),
+            Ok(rec) => ResultRecord::new(cell, rec).and_then(|line| files.results.append(&line)),
             Err(e) => {
                 state.failed.fetch_add(1, Ordering::SeqCst);
                 files.failures.append(&Failure {
@@ -456,7 +467,7 @@ pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
 
 fn write_report_from(
     dir: &Path,
-    res: &[StoredResult],
+    res: &[ResultRecord],
     fails: &[Failure],
 ) -> Result<Vec<PathBuf>, BenchError> {
     let sections = sections::sections(res);
@@ -532,7 +543,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, BenchError> {
     let mut failed: BTreeMap<String, Failure> = BTreeMap::new();
     for d in dirs {
         let lines = results::read_raw_results(d)?;
-        let own: Vec<StoredResult> = lines.iter().map(|(_, r)| r.clone()).collect();
+        let own: Vec<ResultRecord> = lines.iter().map(|(_, r)| r.clone()).collect();
         for (line, r) in lines {
             match seen.get(&r.key) {
                 None => {

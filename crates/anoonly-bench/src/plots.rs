@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use super::cd_diagram::CdDiagram;
 use super::evidence::{cd_name, Analysis};
 use super::figures::{BoxStats, Chart, Figure, FigureError, Series};
-use super::grid::Variant;
+use super::grid::{Switch, Variant};
 use super::sections::{ablation_groups, label, variants, AblationGroup, Metric, Section};
-use anoonly::experiment::MeanSd;
+use anoonly::experiment::{protocol_name, setting_name, MeanSd};
+use anoonly::methods::MethodKind;
+use anoonly::protocol::Setting;
 
 /// A figure to write: file stem, caption for the report, and the drawing.
 pub struct Planned {
@@ -55,16 +57,16 @@ fn main_section(sections: &[Section]) -> Option<&Section> {
     let p = plain(sections);
     p.iter()
         .find(|s| s.key.is_paper_setting())
-        .or_else(|| p.iter().find(|s| s.key.setting == "clean"))
+        .or_else(|| p.iter().find(|s| s.key.setting == Setting::Clean))
         .or_else(|| p.first())
         .copied()
 }
 
-fn methods_in(sec: &Section) -> Vec<String> {
-    let mut m: Vec<String> = Vec::new();
+fn methods_in(sec: &Section) -> Vec<MethodKind> {
+    let mut m: Vec<MethodKind> = Vec::new();
     for r in &sec.rows {
         if !m.contains(&r.method) {
-            m.push(r.method.clone());
+            m.push(r.method);
         }
     }
     m
@@ -77,7 +79,7 @@ fn fig4(sec: &Section) -> Planned {
     let mut per_file: BTreeMap<(&str, Variant, &str), Vec<f64>> = BTreeMap::new();
     for r in &sec.results {
         per_file
-            .entry((&r.method, r.variant, &r.dataset))
+            .entry((r.method.name(), r.variant, &r.dataset))
             .or_default()
             .push(100.0 * r.aucpr);
     }
@@ -89,7 +91,7 @@ fn fig4(sec: &Section) -> Planned {
                 .map(|m| {
                     let vals: Vec<f64> = per_file
                         .iter()
-                        .filter(|((mm, vv, _), _)| mm == m && *vv == v)
+                        .filter(|((mm, vv, _), _)| *mm == m.name() && *vv == v)
                         .map(|(_, xs)| xs.iter().sum::<f64>() / xs.len() as f64)
                         .collect();
                     BoxStats::of(&vals)
@@ -115,7 +117,7 @@ fn fig4(sec: &Section) -> Planned {
             x_label: "method".into(),
             y_label: "AUCPR (%)".into(),
             chart: Chart::Boxes {
-                categories: methods,
+                categories: methods.iter().map(|m| m.to_string()).collect(),
                 series,
             },
         }),
@@ -141,7 +143,8 @@ fn fig5(sections: &[Section]) -> Option<Planned> {
         name: "fig5_gamma_la".into(),
         caption: format!(
             "AUCROC (mean of family means ± sd over seeds) against the labeled-anomaly ratio gamma_la, {} · {} (paper Fig. 5)",
-            main.key.setting, main.key.protocol
+            main.key.setting_name(),
+            main.key.protocol_name()
         ),
         figure: Drawn::Chart(Figure {
             title: "AUCROC against the labeled anomaly ratio".into(),
@@ -169,7 +172,7 @@ fn variant_series(secs: &[&Section], metric: Metric) -> Vec<Series> {
                         .map(|r| pct(r.metric(metric).mean))
                 })
                 .collect();
-            (label(&m, v), pts)
+            (label(m, v), pts)
         })
         .collect()
 }
@@ -178,14 +181,14 @@ fn variant_series(secs: &[&Section], metric: Metric) -> Vec<Series> {
 /// section's gamma_la and protocol.
 fn fig8(sections: &[Section]) -> Option<Planned> {
     let main = main_section(sections)?;
-    let find = |setting: &str| {
+    let find = |setting: Setting| {
         plain(sections).into_iter().find(|s| {
             s.key.setting == setting
                 && s.key.protocol == main.key.protocol
                 && s.key.gamma_la() == main.key.gamma_la()
         })
     };
-    let (clean, noisy) = (find("clean")?, find("noisy")?);
+    let (clean, noisy) = (find(Setting::Clean)?, find(Setting::Noisy)?);
     let cats = variants(clean.rows.iter().chain(&noisy.rows));
     let series = [("clean", clean), ("label noise", noisy)]
         .iter()
@@ -213,7 +216,7 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
             x_label: "method".into(),
             y_label: "AUCROC (%)".into(),
             chart: Chart::Bars {
-                categories: cats.iter().map(|(m, v)| label(m, *v)).collect(),
+                categories: cats.iter().map(|(m, v)| label(*m, *v)).collect(),
                 series,
             },
         }),
@@ -223,38 +226,33 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
 /// One figure per ablation switch: mean AUCROC per method variant against its values.
 fn ablation_figs(sections: &[Section]) -> Vec<Planned> {
     ablation_groups(sections)
-        .into_iter()
-        .map(
-            |AblationGroup {
-                 name,
-                 setting,
-                 protocol,
-                 sections: secs,
-                 values,
-             }| {
+        .iter()
+        .map(|group| {
+            let AblationGroup {
+                name,
+                setting,
+                protocol,
+                values,
+                ..
+            } = group;
             let ordered: Vec<&Section> = values
                 .iter()
-                .filter_map(|v| {
-                    secs.iter()
-                        .find(|s| s.key.ablation.as_ref().is_some_and(|o| o.value == *v))
-                        .copied()
-                })
+                .filter_map(|v| group.sections_of(v).next())
                 .collect();
-            let chart = if name == "norm" {
-                Chart::Bars {
-                    categories: values.clone(),
-                    series: variant_series(&ordered, Metric::AucRoc),
-                }
+            let categories: Vec<String> = values.iter().map(|v| v.value().to_string()).collect();
+            let series = variant_series(&ordered, Metric::AucRoc);
+            // Normalisations are categories without an order between them: bars.
+            let chart = if values.iter().all(|v| matches!(v.switch(), Switch::Norm(_))) {
+                Chart::Bars { categories, series }
             } else {
-                Chart::Lines {
-                    categories: values.clone(),
-                    series: variant_series(&ordered, Metric::AucRoc),
-                }
+                Chart::Lines { categories, series }
             };
             Planned {
                 name: format!("ablation_{name}"),
                 caption: format!(
-                    "AUCROC (mean of family means ± sd over seeds) against `{name}`, {setting} · {protocol}"
+                    "AUCROC (mean of family means ± sd over seeds) against `{name}`, {} · {}",
+                    setting_name(*setting),
+                    protocol_name(*protocol)
                 ),
                 figure: Drawn::Chart(Figure {
                     title: format!("Ablation: {name}"),

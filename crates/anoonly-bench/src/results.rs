@@ -1,6 +1,7 @@
-//! `results.jsonl`: one JSON line per finished cell, appended whole as the cell finishes,
-//! so a killed run loses at most the cells in flight; reading it back for `--resume`,
-//! reports and `bench merge`.
+//! `results.jsonl`: one JSON line per finished cell ([`ResultRecord`], typed, with a schema
+//! version), appended whole as the cell finishes, so a killed run loses at most the cells in
+//! flight; reading it back (migrating lines of older versions) for `--resume`, reports and
+//! `bench merge`; `failures.jsonl`, the cells that failed.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -12,65 +13,50 @@ use serde::{Deserialize, Serialize};
 
 use super::grid::{protocol_suffix, Cell, Override, Variant};
 use anoonly::experiment::EvalRecord;
-use anoonly::methods::FitParams;
-
-/// A cell's ablation override as its results line records it: the switch's name and the
-/// value as spelled. Reports group by these strings, so a results file reads and reports
-/// the same whatever version of the grid wrote it.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct Ablation {
-    pub name: String,
-    pub value: String,
-}
-
-impl std::fmt::Display for Ablation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}={}", self.name, self.value)
-    }
-}
+use anoonly::methods::{FitParams, MethodKind};
+use anoonly::protocol::{Protocol, Setting};
 
 pub const RESULTS_FILE: &str = "results.jsonl";
 pub const FAILURES_FILE: &str = "failures.jsonl";
 
-/// A results line as written: the cell's key and grid coordinates, then every field of
-/// `eval --json`.
-#[derive(Serialize)]
-pub struct ResultLine<'a> {
-    pub key: String,
-    pub family: &'a str,
-    pub variant: Variant,
-    pub ablation: Option<&'a Override>,
-    #[serde(flatten)]
-    pub record: &'a EvalRecord,
+/// The schema version of the results lines this version writes. A line says its version
+/// in `schema_version`; a line without one is version 1. Reading migrates a line to this
+/// version ([`ResultRecord::from_line`]):
+/// - version 1 (every line written before the field existed): a `leakage-free` line's key
+///   may lack the protocol suffix the key gained later (`.../seed=0` instead of
+///   `.../seed=0/protocol=leakage-free`); the suffix is added, so old runs resume and merge
+///   with new ones (an `adbench` key is unchanged);
+/// - version 2: the key is exactly [`Cell::key`]; nothing to migrate.
+///
+/// A line of a later version than this one is refused (a newer `anoonly` wrote it).
+pub const SCHEMA_VERSION: u32 = 2;
+
+fn version_1() -> u32 {
+    1
 }
 
-impl<'a> ResultLine<'a> {
-    pub fn new(cell: &'a Cell, record: &'a EvalRecord) -> Self {
-        ResultLine {
-            key: cell.key(),
-            family: &cell.dataset.family,
-            variant: cell.variant,
-            ablation: cell.ablation.as_ref(),
-            record,
-        }
-    }
-}
-
-/// A results line as read back: what reports need (other fields are ignored, so lines
-/// from older or newer versions with extra fields still read).
+/// One results line: a finished cell's key and grid coordinates, then every field of its
+/// evaluation record (`eval --json`). The one type results are written as
+/// ([`ResultRecord::new`]) and read back as, by reports, `--resume` and `bench merge`
+/// ([`ResultRecord::from_line`]): what reports group and compare is typed (method kind,
+/// setting, protocol, variant, ablation override); the record's other fields are kept as
+/// written in `details`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StoredResult {
+pub struct ResultRecord {
+    /// The cell's key ([`Cell::key`]); first in the line, where scripts find it.
     pub key: String,
-    pub dataset: String,
+    #[serde(default = "version_1")]
+    pub schema_version: u32,
     pub family: String,
-    pub method: String,
     pub variant: Variant,
-    pub setting: String,
-    pub protocol: String,
+    #[serde(default)]
+    pub ablation: Option<Override>,
+    pub dataset: String,
+    pub method: MethodKind,
+    pub setting: Setting,
+    pub protocol: Protocol,
     pub gamma_la: f64,
     pub seed: u64,
-    #[serde(default)]
-    pub ablation: Option<Ablation>,
     pub aucroc: f64,
     pub aucpr: f64,
     pub aucpr_normal: f64,
@@ -81,17 +67,69 @@ pub struct StoredResult {
     /// the grid's `epochs` and `set` are not in the key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method_params: Option<serde_json::Value>,
+    /// The evaluation record's other fields (`anoonly`, `lambda_n`, `norm`, `n_train`,
+    /// `score_seconds`, `notes`, ...), as written.
+    #[serde(flatten)]
+    pub details: serde_json::Map<String, serde_json::Value>,
 }
 
-impl StoredResult {
-    /// Keys of lines written before the protocol was part of the key name a
-    /// `leakage-free` cell without it: such a key gets the suffix today's key has, so old
-    /// runs resume and merge with new ones (an `adbench` key is unchanged).
-    fn normalise_key(&mut self) {
-        let suffix = protocol_suffix(&self.protocol);
-        if !self.key.ends_with(&suffix) {
-            self.key.push_str(&suffix);
+/// Why a line is not a results line.
+fn not_a_line(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+impl ResultRecord {
+    /// The line a finished cell writes: the cell's key and coordinates, then its record's
+    /// fields. Built by reading the record's JSON text as a line is read, so what is
+    /// written is what reading gives back (an f32 is the f64 of its shortest spelling, as
+    /// in the text).
+    pub fn new(cell: &Cell, record: &EvalRecord) -> Result<Self, ResultsError> {
+        ResultRecord::line_of(cell, record).map_err(|message| ResultsError::Record {
+            key: cell.key(),
+            message,
+        })
+    }
+
+    fn line_of(cell: &Cell, record: &EvalRecord) -> Result<Self, String> {
+        let mut line = serde_json::Map::new();
+        line.insert("key".into(), cell.key().into());
+        line.insert("schema_version".into(), SCHEMA_VERSION.into());
+        line.insert("family".into(), cell.dataset.family.clone().into());
+        line.insert(
+            "variant".into(),
+            serde_json::to_value(cell.variant).map_err(not_a_line)?,
+        );
+        line.insert(
+            "ablation".into(),
+            serde_json::to_value(&cell.ablation).map_err(not_a_line)?,
+        );
+        let text = serde_json::to_string(record).map_err(not_a_line)?;
+        let fields: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&text).map_err(not_a_line)?;
+        line.extend(fields);
+        serde_json::from_value(serde_json::Value::Object(line)).map_err(not_a_line)
+    }
+
+    /// Reads one line of `results.jsonl`, of any schema version up to [`SCHEMA_VERSION`],
+    /// migrated to this one.
+    pub fn from_line(line: &str) -> Result<Self, String> {
+        let mut r: ResultRecord = serde_json::from_str(line).map_err(not_a_line)?;
+        match r.schema_version {
+            1 => {
+                let suffix = protocol_suffix(r.protocol);
+                if !r.key.ends_with(&suffix) {
+                    r.key.push_str(&suffix);
+                }
+            }
+            SCHEMA_VERSION => {}
+            v => {
+                return Err(format!(
+                    "schema version {v}: written by a newer anoonly (this one reads versions 1 to {SCHEMA_VERSION})"
+                ))
+            }
         }
+        r.schema_version = SCHEMA_VERSION;
+        Ok(r)
     }
 
     /// This line's method parameters against what `fit` would run now: the names of the
@@ -126,7 +164,7 @@ impl StoredResult {
 /// `--resume` would skip the cell and the report would mix two settings under one key.
 pub fn check_same_config(
     dir: &Path,
-    stored: &StoredResult,
+    stored: &ResultRecord,
     fit: &FitParams,
 ) -> Result<(), ResultsError> {
     let diffs = stored.config_differences(fit);
@@ -146,9 +184,9 @@ pub fn check_same_config(
 /// the other silently.
 pub fn check_same_cell(
     first_dir: &Path,
-    first: &StoredResult,
+    first: &ResultRecord,
     dir: &Path,
-    other: &StoredResult,
+    other: &ResultRecord,
 ) -> Result<(), ResultsError> {
     match (&first.method_params, &other.method_params) {
         (Some(a), Some(b)) if a != b => Err(ResultsError::MergeConflict {
@@ -179,6 +217,8 @@ pub enum ResultsError {
         line: usize,
         message: String,
     },
+    #[error("cell {key}: its record cannot be written as a results line: {message}")]
+    Record { key: String, message: String },
     #[error("{0} already exists: pass --resume to continue that run, or choose another --out")]
     Exists(PathBuf),
     #[error("{path}: cell {key} finished with other settings than this grid gives it ({differences}); its key does not say so, so it cannot be resumed or merged with them: use another --out, or the settings of that run (its grid.json)")]
@@ -196,12 +236,27 @@ pub enum ResultsError {
     },
 }
 
+/// A line of one of a run directory's JSON-lines files.
+trait JsonLine: Sized {
+    fn parse(line: &str) -> Result<Self, String>;
+}
+
+impl JsonLine for ResultRecord {
+    fn parse(line: &str) -> Result<Self, String> {
+        ResultRecord::from_line(line)
+    }
+}
+
+impl JsonLine for Failure {
+    fn parse(line: &str) -> Result<Self, String> {
+        serde_json::from_str(line).map_err(not_a_line)
+    }
+}
+
 /// Reads a JSON-lines file. A last line without its newline is the line a killed run was
 /// writing: it is reported as `torn` (the byte length of the complete part) and not
 /// parsed. Any other unreadable line is an error naming the file and the line.
-fn read_lines<T: for<'de> Deserialize<'de>>(
-    path: &Path,
-) -> Result<(Vec<T>, Option<u64>), ResultsError> {
+fn read_lines<T: JsonLine>(path: &Path) -> Result<(Vec<T>, Option<u64>), ResultsError> {
     let (lines, torn) = read_raw_lines(path)?;
     Ok((lines.into_iter().map(|(_, v)| v).collect(), torn))
 }
@@ -210,7 +265,7 @@ fn read_lines<T: for<'de> Deserialize<'de>>(
 type RawLines<T> = (Vec<(String, T)>, Option<u64>);
 
 /// [`read_lines`] keeping each line's text beside its parsed value.
-fn read_raw_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<RawLines<T>, ResultsError> {
+fn read_raw_lines<T: JsonLine>(path: &Path) -> Result<RawLines<T>, ResultsError> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),
@@ -223,10 +278,10 @@ fn read_raw_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<RawLines<
         if line.trim().is_empty() {
             continue;
         }
-        let v = serde_json::from_str(line).map_err(|e| ResultsError::Parse {
+        let v = T::parse(line).map_err(|message| ResultsError::Parse {
             path: path.to_path_buf(),
             line: i + 1,
-            message: e.to_string(),
+            message,
         })?;
         out.push((line.to_string(), v));
     }
@@ -234,9 +289,8 @@ fn read_raw_lines<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<RawLines<
 }
 
 /// All results of a run directory, de-duplicated by key (the first line of a key wins).
-pub fn read_results(dir: &Path) -> Result<Vec<StoredResult>, ResultsError> {
-    let (mut lines, _) = read_lines::<StoredResult>(&dir.join(RESULTS_FILE))?;
-    lines.iter_mut().for_each(StoredResult::normalise_key);
+pub fn read_results(dir: &Path) -> Result<Vec<ResultRecord>, ResultsError> {
+    let (lines, _) = read_lines::<ResultRecord>(&dir.join(RESULTS_FILE))?;
     let mut seen = std::collections::HashSet::new();
     Ok(lines
         .into_iter()
@@ -246,7 +300,7 @@ pub fn read_results(dir: &Path) -> Result<Vec<StoredResult>, ResultsError> {
 
 /// The complete results lines of a run directory with their text, in file order, keys
 /// not de-duplicated (for `bench merge`, which keeps every field of a line).
-pub fn read_raw_results(dir: &Path) -> Result<Vec<(String, StoredResult)>, ResultsError> {
+pub fn read_raw_results(dir: &Path) -> Result<Vec<(String, ResultRecord)>, ResultsError> {
     let path = dir.join(RESULTS_FILE);
     if !path.is_file() {
         return Err(ResultsError::Io(
@@ -254,13 +308,11 @@ pub fn read_raw_results(dir: &Path) -> Result<Vec<(String, StoredResult)>, Resul
             std::io::Error::new(std::io::ErrorKind::NotFound, "no results file here"),
         ));
     }
-    let mut lines = read_raw_lines::<StoredResult>(&path)?.0;
-    lines.iter_mut().for_each(|(_, r)| r.normalise_key());
-    Ok(lines)
+    Ok(read_raw_lines::<ResultRecord>(&path)?.0)
 }
 
 /// Failures of a run directory whose cell has no result (latest error per key).
-pub fn read_failures(dir: &Path, results: &[StoredResult]) -> Result<Vec<Failure>, ResultsError> {
+pub fn read_failures(dir: &Path, results: &[ResultRecord]) -> Result<Vec<Failure>, ResultsError> {
     let (lines, _) = read_lines::<Failure>(&dir.join(FAILURES_FILE))?;
     let done: std::collections::HashSet<&str> = results.iter().map(|r| r.key.as_str()).collect();
     let mut latest: BTreeMap<String, Failure> = BTreeMap::new();
@@ -314,7 +366,7 @@ impl Appender {
 pub struct RunFiles {
     pub results: Appender,
     pub failures: Appender,
-    pub done: Vec<StoredResult>,
+    pub done: Vec<ResultRecord>,
 }
 
 /// Opens (creating) the run directory `dir`. Without `resume`, an existing results file
@@ -325,8 +377,7 @@ pub fn open_run(dir: &Path, resume: bool) -> Result<RunFiles, ResultsError> {
     if !resume && rpath.exists() {
         return Err(ResultsError::Exists(rpath));
     }
-    let (mut done, torn) = read_lines::<StoredResult>(&rpath)?;
-    done.iter_mut().for_each(StoredResult::normalise_key);
+    let (done, torn) = read_lines::<ResultRecord>(&rpath)?;
     let fpath = dir.join(FAILURES_FILE);
     let (_, ftorn) = read_lines::<Failure>(&fpath)?;
     Ok(RunFiles {
@@ -334,4 +385,113 @@ pub fn open_run(dir: &Path, resume: bool) -> Result<RunFiles, ResultsError> {
         failures: Appender::open(&fpath, ftorn)?,
         done,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::{DatasetRef, Grid};
+    use anoonly::vocab::NormKind;
+
+    /// A line as version 1 wrote it (no `schema_version`; a fixture line of
+    /// crates/anoonly/tests/fixtures/bench, its key's protocol suffix dropped as lines
+    /// written before the suffix have it).
+    const V1_LINE: &str = r#"{"key":"MVTec-AD_cable/deepsad/anoonly/clean/gamma_la=0.1/seed=1","family":"MVTec-AD","variant":"anoonly","ablation":{"name":"norm","value":"bn"},"dataset":"MVTec-AD_cable","method":"deepsad","anoonly":true,"lambda_n":0.0,"setting":"clean","protocol":"leakage-free","gamma_la":0.1,"seed":1,"aucroc":0.75,"aucpr":0.5,"aucpr_normal":0.9,"aucpr_normal_official":0.6,"fit_seconds":1.5,"score_seconds":0.01,"n_train":574,"n_labeled":15,"n_unlabeled_anomalies":0,"n_test":300,"n_test_anomalies":60,"empty_batches":0}"#;
+
+    #[test]
+    fn version_1_lines_read_typed_and_migrated() {
+        let r = ResultRecord::from_line(V1_LINE).unwrap();
+        assert_eq!(r.schema_version, SCHEMA_VERSION);
+        assert_eq!(
+            r.key,
+            "MVTec-AD_cable/deepsad/anoonly/clean/gamma_la=0.1/seed=1/protocol=leakage-free"
+        );
+        assert_eq!(
+            (r.method, r.variant, r.setting, r.protocol),
+            (
+                MethodKind::DeepSad,
+                Variant::AnoOnly,
+                Setting::Clean,
+                Protocol::LeakageFree
+            )
+        );
+        assert_eq!(r.ablation, Some(Override::norm(NormKind::Bn)));
+        assert_eq!(r.method_params, None);
+        // The record's other fields are kept.
+        assert_eq!(r.details["n_train"], 574);
+        assert_eq!(r.details["anoonly"], true);
+        // An `adbench` key has nothing to add; a migrated key is not patched twice.
+        let adbench = V1_LINE.replace("leakage-free", "adbench");
+        let a = ResultRecord::from_line(&adbench).unwrap();
+        assert_eq!(
+            a.key,
+            "MVTec-AD_cable/deepsad/anoonly/clean/gamma_la=0.1/seed=1"
+        );
+        let suffixed = V1_LINE.replace("seed=1\"", "seed=1/protocol=leakage-free\"");
+        assert_eq!(ResultRecord::from_line(&suffixed).unwrap().key, r.key);
+    }
+
+    #[test]
+    fn lines_of_a_newer_schema_or_bad_values_are_refused() {
+        let v3 = V1_LINE.replacen("{", "{\"schema_version\":3,", 1);
+        let e = ResultRecord::from_line(&v3).unwrap_err();
+        assert!(
+            e.contains("schema version 3: written by a newer anoonly"),
+            "{e}"
+        );
+        for (from, to, want) in [
+            ("\"deepsad\"", "\"nosuch\"", "unknown method `nosuch`"),
+            ("\"clean\"", "\"dirty\"", "unknown variant `dirty`"),
+            (
+                "\"value\":\"bn\"",
+                "\"value\":\"batchnorm\"",
+                "norm=batchnorm",
+            ),
+            ("\"aucroc\":0.75,", "", "missing field `aucroc`"),
+        ] {
+            let e = ResultRecord::from_line(&V1_LINE.replace(from, to)).unwrap_err();
+            assert!(e.contains(want), "{to}: {e}");
+        }
+    }
+
+    /// What a finished cell writes reads back as the same record, its key first (where
+    /// scripts/slurm/test.sh finds it) and its version stated.
+    #[test]
+    fn a_written_line_reads_back_as_the_same_record() {
+        let grid = Grid {
+            synthetic: vec![3],
+            methods: vec![MethodKind::DevNet],
+            epochs: Some(1),
+            ..Grid::default()
+        };
+        let cell = Cell {
+            ablation: Some(Override::lambda_n(0.001)),
+            protocol: Protocol::LeakageFree,
+            ..grid.cells().unwrap().remove(0)
+        };
+        let ds = crate::load(&DatasetRef::synthetic(3)).unwrap();
+        let rec = crate::run_cell(&cell, &grid, &ds, None).unwrap();
+        let line = ResultRecord::new(&cell, &rec).unwrap();
+        let text = serde_json::to_string(&line).unwrap();
+        assert!(
+            text.starts_with(&format!(
+                "{{\"key\":\"{}\",\"schema_version\":2,",
+                cell.key()
+            )),
+            "{text}"
+        );
+        let back = ResultRecord::from_line(&text).unwrap();
+        assert_eq!(back, line);
+        assert_eq!(back.method, MethodKind::DevNet);
+        assert_eq!(back.ablation, cell.ablation);
+        assert_eq!(back.aucroc.to_bits(), rec.aucroc.to_bits());
+        // Every field of the record is in the line, the f32 ones as the record spells them.
+        let record: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&rec).unwrap()).unwrap();
+        let written: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for (k, v) in record.as_object().unwrap() {
+            assert_eq!(&written[k], v, "{k}");
+        }
+        assert_eq!(written["lambda_n"], serde_json::json!(0.001));
+    }
 }

@@ -8,11 +8,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use super::grid::Variant;
-use super::paper::{Table, FAMILIES};
-use super::results::{Ablation, StoredResult};
-use anoonly::experiment::MeanSd;
+use std::cmp::Ordering;
+
+use super::grid::{Override, Switch, Variant};
+use super::paper::Paper;
+use super::results::ResultRecord;
+use anoonly::experiment::{protocol_name, setting_name, MeanSd};
 use anoonly::methods::MethodKind;
+use anoonly::protocol::{Protocol, Setting};
 use anoonly::vocab::NormKind;
 
 /// A metric of a results line.
@@ -32,7 +35,7 @@ impl Metric {
         Metric::AucPrNormal,
     ];
 
-    pub fn of(self, r: &StoredResult) -> f64 {
+    pub fn of(self, r: &ResultRecord) -> f64 {
         match self {
             Metric::AucRoc => r.aucroc,
             Metric::AucPr => r.aucpr,
@@ -62,15 +65,6 @@ impl Metric {
             }
         }
     }
-
-    pub(crate) fn table(self) -> Option<Table> {
-        match self {
-            Metric::AucRoc => Some(Table::AucRoc),
-            Metric::AucPr => Some(Table::AucPr),
-            Metric::AucPrNormalOfficial => Some(Table::AucPrNormalOfficial),
-            Metric::AucPrNormal => None,
-        }
-    }
 }
 
 /// A metric averaged as docs/protocol.md 1.4 says, for one method variant in one section.
@@ -87,7 +81,7 @@ pub struct FamilyMeans {
 /// family's files, and the plain mean of those family means (every family weighs 1,
 /// whatever its number of files: 8 MVTec-AD categories count as much as one CIFAR10
 /// class). Then mean and sample sd over the seeds of each of these numbers.
-pub fn family_means(results: &[&StoredResult], metric: Metric) -> FamilyMeans {
+pub fn family_means(results: &[&ResultRecord], metric: Metric) -> FamilyMeans {
     let seeds: BTreeSet<u64> = results.iter().map(|r| r.seed).collect();
     let mut per_family: BTreeMap<String, Vec<f64>> = BTreeMap::new();
     let mut files: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
@@ -125,24 +119,55 @@ pub fn family_means(results: &[&StoredResult], metric: Metric) -> FamilyMeans {
 }
 
 /// The results sharing a setting, protocol, gamma_la and ablation override: one block of
-/// tables in the report.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+/// tables in the report. Sections are ordered by the setting's and the protocol's names,
+/// gamma_la, then the override (by name and spelling).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SectionKey {
-    pub setting: String,
-    pub protocol: String,
+    pub setting: Setting,
+    pub protocol: Protocol,
     /// gamma_la's bits: non-negative floats order like their bit patterns.
     gamma_la_bits: u64,
-    pub ablation: Option<Ablation>,
+    pub ablation: Option<Override>,
+}
+
+impl Ord for SectionKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        let k = |s: &SectionKey| {
+            (
+                s.setting_name(),
+                s.protocol_name(),
+                s.gamma_la_bits,
+                s.ablation.clone(),
+            )
+        };
+        k(self).cmp(&k(other))
+    }
+}
+
+impl PartialOrd for SectionKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl SectionKey {
-    pub fn of(r: &StoredResult) -> Self {
+    pub fn of(r: &ResultRecord) -> Self {
         SectionKey {
-            setting: r.setting.clone(),
-            protocol: r.protocol.clone(),
+            setting: r.setting,
+            protocol: r.protocol,
             gamma_la_bits: r.gamma_la.to_bits(),
             ablation: r.ablation.clone(),
         }
+    }
+
+    /// The setting as records and reports spell it (`clean`).
+    pub fn setting_name(&self) -> &'static str {
+        setting_name(self.setting)
+    }
+
+    /// The protocol as records and reports spell it (`leakage-free`).
+    pub fn protocol_name(&self) -> &'static str {
+        protocol_name(self.protocol)
     }
 
     pub fn gamma_la(&self) -> f64 {
@@ -152,8 +177,8 @@ impl SectionKey {
     /// The paper's Tables 1/3/4 are the clean setting at gamma_la = 10% on the authors'
     /// pipeline; only such sections get paper values.
     pub fn is_paper_setting(&self) -> bool {
-        self.setting == "clean"
-            && self.protocol == "adbench"
+        self.setting == Setting::Clean
+            && self.protocol == Protocol::Adbench
             && (self.gamma_la() - 0.1).abs() < 1e-12
             && self.ablation.is_none()
     }
@@ -161,8 +186,8 @@ impl SectionKey {
     pub fn title(&self) -> String {
         let mut t = format!(
             "{} · {} · gamma_la {}%",
-            self.setting,
-            self.protocol,
+            self.setting_name(),
+            self.protocol_name(),
             fmt_num(100.0 * self.gamma_la())
         );
         if let Some(o) = &self.ablation {
@@ -177,27 +202,24 @@ pub(crate) fn fmt_num(v: f64) -> String {
     s.trim_end_matches('0').trim_end_matches('.').to_string()
 }
 
-/// Rows in registry order (the paper's: baselines, then DeepSAD, FEAWAD, PReNet, DevNet),
-/// then any other method alphabetically.
-pub(crate) fn method_rank(m: &str) -> (usize, String) {
+/// Rows in registry order (the paper's table rows).
+pub(crate) fn method_rank(m: MethodKind) -> usize {
     let all = MethodKind::ALL;
-    (
-        all.iter().position(|k| k.name() == m).unwrap_or(all.len()),
-        m.to_string(),
-    )
+    all.iter().position(|k| *k == m).unwrap_or(all.len())
 }
 
 /// Families in the paper's column order, then the others alphabetically.
 pub fn family_order<'a>(families: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     let set: BTreeSet<&String> = families.into_iter().collect();
-    let mut out: Vec<String> = FAMILIES
+    let paper = &Paper::get().families;
+    let mut out: Vec<String> = paper
         .iter()
-        .filter(|f| set.iter().any(|s| s.as_str() == **f))
-        .map(|f| f.to_string())
+        .filter(|f| set.contains(&f.name))
+        .map(|f| f.name.clone())
         .collect();
     out.extend(
         set.into_iter()
-            .filter(|s| !FAMILIES.contains(&s.as_str()))
+            .filter(|s| !paper.iter().any(|f| f.name == **s))
             .cloned(),
     );
     out
@@ -206,7 +228,7 @@ pub fn family_order<'a>(families: impl IntoIterator<Item = &'a String>) -> Vec<S
 /// One method variant of a section, with its four averaged metrics.
 #[derive(Clone, Debug)]
 pub struct Row {
-    pub method: String,
+    pub method: MethodKind,
     pub variant: Variant,
     pub metrics: Vec<(Metric, FamilyMeans)>,
     /// Mean fit time of a cell, seconds.
@@ -230,15 +252,15 @@ pub struct Section {
     pub key: SectionKey,
     pub families: Vec<String>,
     pub rows: Vec<Row>,
-    pub results: Vec<StoredResult>,
+    pub results: Vec<ResultRecord>,
 }
 
 /// The distinct method variants of `rows`, in first-seen order.
-pub(crate) fn variants<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(String, Variant)> {
-    let mut out: Vec<(String, Variant)> = Vec::new();
+pub(crate) fn variants<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(MethodKind, Variant)> {
+    let mut out: Vec<(MethodKind, Variant)> = Vec::new();
     for r in rows {
         if !out.iter().any(|(m, v)| *m == r.method && *v == r.variant) {
-            out.push((r.method.clone(), r.variant));
+            out.push((r.method, r.variant));
         }
     }
     out
@@ -247,34 +269,52 @@ pub(crate) fn variants<'a>(rows: impl IntoIterator<Item = &'a Row>) -> Vec<(Stri
 /// The sections of one ablation switch at one setting and protocol, with the switch's
 /// values in axis order ([`value_order`]).
 pub(crate) struct AblationGroup<'a> {
+    /// The switch's name.
     pub name: &'a str,
-    pub setting: &'a str,
-    pub protocol: &'a str,
+    pub setting: Setting,
+    pub protocol: Protocol,
     pub sections: Vec<&'a Section>,
-    pub values: Vec<String>,
+    /// The distinct overrides, in axis order.
+    pub values: Vec<&'a Override>,
+}
+
+impl AblationGroup<'_> {
+    /// The group's section of override `value` (one per gamma_la).
+    pub(crate) fn sections_of<'s>(
+        &'s self,
+        value: &'s Override,
+    ) -> impl Iterator<Item = &'s Section> + 's {
+        self.sections
+            .iter()
+            .copied()
+            .filter(move |s| s.key.ablation.as_ref() == Some(value))
+    }
 }
 
 /// The ablation sections grouped by (switch, setting, protocol), in that order.
 pub(crate) fn ablation_groups(secs: &[Section]) -> Vec<AblationGroup<'_>> {
-    let mut by_name: BTreeMap<(&str, &str, &str), Vec<&Section>> = BTreeMap::new();
+    // By names: the setting's and the protocol's order as their names sort.
+    type GroupKey<'a> = (&'a str, &'static str, &'static str);
+    let mut by_name: BTreeMap<GroupKey, Vec<&Section>> = BTreeMap::new();
     for sec in secs {
         if let Some(o) = &sec.key.ablation {
             by_name
-                .entry((&o.name, &sec.key.setting, &sec.key.protocol))
+                .entry((o.name(), sec.key.setting_name(), sec.key.protocol_name()))
                 .or_default()
                 .push(sec);
         }
     }
     by_name
         .into_iter()
-        .map(|((name, setting, protocol), sections)| {
-            let mut values: Vec<String> = sections
+        .map(|((name, _, _), sections)| {
+            let (setting, protocol) = (sections[0].key.setting, sections[0].key.protocol);
+            let mut values: Vec<&Override> = sections
                 .iter()
-                .filter_map(|g| g.key.ablation.as_ref().map(|o| o.value.clone()))
+                .filter_map(|g| g.key.ablation.as_ref())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            value_order(name, &mut values);
+            value_order(&mut values);
             AblationGroup {
                 name,
                 setting,
@@ -288,25 +328,26 @@ pub(crate) fn ablation_groups(secs: &[Section]) -> Vec<AblationGroup<'_>> {
 
 /// Groups results into sections and rows, sorted so that the report does not depend on
 /// the order of the lines.
-pub fn sections(results: &[StoredResult]) -> Vec<Section> {
-    let mut by_section: BTreeMap<SectionKey, Vec<&StoredResult>> = BTreeMap::new();
+pub fn sections(results: &[ResultRecord]) -> Vec<Section> {
+    let mut by_section: BTreeMap<SectionKey, Vec<&ResultRecord>> = BTreeMap::new();
     for r in results {
         by_section.entry(SectionKey::of(r)).or_default().push(r);
     }
     by_section
         .into_iter()
         .map(|(key, rs)| {
-            let mut by_row: BTreeMap<((usize, String), Variant), Vec<&StoredResult>> =
+            let mut by_row: BTreeMap<(usize, Variant), (MethodKind, Vec<&ResultRecord>)> =
                 BTreeMap::new();
             for r in &rs {
                 by_row
-                    .entry((method_rank(&r.method), r.variant))
-                    .or_default()
+                    .entry((method_rank(r.method), r.variant))
+                    .or_insert_with(|| (r.method, Vec::new()))
+                    .1
                     .push(r);
             }
             let rows = by_row
                 .into_iter()
-                .map(|(((_, method), variant), rr)| Row {
+                .map(|((_, variant), (method, rr))| Row {
                     method,
                     variant,
                     metrics: Metric::ALL
@@ -316,7 +357,7 @@ pub fn sections(results: &[StoredResult]) -> Vec<Section> {
                     fit_seconds: rr.iter().map(|r| r.fit_seconds).sum::<f64>() / rr.len() as f64,
                 })
                 .collect();
-            let mut results: Vec<StoredResult> = rs.into_iter().cloned().collect();
+            let mut results: Vec<ResultRecord> = rs.into_iter().cloned().collect();
             results.sort_by(|a, b| a.key.cmp(&b.key));
             Section {
                 families: family_order(results.iter().map(|r| &r.family)),
@@ -329,31 +370,37 @@ pub fn sections(results: &[StoredResult]) -> Vec<Section> {
 }
 
 /// A method variant's name in legends and table headers: `deepsad`, `deepsad+AnoOnly`.
-pub(crate) fn label(method: &str, v: Variant) -> String {
+pub(crate) fn label(method: MethodKind, v: Variant) -> String {
     match v {
         Variant::Base => method.to_string(),
         Variant::AnoOnly => format!("{method}+AnoOnly"),
     }
 }
 
-/// The order of an ablation's values on the x axis: the paper's order for `norm`
-/// (Table 2, [`NormKind::ALL`]), descending for `lambda_n` (Fig. 7 goes from 1 to 0),
-/// ascending otherwise.
-pub(crate) fn value_order(name: &str, values: &mut [String]) {
-    let num = |s: &String| s.parse::<f64>().ok();
-    if name == "norm" {
-        let all = NormKind::ALL;
-        values.sort_by_key(|v| all.iter().position(|n| n.name() == v).unwrap_or(all.len()));
-    } else if values.iter().all(|v| num(v).is_some()) {
+/// The order of an ablation's values on the x axis: the paper's order for the
+/// normalisations (Table 2, [`NormKind::ALL`]), descending for `lambda_n` (Fig. 7 goes from
+/// 1 to 0), ascending for other numbers, by spelling otherwise.
+pub(crate) fn value_order(values: &mut [&Override]) {
+    let num = |o: &Override| o.value().parse::<f64>().ok();
+    let norm_rank = |o: &Override| match o.switch() {
+        Switch::Norm(n) => NormKind::ALL.iter().position(|k| k == n),
+        _ => None,
+    };
+    if values.iter().all(|o| norm_rank(o).is_some()) {
+        values.sort_by_key(|o| norm_rank(o));
+    } else if values.iter().all(|o| num(o).is_some()) {
+        let descending = values
+            .iter()
+            .all(|o| matches!(o.switch(), Switch::LambdaN(_)));
         values.sort_by(|a, b| {
             let (x, y) = (num(a).unwrap_or(0.0), num(b).unwrap_or(0.0));
-            if name == "lambda_n" {
+            if descending {
                 y.total_cmp(&x)
             } else {
                 x.total_cmp(&y)
             }
         });
     } else {
-        values.sort();
+        values.sort_by(|a, b| a.value().cmp(b.value()));
     }
 }

@@ -89,18 +89,13 @@ struct BenchRunArgs {
     /// Output directory (results.jsonl, report.md, report.csv, figures).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Named grid: `paper` (Table 1: every method and variant, clean, gamma_la 0.1, seeds
-    /// 0,1,2, on the ADBench family files under --data-dir), `sweep` (+ gamma_la 1..100%),
-    /// `noise` (+ label-noise setting), `full` (sweep + noise: Figs. 4, 5, 8 in one run),
-    /// `quick` (built-in synthetic data, seconds),
-    /// `ablation` (DeepSAD: Table 2 norms, lambda_n, normal-ratio and batch-size sweeps),
-    /// `tabular` (every Classical/*.npz, all methods, gamma_la 5,10,25%), `leakage` (the
-    /// paper grid under both protocols), `budget` (FEAWAD at 100, 25, 10, 2% of the
-    /// authors' epochs).
-    #[arg(long)]
-    suite: Option<String>,
-    /// The grid as a TOML file (fields: files, synthetic, methods, variants, settings,
-    /// gamma_la, seeds, ablations, protocol, epochs, set). Flags below override it.
+    /// A named grid, shipped as a TOML grid file (the bench crate's suites/NAME.toml; its
+    /// files found under --data-dir). Default: `paper`.
+    #[arg(long, value_parser = suite_parser())]
+    suite: Option<Suite>,
+    /// The grid as a TOML file (fields: files, files_from, synthetic, methods, variants,
+    /// settings, gamma_la, seeds, ablations, protocol, epochs, set; [[grids]] for several).
+    /// Flags below override it.
     #[arg(long)]
     grid: Option<PathBuf>,
     /// ADBench root holding CV_by_ResNet18/, NLP_by_RoBERTa/ and Classical/.
@@ -649,7 +644,7 @@ fn list_outputs(outputs: &[PathBuf]) {
 fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
     let source = match (&a.grid, &a.suite) {
         (Some(path), _) => GridSource::File(path.clone()),
-        (None, Some(s)) => GridSource::Suite(s.parse::<Suite>().map_err(anyhow::Error::msg)?),
+        (None, Some(s)) => GridSource::Suite(*s),
         (None, None) => GridSource::Default,
     };
     let grids = anoonly_bench::build_grids(&source, &a.data_dir, &a.axes()?)?;
@@ -715,6 +710,18 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--suite`'s values: the suites shipped with the bench crate, each with its description
+/// (`--help` lists them).
+fn suite_parser() -> impl clap::builder::TypedValueParser<Value = Suite> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(
+        Suite::ALL
+            .iter()
+            .map(|s| clap::builder::PossibleValue::new(s.name()).help(s.description())),
+    )
+    .try_map(|name| name.parse::<Suite>())
 }
 
 /// `bench --list`: the cells a run would hold, one key per line on stdout, and their count.

@@ -19,8 +19,8 @@ use anoonly_bench::report::markdown;
 use anoonly_bench::results::{read_results, RESULTS_FILE};
 use anoonly_bench::sections::{family_means, Metric};
 use anoonly_bench::{
-    self, BenchObserver, Cell, CellOutcome, Counts, Grid, QuietRun, RunOptions, Shard,
-    StoredResult, Suite, Variant,
+    self, BenchObserver, Cell, CellOutcome, Counts, Grid, QuietRun, ResultRecord, RunOptions,
+    Shard, Suite, Variant,
 };
 
 /// 8 cells of built-in data, a couple of seconds in all.
@@ -321,15 +321,16 @@ fn an_observer_sees_every_cell_and_can_stop_the_run() {
     assert_same_run(&part, &whole);
 }
 
-fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
-    StoredResult {
+fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> ResultRecord {
+    ResultRecord {
         key: format!("{dataset}/deepsad/base/clean/gamma_la=0.1/seed={seed}"),
+        schema_version: anoonly_bench::SCHEMA_VERSION,
         dataset: dataset.into(),
         family: family.into(),
-        method: "deepsad".into(),
+        method: MethodKind::DeepSad,
         variant: Variant::Base,
-        setting: "clean".into(),
-        protocol: "adbench".into(),
+        setting: Setting::Clean,
+        protocol: anoonly::protocol::Protocol::Adbench,
         gamma_la: 0.1,
         seed,
         ablation: None,
@@ -339,6 +340,7 @@ fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> StoredResult {
         aucpr_normal_official: 0.5,
         fit_seconds: 1.0,
         method_params: None,
+        details: Default::default(),
     }
 }
 
@@ -355,7 +357,7 @@ fn family_averaging_by_hand() {
         rec("A_3", "A", 1, 0.80),
         rec("B_1", "B", 1, 0.70),
     ];
-    let refs: Vec<&StoredResult> = rs.iter().collect();
+    let refs: Vec<&ResultRecord> = rs.iter().collect();
     let fm = family_means(&refs, Metric::AucRoc);
     // Seed 0: A = 0.7, B = 0.9, mean 0.8. Seed 1: A = 0.6, B = 0.7, mean 0.65.
     let (a, na) = fm.families["A"];
@@ -576,7 +578,9 @@ fn bench_list_prints_the_cells_and_runs_nothing() {
         (keys, stderr)
     };
     let (all, err) = list(&[]);
-    let want: Vec<String> = Suite::Quick
+    let want: Vec<String> = "quick"
+        .parse::<Suite>()
+        .unwrap()
         .grids(Path::new("unused"))
         .unwrap()
         .iter()
