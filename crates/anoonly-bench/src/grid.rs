@@ -10,7 +10,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use anoonly::methods::{FitParams, MethodKind, MethodParams};
+use anoonly::methods::{parse_assignment, FitOptions, FitParams, MethodKind, MethodParams};
 use anoonly::protocol::{Protocol, Setting, SplitParams};
 use anoonly::vocab::{NormKind, ParamError};
 
@@ -346,20 +346,13 @@ impl Cell {
     pub fn key(&self) -> String {
         let mut k = format!(
             "{}/{}/{}/{}/gamma_la={}/seed={}",
-            self.dataset.name,
-            self.method,
-            self.variant,
-            anoonly::experiment::setting_name(self.setting),
-            self.gamma_la,
-            self.seed
+            self.dataset.name, self.method, self.variant, self.setting, self.gamma_la, self.seed
         );
         if let Some(o) = &self.ablation {
             k.push('/');
             k.push_str(&o.to_string());
         }
-        k.push_str(&protocol_suffix(anoonly::experiment::protocol_name(
-            self.protocol,
-        )));
+        k.push_str(&protocol_suffix(self.protocol.name()));
         k
     }
 }
@@ -367,7 +360,7 @@ impl Cell {
 /// What a key ends with for a protocol: nothing for the default (`adbench`), so that keys
 /// written before the protocol was part of them still name their cells.
 pub fn protocol_suffix(protocol: &str) -> String {
-    if protocol == anoonly::experiment::protocol_name(Protocol::Adbench) {
+    if protocol == Protocol::Adbench.name() {
         String::new()
     } else {
         format!("/protocol={protocol}")
@@ -752,22 +745,20 @@ impl Grid {
     }
 
     /// The fit and split parameters of a cell: the method's defaults, the grid's `epochs`
-    /// (for a method that trains in epochs) and `set`, then the cell's ablation override.
+    /// (for a method that trains in epochs) and `set`, in [`FitOptions::build`]'s order (a
+    /// `set` entry naming `epochs` wins over the grid's `epochs`, as in `eval`), then the
+    /// cell's ablation override.
     pub fn config(&self, cell: &Cell) -> Result<(FitParams, SplitParams), ParamError> {
-        let mut fit = FitParams::new(cell.method)
-            .anoonly(cell.variant == Variant::AnoOnly)
-            .seed(cell.seed);
-        if let (Some(e), Some(slot)) = (self.epochs, fit.method.knobs().epochs) {
-            *slot = e;
-        }
+        let mut options = FitOptions::new(cell.method);
+        options.anoonly = cell.variant == Variant::AnoOnly;
+        options.seed = cell.seed;
+        options.epochs = self.epochs.filter(|_| cell.method.trains_in_epochs());
         for (m, kv) in &self.set {
             if *m == cell.method {
-                let (k, v) = kv.split_once('=').ok_or_else(|| {
-                    ParamError::new("set", kv, "expected NAME=VALUE for a method parameter")
-                })?;
-                fit.method.set(k.trim(), v.trim())?;
+                options.params.push(parse_assignment(kv)?);
             }
         }
+        let mut fit = options.unchecked()?;
         let mut split = SplitParams {
             protocol: cell.protocol,
             setting: cell.setting,

@@ -16,13 +16,16 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use anoonly::data::{self, LoadOptions};
-use anoonly::experiment::{self, record_line, summary_line, EvalConfig, EvalRecord, SeedObserver};
-use anoonly::methods::{parse_value, FitOptions, MethodKind};
+use anoonly::experiment::{
+    self, record_line, summary_line, EvalData, EvalRecord, EvalRequest, SeedObserver, DEFAULT_SEEDS,
+};
+use anoonly::methods::{parse_assignment, parse_value, FitOptions, MethodKind};
 use anoonly::metrics::evaluate;
 use anoonly::model_file;
 use anoonly::output::{check_output_path, write_atomic};
+use anoonly::probability::is_anomaly;
 use anoonly::protocol::{Protocol, Setting, SplitParams};
-use anoonly::train::{EpochReport, NormKind};
+use anoonly::train::{EpochReport, NormKind, DEFAULT_BN_LOSS_WEIGHT};
 use anoonly_bench::{
     self, BenchObserver, Cell, CellOutcome, Counts, GridAxes, GridSource, RunOptions, Shard, Suite,
     Variant,
@@ -123,11 +126,13 @@ struct BenchRunArgs {
     #[arg(long, value_enum)]
     protocol: Option<ProtocolArg>,
     /// Epochs for every method that trains in epochs (default: the authors' settings;
-    /// XGBOD keeps its boosting rounds: `--set xgbod:n_estimators=N`).
+    /// XGBOD keeps its boosting rounds: `--set xgbod:n_estimators=N`). A
+    /// `--set METHOD:epochs=N` wins over it for that method.
     #[arg(long)]
     epochs: Option<usize>,
     /// A method hyperparameter for every cell of that method, `METHOD:NAME=VALUE`
-    /// (e.g. `feawad:compat=official`); repeatable.
+    /// (e.g. `feawad:compat=official`); repeatable. It names the field, so it wins over
+    /// `--epochs` for `epochs`.
     #[arg(long = "set", value_name = "METHOD:NAME=VALUE")]
     set: Vec<String>,
     /// Continue a run in --out: cells already in results.jsonl are not recomputed.
@@ -178,6 +183,14 @@ impl SettingArg {
             SettingArg::Noisy => Setting::Noisy,
         }
     }
+
+    /// The flag's value for the library's `setting` (its defaults).
+    fn of(setting: Setting) -> Self {
+        match setting {
+            Setting::Clean => SettingArg::Clean,
+            Setting::Noisy => SettingArg::Noisy,
+        }
+    }
 }
 
 impl ProtocolArg {
@@ -185,6 +198,14 @@ impl ProtocolArg {
         match self {
             ProtocolArg::Adbench => Protocol::Adbench,
             ProtocolArg::LeakageFree => Protocol::LeakageFree,
+        }
+    }
+
+    /// The flag's value for the library's `protocol` (its defaults).
+    fn of(protocol: Protocol) -> Self {
+        match protocol {
+            Protocol::Adbench => ProtocolArg::Adbench,
+            Protocol::LeakageFree => ProtocolArg::LeakageFree,
         }
     }
 }
@@ -210,7 +231,7 @@ struct ModelArgs {
     #[arg(long)]
     lambda_n: Option<f32>,
     /// Override the number of epochs (default: the authors' setting; refused for XGBOD,
-    /// whose boosting rounds are `--set n_estimators=N`).
+    /// whose boosting rounds are `--set n_estimators=N`). `--set epochs=N` wins over it.
     #[arg(long)]
     epochs: Option<usize>,
     /// Skip the optimiser step on batches without loss (default: step, as the authors' code).
@@ -224,7 +245,8 @@ struct ModelArgs {
     /// authors' bugs, `fixed` is the default).
     #[arg(long)]
     compat: Option<String>,
-    /// Any method hyperparameter, `NAME=VALUE` (e.g. `lr=0.001`, `hidden=[64,16]`); repeatable.
+    /// Any method hyperparameter, `NAME=VALUE` (e.g. `lr=0.001`, `hidden=[64,16]`);
+    /// repeatable. It names the field, so it wins over `--epochs` and `--batch-size`.
     #[arg(long = "set", value_name = "NAME=VALUE")]
     set: Vec<String>,
     /// Normalisation layer(s) before the last layer (default: the method's own; with
@@ -233,9 +255,10 @@ struct ModelArgs {
     #[arg(long)]
     norm: Option<NormKind>,
     /// Weight of L_BN with --norm bn-loss.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = DEFAULT_BN_LOSS_WEIGHT)]
     bn_loss_weight: f32,
     /// Training batch size (the method's `batch_size`; an error for a method without one).
+    /// `--set batch_size=N` wins over it.
     #[arg(long)]
     batch_size: Option<usize>,
 }
@@ -259,10 +282,8 @@ impl ModelArgs {
             }
         }
         for kv in &self.set {
-            let (k, v) = kv
-                .split_once('=')
-                .with_context(|| format!("--set {kv}: expected NAME=VALUE"))?;
-            o.params.push((k.trim().to_string(), parse_value(v.trim())));
+            o.params
+                .push(parse_assignment(kv).with_context(|| format!("--set {kv}"))?);
         }
         Ok(o)
     }
@@ -291,22 +312,22 @@ struct EvalArgs {
     data: DataArgs,
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, value_enum, default_value = "clean")]
+    #[arg(long, value_enum, default_value_t = SettingArg::of(SplitParams::default().setting))]
     setting: SettingArg,
-    #[arg(long, value_enum, default_value = "adbench")]
+    #[arg(long, value_enum, default_value_t = ProtocolArg::of(SplitParams::default().protocol))]
     protocol: ProtocolArg,
     /// Fraction of train anomalies that are labeled (at least one).
-    #[arg(long, default_value_t = 0.1)]
+    #[arg(long, default_value_t = SplitParams::default().gamma_la)]
     gamma_la: f64,
     /// Fraction of the train normals kept (the first ones of the shuffled train split), in
     /// (0, 1].
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = SplitParams::default().normal_ratio)]
     normal_ratio: f64,
     /// Rows drawn from larger files before the split (as ADBench), or `none` for all rows.
-    #[arg(long, default_value = "10000", value_parser = parse_max_rows)]
+    #[arg(long, default_value_t = MaxRows(SplitParams::default().max_rows), value_parser = parse_max_rows)]
     max_rows: MaxRows,
     /// Seeds (data split and model), comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "0")]
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_SEEDS.to_vec())]
     seeds: Vec<u64>,
     /// One JSON object per line on stdout; the summary goes to stderr.
     #[arg(long)]
@@ -316,6 +337,15 @@ struct EvalArgs {
 /// `--max-rows`: a row count, or `none` for no cap.
 #[derive(Clone, Copy)]
 struct MaxRows(Option<usize>);
+
+impl std::fmt::Display for MaxRows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("none"),
+        }
+    }
+}
 
 fn parse_max_rows(s: &str) -> Result<MaxRows, String> {
     if s.eq_ignore_ascii_case("none") {
@@ -514,8 +544,11 @@ impl SeedObserver for EvalPrinter {
 }
 
 fn eval(a: EvalArgs) -> Result<()> {
-    let cfg = EvalConfig {
-        fit: a.model.fit_options(0)?.build()?,
+    let request = EvalRequest {
+        data: EvalData::File {
+            path: a.data.data.clone(),
+            options: a.data.options(),
+        },
         split: SplitParams {
             protocol: a.protocol.protocol(),
             setting: a.setting.setting(),
@@ -524,15 +557,14 @@ fn eval(a: EvalArgs) -> Result<()> {
             max_rows: a.max_rows.0,
             ..SplitParams::default()
         },
+        fit: a.model.fit_options(0)?,
+        seeds: a.seeds,
     };
-    cfg.validate()?;
-    experiment::check_seeds(&a.seeds)?;
-    let ds = data::load(&a.data.data, &a.data.options())?;
     let mut printer = EvalPrinter {
         json: a.json,
         line: EpochLine::new(String::new()),
     };
-    let records = experiment::evaluate_seeds(ds, &cfg, &a.seeds, &mut printer)?;
+    let records = request.run(&mut printer)?;
     let line = summary_line(&records);
     if a.json {
         eprintln!("{line}");
@@ -590,7 +622,7 @@ fn score(a: ScoreArgs) -> Result<()> {
     for (i, s) in scores.iter().enumerate() {
         out.push_str(&format!("{i},{s}"));
         if let Some(t) = threshold {
-            out.push_str(if *s > t { ",1" } else { ",0" });
+            out.push_str(if is_anomaly(*s, t) { ",1" } else { ",0" });
         }
         out.push('\n');
     }
@@ -748,11 +780,13 @@ impl BenchRunArgs {
                 let (m, kv) = s
                     .split_once(':')
                     .with_context(|| format!("--set {s}: expected METHOD:NAME=VALUE"))?;
-                let m: MethodKind = m.parse().map_err(anyhow::Error::msg)?;
-                let (name, value) = kv
-                    .split_once('=')
-                    .with_context(|| format!("--set {s}: expected METHOD:NAME=VALUE"))?;
-                Ok((m, name.trim().to_string(), parse_value(value.trim())))
+                let m: MethodKind = m
+                    .trim()
+                    .parse()
+                    .map_err(anyhow::Error::msg)
+                    .with_context(|| format!("--set {s}"))?;
+                let (name, value) = parse_assignment(kv).with_context(|| format!("--set {s}"))?;
+                Ok((m, name, value))
             })
             .collect::<Result<_>>()?;
         Ok(GridAxes {

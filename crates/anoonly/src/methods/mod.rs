@@ -70,7 +70,7 @@ pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use ganomaly::GanomalyParams;
-pub use options::{parse_value, value_text, FitOptions};
+pub use options::{parse_assignment, parse_value, value_text, FitOptions};
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
 pub use xgbod::XgbodParams;
@@ -198,6 +198,13 @@ impl<'a> Knobs<'a> {
 }
 
 impl MethodKind {
+    /// Whether the method trains in epochs (has an `epochs` knob, [`Method::knobs`]): what
+    /// `--epochs`, a grid's `epochs` and Python's `epochs=` apply to. XGBOD grows boosting
+    /// rounds instead.
+    pub fn trains_in_epochs(self) -> bool {
+        MethodParams::defaults(self).epochs().is_some()
+    }
+
     /// The names of the methods that train without labeled anomalies, for messages.
     fn trained_without_anomalies() -> String {
         let names: Vec<&str> = MethodKind::ALL
@@ -651,14 +658,17 @@ impl Model {
         Ok(s[lo] + (s[hi] - s[lo]) * frac)
     }
 
-    /// 1 where the score exceeds [`Model::threshold`], else 0 (PyOD's `predict`).
+    /// 1 where the score exceeds [`Model::threshold`], else 0 (PyOD's `predict`,
+    /// [`crate::probability::is_anomaly`]).
     pub fn predict(
         &self,
         x: ArrayView2<f32>,
         contamination: f64,
     ) -> Result<Array1<u8>, ScoreError> {
         let t = self.threshold(contamination)?;
-        Ok(self.decision_function(x)?.mapv(|s| u8::from(s > t)))
+        Ok(self
+            .decision_function(x)?
+            .mapv(|s| u8::from(crate::probability::is_anomaly(s, t))))
     }
 
     /// The method.
