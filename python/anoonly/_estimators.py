@@ -246,7 +246,7 @@ class BaseDetector:
         self.model_ = model
         self.decision_scores_ = scores
         self.threshold_ = threshold
-        self.labels_ = (scores > threshold).astype(np.int64)
+        self.labels_ = _anoonly.labels(scores, threshold).astype(np.int64)
         self.n_features_in_ = model.n_features
         self._mu = float(np.mean(scores, dtype=np.float64))
         self._sigma = float(np.std(scores, dtype=np.float64))
@@ -281,7 +281,7 @@ class BaseDetector:
         """1 for rows scoring above ``threshold_``, else 0; with ``return_confidence``, also
         ``predict_confidence``."""
         scores = self.decision_function(X)
-        labels = (scores > self.threshold_).astype(np.int64)
+        labels = _anoonly.labels(scores, self.threshold_).astype(np.int64)
         if return_confidence:
             return labels, self._confidence(scores)
         return labels
@@ -408,12 +408,19 @@ _CLASSES: dict[str, type[BaseDetector]] = {
 }
 
 
+def estimator_class(method: str) -> type[BaseDetector]:
+    """The class of ``method``, a name read as the library reads it everywhere
+    (case-insensitive: ``"deepsad"``, ``"DeepSAD"``); an unknown name is a ``ValueError``
+    listing the known ones."""
+    return _CLASSES[_anoonly.method_name(method)]
+
+
 def load(path: PathLike, *, contamination: float = 0.1) -> BaseDetector:
     """Reads a model file written by ``anoonly fit`` or ``save`` into a fitted estimator of
     its method, with the parameters it was trained with (``contamination`` is not part of a
     model file)."""
     model = _anoonly.load(os.fspath(path))
-    cls = _CLASSES[model.method]
+    cls = estimator_class(model.method)
     config = json.loads(model.params_json())
     method, train = config["method"], config["train"]
     params: dict[str, Any] = {"contamination": contamination, "random_state": train["seed"]}
