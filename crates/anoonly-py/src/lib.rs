@@ -110,21 +110,45 @@ fn enum_arg<T: serde::de::DeserializeOwned>(name: &str, value: &str) -> PyResult
         .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
 }
 
-/// The methods: `(name, has an AnoOnly variant)`, in the library's order.
-#[pyfunction]
-fn methods() -> Vec<(&'static str, bool)> {
-    MethodKind::ALL
-        .iter()
-        .map(|m| (m.name(), m.supports_anoonly()))
-        .collect()
+/// What the Python package needs to know of a registered method to make its estimator
+/// class (`python/anoonly/_estimators.py`); all of it comes from the method's Rust file.
+#[pyclass(frozen, get_all, name = "MethodInfo", module = "anoonly._anoonly")]
+struct PyMethodInfo {
+    /// The library's name (`deepsad`): the CLI's `--method`, records, model files.
+    name: &'static str,
+    /// The class name (`DeepSAD`).
+    class_name: &'static str,
+    /// One paragraph: the method, its citation, what AnoOnly means for it.
+    summary: &'static str,
+    /// Whether it has an AnoOnly variant (`anoonly`, `lambda_n`, `norm`, ...).
+    supports_anoonly: bool,
+    /// Whether it trains in epochs (the `epochs` keyword).
+    trains_in_epochs: bool,
+    /// Whether it trains without any labeled anomaly (`fit(X)`).
+    trains_without_anomalies: bool,
+    /// The hyperparameters and the authors' defaults: a JSON object in the method's
+    /// declaration order, the `method` tag first (as in model files).
+    defaults_json: String,
 }
 
-/// The authors' hyperparameters of `method` as a JSON object (field name to value; the
-/// `method` tag included).
+/// The registered methods, in the registry's order.
 #[pyfunction]
-fn method_defaults(method: &str) -> PyResult<String> {
-    let params = MethodParams::defaults(method_kind(method)?);
-    serde_json::to_string(&params).map_err(value_error)
+fn methods() -> PyResult<Vec<PyMethodInfo>> {
+    MethodKind::ALL
+        .iter()
+        .map(|&m| {
+            Ok(PyMethodInfo {
+                name: m.name(),
+                class_name: m.display_name(),
+                summary: m.summary(),
+                supports_anoonly: m.supports_anoonly(),
+                trains_in_epochs: m.trains_in_epochs(),
+                trains_without_anomalies: m.trains_without_anomalies(),
+                defaults_json: serde_json::to_string(&MethodParams::defaults(m))
+                    .map_err(value_error)?,
+            })
+        })
+        .collect()
 }
 
 /// The library's name of `method`, read as every front end reads it (case-insensitive);
@@ -658,8 +682,8 @@ fn _buffer_address(x: PyReadonlyArray2<'_, f32>) -> PyResult<usize> {
 fn _anoonly(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PyModel>()?;
+    m.add_class::<PyMethodInfo>()?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;
-    m.add_function(wrap_pyfunction!(method_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(method_name, m)?)?;
     m.add_function(wrap_pyfunction!(train_defaults, m)?)?;
     m.add_function(wrap_pyfunction!(split_defaults, m)?)?;

@@ -591,7 +591,8 @@ impl std::fmt::Display for Demo {
         for (fit, s) in &self.rows {
             writeln!(
                 f,
-                "| DeepSAD{} | {} | {} | {} | {:.2} |",
+                "| {}{} | {} | {} | {} | {:.2} |",
+                fit.method.kind().display_name(),
                 if fit.train.anoonly { " + AnoOnly" } else { "" },
                 pct(s.aucroc),
                 pct(s.aucpr),

@@ -4,9 +4,9 @@
 //! higher scores to more anomalous rows and [`Model::predict`] thresholds them at a
 //! contamination rate. Labels: 1 = known anomaly, 0 = unlabeled.
 //!
-//! One file per method; each implements [`Method`]: what the method is (its name, whether
-//! it has an AnoOnly variant, its own normalisation, its layer widths, its epochs and batch
-//! size knobs) and what it does (its network, its `L_N` and `L_A`, its sampler, its
+//! One file per method; each implements [`Method`]: what the method is (its names and
+//! summary, whether it has an AnoOnly variant, its own normalisation, its layer widths, its
+//! epochs and batch size knobs) and what it does (its network, its `L_N` and `L_A`, its sampler, its
 //! scoring, its saved state). The training loop and the AnoOnly switch live in
 //! [`crate::train`]. The list below is the registry: [`MethodKind`], [`MethodParams`] and
 //! [`Fitted`] and every dispatch over them are generated from it (`registry.rs`), so adding a
@@ -94,6 +94,14 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
 
     /// The name on the command line, in records, results and model files.
     const NAME: &'static str;
+
+    /// The name as its authors write it (`DeepSAD`, `FEAWAD`): the Python class's name.
+    const DISPLAY_NAME: &'static str;
+
+    /// One paragraph for users: what the method is, with its citation, and what AnoOnly
+    /// (`anoonly=True`, `--anoonly`) means for it, or that it has none. The Python class's
+    /// docstring (followed by its hyperparameters and their defaults).
+    const SUMMARY: &'static str;
 
     /// Whether the method has an AnoOnly variant: a per-row `L_N` the AnoOnly switch can
     /// drop. The paper's baselines do not, and refuse `anoonly`, `lambda_n` and `norm`.
