@@ -167,14 +167,6 @@ impl SettingArg {
             SettingArg::Noisy => Setting::Noisy,
         }
     }
-
-    /// The flag's value for the library's `setting` (its defaults).
-    pub(crate) fn of(setting: Setting) -> Self {
-        match setting {
-            Setting::Clean => SettingArg::Clean,
-            Setting::Noisy => SettingArg::Noisy,
-        }
-    }
 }
 
 impl ProtocolArg {
@@ -182,14 +174,6 @@ impl ProtocolArg {
         match self {
             ProtocolArg::Adbench => Protocol::Adbench,
             ProtocolArg::LeakageFree => Protocol::LeakageFree,
-        }
-    }
-
-    /// The flag's value for the library's `protocol` (its defaults).
-    pub(crate) fn of(protocol: Protocol) -> Self {
-        match protocol {
-            Protocol::Adbench => ProtocolArg::Adbench,
-            Protocol::LeakageFree => ProtocolArg::LeakageFree,
         }
     }
 }

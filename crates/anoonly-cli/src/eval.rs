@@ -21,9 +21,10 @@ pub(crate) struct EvalArgs {
     data: DataArgs,
     #[command(flatten)]
     model: ModelArgs,
-    #[arg(long, value_enum, default_value_t = SettingArg::of(SplitParams::default().setting))]
+    // The values are the library's names, the defaults the library's (SplitParams).
+    #[arg(long, value_enum, default_value = SplitParams::default().setting.name())]
     setting: SettingArg,
-    #[arg(long, value_enum, default_value_t = ProtocolArg::of(SplitParams::default().protocol))]
+    #[arg(long, value_enum, default_value = SplitParams::default().protocol.name())]
     protocol: ProtocolArg,
     /// Fraction of train anomalies that are labeled (at least one).
     #[arg(long, default_value_t = SplitParams::default().gamma_la)]
