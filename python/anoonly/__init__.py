@@ -9,37 +9,28 @@ PyOD-compatible estimators (``fit(X, y)`` with 1 = labeled anomaly, 0 = unlabele
     clf = DeepSAD(anoonly=True).fit(X_train, y_train)
     scores = clf.decision_function(X_test)
 
+One class per method of the library (``DeepSAD``, ``DevNet``, ``PReNet``, ``FEAWAD``,
+``GANomaly``, ``REPEN``, ``XGBOD``), made from the Rust registry at import.
+
 Model files are those of the ``anoonly`` command (``clf.save(path)``,
 ``anoonly.load(path)``); ``load_data``, ``split`` and ``metrics`` are the command's readers,
 its evaluation split and the paper's metrics; ``evaluate`` is ``anoonly eval`` in one call.
 Installing the package also installs the ``anoonly`` command.
 """
 
+from anoonly import _estimators
 from anoonly._anoonly import __version__
-from anoonly._estimators import (
-    FEAWAD,
-    REPEN,
-    XGBOD,
-    BaseDetector,
-    DeepSAD,
-    DevNet,
-    GANomaly,
-    NotFittedError,
-    PReNet,
-    load,
-)
+from anoonly._estimators import BaseDetector, NotFittedError, load
 from anoonly._functions import evaluate, load_data, metrics, split
 
+# One class per method of the library's registry (DeepSAD, DevNet, ..., made at import by
+# `_estimators`), bound here under its class name.
+globals().update({name: getattr(_estimators, name) for name in _estimators.ESTIMATORS})
+
 __all__ = [
-    "FEAWAD",
-    "REPEN",
-    "XGBOD",
+    *_estimators.ESTIMATORS,
     "BaseDetector",
-    "DeepSAD",
-    "DevNet",
-    "GANomaly",
     "NotFittedError",
-    "PReNet",
     "__version__",
     "evaluate",
     "load",
@@ -47,3 +38,10 @@ __all__ = [
     "metrics",
     "split",
 ]
+
+
+def __getattr__(name: str) -> type[BaseDetector]:
+    """For type checkers only: ``anoonly.DeepSAD`` and the other estimator classes are
+    made at import (see ``anoonly._estimators``), so they are typed
+    ``type[BaseDetector]``. At run time it is reached only for names that do not exist."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,15 +1,31 @@
-"""The estimators: one class per method with PyOD's detector contract, on the library's
-fit and scoring.
+"""The estimators: one class per method of the library's registry, with PyOD's detector
+contract, on the library's fit and scoring.
 
-Each class learns its hyperparameters (names and the authors' defaults) from the extension
-at import, so a method's parameters are declared once, in its Rust params struct. The
-training options (``anoonly``, ``lambda_n``, ``norm``, ``empty_batch``,
-``bn_loss_weight``) are the library's ``TrainParams`` fields; the baselines (GANomaly,
-REPEN, XGBOD) have no AnoOnly variant and take none of them.
+The classes are made at import from ``_anoonly.methods()`` (the registry: each method's
+name, class name, summary, hyperparameters and their defaults, AnoOnly support, whether it
+trains in epochs), so a method added to the Rust registry is a Python class with no Python
+edit. Each class is bound here and in ``anoonly`` under its name, with ``__module__`` and
+``__qualname__`` naming this module, so pickle finds it. Its ``__init__`` declares every
+keyword in its signature (``inspect.signature(cls.__init__)``, as scikit-learn's
+``get_params`` machinery reads it). The training options (``anoonly``, ``lambda_n``,
+``norm``, ``empty_batch``, ``bn_loss_weight``) are the library's ``TrainParams`` fields;
+the baselines have no AnoOnly variant and take none of them.
 
 scikit-learn's estimator protocol is implemented by duck typing (``get_params``,
 ``set_params``, parameters stored as given), so ``sklearn.base.clone`` works without a
 dependency on scikit-learn or PyOD.
+
+Static typing: the classes do not exist until import, so a type checker cannot see them.
+This module and ``anoonly`` declare a module-level ``__getattr__`` returning
+``type[BaseDetector]``: to mypy, pyright and IDEs, ``anoonly.DeepSAD`` is a
+``BaseDetector`` class whose constructor takes keywords, and every method of the contract
+is typed. The alternative, a generated ``.pyi`` stub listing each class and its keywords,
+would check keyword names statically but is a second copy of the registry that must be
+regenerated (and checked by a test) whenever a method or a hyperparameter changes in Rust,
+which is exactly the Python edit per method this design removes. Unknown keywords are
+caught at run time instead, by the constructor (``TypeError`` listing the known ones). At
+run time the ``__getattr__`` only ever raises ``AttributeError``: the classes are real
+module attributes.
 """
 
 from __future__ import annotations
@@ -19,8 +35,9 @@ import inspect
 import json
 import operator
 import os
+import textwrap
 import warnings
-from typing import Any, ClassVar, Literal, Union, overload
+from typing import Any, Callable, ClassVar, Literal, Union, cast, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -35,7 +52,6 @@ PathLike = Union[str, "os.PathLike[str]"]
 _TRAIN_DEFAULTS: dict[str, Any] = {
     k: v for k, v in json.loads(_anoonly.train_defaults()).items() if k != "seed"
 }
-_HAS_ANOONLY: dict[str, bool] = dict(_anoonly.methods())
 
 # Keywords every estimator takes besides its method's hyperparameters (PyOD's names);
 # `epochs` only where the method trains in epochs (XGBOD's rounds are `n_estimators`).
@@ -45,6 +61,18 @@ _COMMON_DEFAULTS: dict[str, Any] = {
     "random_state": None,
     "verbose": False,
 }
+
+
+def _keyword_defaults(
+    train_options: dict[str, Any], has_epochs: bool, hyperparameters: dict[str, Any]
+) -> dict[str, Any]:
+    """Every constructor keyword of a method's class and its default, in signature order:
+    the AnoOnly switches, PyOD's common keywords, the other training options, then the
+    method's hyperparameters."""
+    head = {k: v for k, v in train_options.items() if k in ("anoonly", "lambda_n", "norm")}
+    tail = {k: v for k, v in train_options.items() if k not in head}
+    common = {k: v for k, v in _COMMON_DEFAULTS.items() if k != "epochs" or has_epochs}
+    return {**head, **common, **tail, **hyperparameters}
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -94,9 +122,10 @@ class BaseDetector:
     """
 
     _estimator_type = "outlier_detector"
-    # Set by each subclass: the library's method name.
+    # Set on each method's class from the registry (`_make_class`): the library's method
+    # name, its hyperparameters with their defaults in declaration order, its training
+    # options and whether it trains in epochs.
     _method: ClassVar[str] = ""
-    # Filled by __init_subclass__ from the extension, in declaration order.
     _hyperparameters: ClassVar[dict[str, Any]] = {}
     _train_options: ClassVar[dict[str, Any]] = {}
     _has_epochs: ClassVar[bool] = True
@@ -115,33 +144,10 @@ class BaseDetector:
     _sigma: float
     _fit_contamination: float
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        defaults = json.loads(_anoonly.method_defaults(cls._method))
-        # `epochs` is the common keyword (the CLI's --epochs, None = the authors' count),
-        # where the method trains in epochs; the rest are the method's own.
-        cls._has_epochs = "epochs" in defaults
-        cls._hyperparameters = {k: v for k, v in defaults.items() if k not in ("method", "epochs")}
-        cls._train_options = dict(_TRAIN_DEFAULTS) if _HAS_ANOONLY[cls._method] else {}
-        params = [
-            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
-            for name, default in cls._defaults().items()
-        ]
-        cls.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
-        listing = ", ".join(f"{k}={v!r}" for k, v in cls._hyperparameters.items())
-        cls.__doc__ = (
-            f"{cls.__doc__ or ''}\n\n    Hyperparameters (the authors' defaults): {listing}.\n"
-        )
-
     @classmethod
     def _defaults(cls) -> dict[str, Any]:
         """Every constructor keyword and its default, in signature order."""
-        head = {
-            k: v for k, v in cls._train_options.items() if k in ("anoonly", "lambda_n", "norm")
-        }
-        tail = {k: v for k, v in cls._train_options.items() if k not in head}
-        common = {k: v for k, v in _COMMON_DEFAULTS.items() if k != "epochs" or cls._has_epochs}
-        return {**head, **common, **tail, **cls._hyperparameters}
+        return _keyword_defaults(cls._train_options, cls._has_epochs, cls._hyperparameters)
 
     def __init__(self, **params: Any) -> None:
         defaults = self._defaults()
@@ -246,7 +252,7 @@ class BaseDetector:
         self.model_ = model
         self.decision_scores_ = scores
         self.threshold_ = threshold
-        self.labels_ = (scores > threshold).astype(np.int64)
+        self.labels_ = _anoonly.labels(scores, threshold).astype(np.int64)
         self.n_features_in_ = model.n_features
         self._mu = float(np.mean(scores, dtype=np.float64))
         self._sigma = float(np.std(scores, dtype=np.float64))
@@ -281,7 +287,7 @@ class BaseDetector:
         """1 for rows scoring above ``threshold_``, else 0; with ``return_confidence``, also
         ``predict_confidence``."""
         scores = self.decision_function(X)
-        labels = (scores > self.threshold_).astype(np.int64)
+        labels = _anoonly.labels(scores, self.threshold_).astype(np.int64)
         if return_confidence:
             return labels, self._confidence(scores)
         return labels
@@ -355,57 +361,72 @@ class BaseDetector:
             self._set_fitted(_anoonly.from_bytes(state["model"]), state["fit_contamination"])
 
 
-class DeepSAD(BaseDetector):
-    """Deep SAD (Ruff et al. 2020): a one-class hypersphere around normal rows, labeled
-    anomalies pushed out. ``anoonly=True`` trains on the anomalies' loss only."""
+def _make_init(name: str, defaults: dict[str, Any]) -> Callable[..., None]:
+    """A class's ``__init__``: ``BaseDetector.__init__`` with a signature that declares
+    every keyword (keyword-only, with its default), as scikit-learn's ``_get_param_names``
+    and ``inspect.signature`` read it."""
 
-    _method = "deepsad"
+    def __init__(self: BaseDetector, **params: Any) -> None:
+        BaseDetector.__init__(self, **params)
 
-
-class DevNet(BaseDetector):
-    """DevNet (Pang et al. 2019): deviation networks, scores as z-scores against a Gaussian
-    prior. ``loss=`` picks ``"official"`` (the authors' code) or ``"paper"``."""
-
-    _method = "devnet"
-
-
-class PReNet(BaseDetector):
-    """PReNet (Pang et al. 2023): pairwise relation networks scoring a row against reference
-    anomalies and unlabeled rows."""
-
-    _method = "prenet"
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    keywords = [
+        inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+        for k, v in defaults.items()
+    ]
+    __init__.__signature__ = inspect.Signature([self_param, *keywords])  # type: ignore[attr-defined]
+    __init__.__qualname__ = f"{name}.__init__"
+    __init__.__module__ = __name__
+    return __init__
 
 
-class FEAWAD(BaseDetector):
-    """FEAWAD (Zhou et al. 2021): an autoencoder's features and reconstruction error fed to
-    a deviation scorer. ``compat="official"`` replicates the authors' code's bugs."""
-
-    _method = "feawad"
-
-
-class GANomaly(BaseDetector):
-    """GANomaly (Akcay et al. 2018), a baseline of the paper: no AnoOnly variant."""
-
-    _method = "ganomaly"
-
-
-class REPEN(BaseDetector):
-    """REPEN (Pang et al. 2018), a baseline of the paper: no AnoOnly variant."""
-
-    _method = "repen"
-
-
-class XGBOD(BaseDetector):
-    """XGBOD (Zhao & Hryniewicki 2018), a baseline of the paper: no AnoOnly variant. It
-    does not train in epochs: its boosting rounds are ``n_estimators``, as in PyOD's XGBOD
-    (the CLI's ``--set n_estimators=N``)."""
-
-    _method = "xgbod"
+def _make_class(info: _anoonly.MethodInfo) -> type[BaseDetector]:
+    """The estimator class of one registered method, from what the registry says of it."""
+    defaults = json.loads(info.defaults_json)
+    defaults.pop("method")
+    # `epochs` is the common keyword (the CLI's --epochs, None = the authors' count),
+    # where the method trains in epochs; the rest are the method's own.
+    hyperparameters = {k: v for k, v in defaults.items() if k != "epochs"}
+    train_options = dict(_TRAIN_DEFAULTS) if info.supports_anoonly else {}
+    keywords = _keyword_defaults(train_options, info.trains_in_epochs, hyperparameters)
+    listing = ", ".join(f"{k}={v!r}" for k, v in hyperparameters.items())
+    namespace: dict[str, Any] = {
+        "__module__": __name__,
+        "__qualname__": info.class_name,
+        "__doc__": f"{textwrap.fill(info.summary, 88)}\n\n"
+        f"Hyperparameters (the authors' defaults): {listing}.\n",
+        "__init__": _make_init(info.class_name, keywords),
+        "_method": info.name,
+        "_hyperparameters": hyperparameters,
+        "_train_options": train_options,
+        "_has_epochs": info.trains_in_epochs,
+    }
+    return cast("type[BaseDetector]", type(info.class_name, (BaseDetector,), namespace))
 
 
+# Every registered method's class, by the library's name, in the registry's order.
 _CLASSES: dict[str, type[BaseDetector]] = {
-    cls._method: cls for cls in (DeepSAD, DevNet, PReNet, FEAWAD, GANomaly, REPEN, XGBOD)
+    info.name: _make_class(info) for info in _anoonly.methods()
 }
+# ... and bound under its class name (pickle looks classes up here by `__qualname__`).
+globals().update({cls.__name__: cls for cls in _CLASSES.values()})
+
+# The class names, in the registry's order (`anoonly.__all__` lists them).
+ESTIMATORS: list[str] = [cls.__name__ for cls in _CLASSES.values()]
+
+
+def __getattr__(name: str) -> type[BaseDetector]:
+    """For type checkers only: the classes above are made at import, so this module's
+    unknown attributes are typed ``type[BaseDetector]`` (see the module docstring). At run
+    time every class is a real attribute and this is reached only for other names."""
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def estimator_class(method: str) -> type[BaseDetector]:
+    """The class of ``method``, a name read as the library reads it everywhere
+    (case-insensitive: ``"deepsad"``, ``"DeepSAD"``); an unknown name is a ``ValueError``
+    listing the known ones."""
+    return _CLASSES[_anoonly.method_name(method)]
 
 
 def load(path: PathLike, *, contamination: float = 0.1) -> BaseDetector:
@@ -413,7 +434,7 @@ def load(path: PathLike, *, contamination: float = 0.1) -> BaseDetector:
     its method, with the parameters it was trained with (``contamination`` is not part of a
     model file)."""
     model = _anoonly.load(os.fspath(path))
-    cls = _CLASSES[model.method]
+    cls = estimator_class(model.method)
     config = json.loads(model.params_json())
     method, train = config["method"], config["train"]
     params: dict[str, Any] = {"contamination": contamination, "random_state": train["seed"]}

@@ -12,10 +12,13 @@ import numpy as np
 import numpy.typing as npt
 
 from anoonly import _anoonly
-from anoonly._estimators import _CLASSES, _count
+from anoonly._estimators import _count, estimator_class
 from anoonly._inputs import as_features, as_labels, as_scores
 
 PathLike = Union[str, "os.PathLike[str]"]
+
+# The split's defaults, the library's (`SplitParams::default()`, those of `anoonly eval`).
+_SPLIT: dict[str, Any] = json.loads(_anoonly.split_defaults())
 
 
 def load_data(
@@ -38,11 +41,11 @@ def split(
     y: Any,
     *,
     seed: int = 0,
-    protocol: str = "adbench",
-    setting: str = "clean",
-    gamma_la: float = 0.1,
-    normal_ratio: float = 1.0,
-    max_rows: int | None = 10000,
+    protocol: str = _SPLIT["protocol"],
+    setting: str = _SPLIT["setting"],
+    gamma_la: float = _SPLIT["gamma_la"],
+    normal_ratio: float = _SPLIT["normal_ratio"],
+    max_rows: int | None = _SPLIT["max_rows"],
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.uint8],
@@ -77,33 +80,33 @@ def evaluate(
     *,
     method: str = "deepsad",
     anoonly: bool = False,
-    setting: str = "clean",
-    protocol: str = "adbench",
-    gamma_la: float = 0.1,
-    normal_ratio: float = 1.0,
-    max_rows: int | None = 10000,
+    setting: str = _SPLIT["setting"],
+    protocol: str = _SPLIT["protocol"],
+    gamma_la: float = _SPLIT["gamma_la"],
+    normal_ratio: float = _SPLIT["normal_ratio"],
+    max_rows: int | None = _SPLIT["max_rows"],
     seeds: Sequence[int] = (0,),
     label_column: str | None = None,
     name: str = "arrays",
     verbose: bool = False,
     **params: Any,
 ) -> list[dict[str, Any]]:
-    """``anoonly eval`` in one call (the library's ``experiment::evaluate_seeds``): for each
+    """``anoonly eval`` in one call (the library's ``experiment::EvalRequest``): for each
     seed, split the data as ``split`` does, fit ``method`` on the train part, score the test
     part, and return one dict per seed with the fields of ``anoonly eval --json`` (metrics
-    as fractions, ``fit_seconds``, ``n_train``, ``method_params``, ...).
+    as fractions, ``fit_seconds``, ``n_train``, ``method_params``, ...). ``method`` is read
+    as ``--method`` is (case-insensitive: ``"devnet"``, ``"DevNet"``); the split keywords
+    default to the library's, as ``split``'s do.
 
     ``X`` is a data file (read as ``load_data`` reads it, ``y`` not given) or the features
     with ``y`` the true labels (1 = anomaly; the records call the data ``name``). Any other
     keyword is the estimator's (``epochs``, ``lambda_n``, ``hidden``, ``n_estimators``, ...);
     the seeds set both the split and the model. The same options give the same records as
     the command, bit for bit (apart from timings). ``verbose`` and Ctrl-C as in ``fit``."""
-    if method not in _CLASSES:
-        raise ValueError(f"unknown method {method!r} (known: {', '.join(_CLASSES)})")
+    cls = estimator_class(method)
     for own in ("random_state", "contamination"):
         if own in params:
             raise TypeError(f"evaluate() takes no {own!r}: the seeds set the split and the model")
-    cls = _CLASSES[method]
     if anoonly:
         params["anoonly"] = True
     fit_params = cls(**params)._fit_params()

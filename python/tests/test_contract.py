@@ -11,7 +11,7 @@ from typing import Any
 import anoonly
 import numpy as np
 import pytest
-from conftest import CLASSES, FAST, WITH_ANOONLY
+from conftest import CLASSES, FAST, METHODS, WITH_ANOONLY
 from pyod.models.base import BaseDetector as PyodBase
 from sklearn.base import clone
 
@@ -156,12 +156,14 @@ def test_parameters_are_stored_as_given() -> None:
 def test_every_rust_hyperparameter_is_a_keyword(cls: type[Detector]) -> None:
     import json
 
-    rust = set(json.loads(anoonly._anoonly.method_defaults(cls._method))) - {"method"}
+    info = METHODS[cls.__name__]
+    rust = set(json.loads(info.defaults_json)) - {"method"}
     keywords = set(cls().get_params())
     # Every Rust field is a keyword; `epochs` exactly where the method trains in epochs
     # (not XGBOD: its rounds are `n_estimators`, as in PyOD).
     assert rust <= keywords
-    assert ("epochs" in keywords) == (cls is not anoonly.XGBOD) == ("epochs" in rust)
+    assert ("epochs" in keywords) == info.trains_in_epochs == ("epochs" in rust)
+    assert ("epochs" in keywords) == (cls is not anoonly.XGBOD)
     assert {"contamination", "random_state", "verbose"} <= keywords
     has_variant = cls in WITH_ANOONLY
     assert ("anoonly" in keywords) == has_variant

@@ -68,7 +68,7 @@ def test_evaluate_takes_the_estimators_keywords(labeled: dict[str, Any]) -> None
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        ({"method": "svm"}, ValueError, "unknown method 'svm'"),
+        ({"method": "svm"}, ValueError, "unknown method `svm`"),
         ({"method": "xgbod", "epochs": 3}, TypeError, "'epochs'.*n_estimators"),
         ({"method": "xgbod", "anoonly": True}, TypeError, "'anoonly'"),
         ({"seeds": []}, ValueError, "no seed"),

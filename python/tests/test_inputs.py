@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from anoonly._inputs import as_features
-from conftest import CLASSES, FAST
+from conftest import CLASSES, FAST, WITHOUT_ANOMALIES
 
 
 @pytest.fixture(scope="module")
@@ -153,10 +153,6 @@ def test_bad_labels(small: dict[str, Any], y: Any, error: type[Exception], messa
     X = small["X"]
     with pytest.raises(error, match=message):
         anoonly.DevNet(epochs=1).fit(X, y(X.shape[0]))
-
-
-# Methods that learn from unlabeled rows alone (PyOD's DeepSAD trains as Deep SVDD then).
-WITHOUT_ANOMALIES = [anoonly.DeepSAD, anoonly.GANomaly]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

@@ -12,7 +12,6 @@
 use std::collections::{HashMap, HashSet};
 
 use super::grid::{Cell, Grid, Override, Shard, Switch};
-use anoonly::experiment::{protocol_name, setting_name};
 use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
 
@@ -60,8 +59,8 @@ pub fn share_group(cell: &Cell) -> Option<String> {
     Some(format!(
         "{}/{}/{}/gamma_la={gamma_la}/seed={}/{ablation}",
         cell.dataset.name,
-        protocol_name(cell.protocol),
-        setting_name(cell.setting),
+        cell.protocol.name(),
+        cell.setting.name(),
         cell.seed
     ))
 }

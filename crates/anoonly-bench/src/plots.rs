@@ -12,7 +12,7 @@ use super::evidence::{cd_name, Analysis};
 use super::figures::{BoxStats, Chart, Figure, FigureError, Series};
 use super::grid::{Switch, Variant};
 use super::sections::{ablation_groups, label, variants, AblationGroup, Metric, Section};
-use anoonly::experiment::{protocol_name, setting_name, MeanSd};
+use anoonly::experiment::MeanSd;
 use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
 
@@ -251,8 +251,8 @@ fn ablation_figs(sections: &[Section]) -> Vec<Planned> {
                 name: format!("ablation_{name}"),
                 caption: format!(
                     "AUCROC (mean of family means ± sd over seeds) against `{name}`, {} · {}",
-                    setting_name(*setting),
-                    protocol_name(*protocol)
+                    setting.name(),
+                    protocol.name()
                 ),
                 figure: Drawn::Chart(Figure {
                     title: format!("Ablation: {name}"),

@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use super::grid::{Override, Switch, Variant};
 use super::paper::Paper;
 use super::results::ResultRecord;
-use anoonly::experiment::{protocol_name, setting_name, MeanSd};
+use anoonly::experiment::MeanSd;
 use anoonly::methods::MethodKind;
 use anoonly::protocol::{Protocol, Setting};
 use anoonly::vocab::NormKind;
@@ -162,12 +162,12 @@ impl SectionKey {
 
     /// The setting as records and reports spell it (`clean`).
     pub fn setting_name(&self) -> &'static str {
-        setting_name(self.setting)
+        self.setting.name()
     }
 
     /// The protocol as records and reports spell it (`leakage-free`).
     pub fn protocol_name(&self) -> &'static str {
-        protocol_name(self.protocol)
+        self.protocol.name()
     }
 
     pub fn gamma_la(&self) -> f64 {

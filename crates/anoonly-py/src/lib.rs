@@ -32,12 +32,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 
 use anoonly::data::{self, DataError, Dataset, LoadOptions};
-use anoonly::experiment::{self, EvalConfig, EvalError, SeedObserver};
+use anoonly::experiment::{EvalData, EvalError, EvalRequest, SeedObserver};
 use anoonly::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, Model};
 use anoonly::metrics as core_metrics;
 use anoonly::model_file::{self, ModelFileError};
 use anoonly::probability as core_probability;
-use anoonly::protocol::{self, Protocol, Setting, SplitParams};
+use anoonly::protocol::{self, SplitParams};
 use anoonly::train::{EmptyBatch, EpochReport, FitObserver, NormKind, TrainParams};
 
 /// Runs `f`, turning a panic into a `RuntimeError` that says it is a bug.
@@ -90,32 +90,72 @@ fn fit_error(e: FitError) -> PyErr {
     }
 }
 
+/// A method by name, as the library reads names everywhere (`MethodKind::from_str`:
+/// case-insensitive; an unknown name lists the known ones).
 fn method_kind(method: &str) -> PyResult<MethodKind> {
     method.parse().map_err(value_error)
 }
 
-/// A kebab-case enum of the library (`EmptyBatch`, `Protocol`, `Setting`) from its serde
-/// name, the error naming the argument and the accepted names.
+/// A library enum from its name (`FromStr`), the error naming the argument.
+fn parsed_arg<T: std::str::FromStr<Err = String>>(name: &str, value: &str) -> PyResult<T> {
+    value
+        .parse()
+        .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
+}
+
+/// A kebab-case enum of the library without `FromStr` (`EmptyBatch`) from its serde name,
+/// the error naming the argument and the accepted names.
 fn enum_arg<T: serde::de::DeserializeOwned>(name: &str, value: &str) -> PyResult<T> {
     serde_json::from_value(serde_json::Value::String(value.to_string()))
         .map_err(|e| PyValueError::new_err(format!("{name}: {e}")))
 }
 
-/// The methods: `(name, has an AnoOnly variant)`, in the library's order.
+/// What the Python package needs to know of a registered method to make its estimator
+/// class (`python/anoonly/_estimators.py`); all of it comes from the method's Rust file.
+#[pyclass(frozen, get_all, name = "MethodInfo", module = "anoonly._anoonly")]
+struct PyMethodInfo {
+    /// The library's name (`deepsad`): the CLI's `--method`, records, model files.
+    name: &'static str,
+    /// The class name (`DeepSAD`).
+    class_name: &'static str,
+    /// One paragraph: the method, its citation, what AnoOnly means for it.
+    summary: &'static str,
+    /// Whether it has an AnoOnly variant (`anoonly`, `lambda_n`, `norm`, ...).
+    supports_anoonly: bool,
+    /// Whether it trains in epochs (the `epochs` keyword).
+    trains_in_epochs: bool,
+    /// Whether it trains without any labeled anomaly (`fit(X)`).
+    trains_without_anomalies: bool,
+    /// The hyperparameters and the authors' defaults: a JSON object in the method's
+    /// declaration order, the `method` tag first (as in model files).
+    defaults_json: String,
+}
+
+/// The registered methods, in the registry's order.
 #[pyfunction]
-fn methods() -> Vec<(&'static str, bool)> {
+fn methods() -> PyResult<Vec<PyMethodInfo>> {
     MethodKind::ALL
         .iter()
-        .map(|m| (m.name(), m.supports_anoonly()))
+        .map(|&m| {
+            Ok(PyMethodInfo {
+                name: m.name(),
+                class_name: m.display_name(),
+                summary: m.summary(),
+                supports_anoonly: m.supports_anoonly(),
+                trains_in_epochs: m.trains_in_epochs(),
+                trains_without_anomalies: m.trains_without_anomalies(),
+                defaults_json: serde_json::to_string(&MethodParams::defaults(m))
+                    .map_err(value_error)?,
+            })
+        })
         .collect()
 }
 
-/// The authors' hyperparameters of `method` as a JSON object (field name to value; the
-/// `method` tag included).
+/// The library's name of `method`, read as every front end reads it (case-insensitive);
+/// an unknown name is a `ValueError` listing the known ones.
 #[pyfunction]
-fn method_defaults(method: &str) -> PyResult<String> {
-    let params = MethodParams::defaults(method_kind(method)?);
-    serde_json::to_string(&params).map_err(value_error)
+fn method_name(method: &str) -> PyResult<&'static str> {
+    Ok(method_kind(method)?.name())
 }
 
 /// The training parameters' defaults as a JSON object.
@@ -124,9 +164,18 @@ fn train_defaults() -> PyResult<String> {
     serde_json::to_string(&TrainParams::default()).map_err(value_error)
 }
 
-/// The library's [`FitParams`], built and validated from an estimator's keywords.
+/// The split's defaults (`SplitParams::default()`, those of `anoonly eval`) as a JSON
+/// object.
+#[pyfunction]
+fn split_defaults() -> PyResult<String> {
+    serde_json::to_string(&SplitParams::default()).map_err(value_error)
+}
+
+/// The library's [`FitParams`], built and validated from an estimator's keywords, with the
+/// [`FitOptions`] they were built from (what an evaluation takes).
 #[pyclass(frozen, name = "FitParams", module = "anoonly._anoonly")]
 struct PyFitParams {
+    options: FitOptions,
     params: FitParams,
 }
 
@@ -168,7 +217,7 @@ impl PyFitParams {
                 o.params.push((name, value));
             }
             let params = o.build().map_err(value_error)?;
-            Ok(PyFitParams { params })
+            Ok(PyFitParams { options: o, params })
         })
     }
 
@@ -176,6 +225,18 @@ impl PyFitParams {
     fn to_json(&self) -> PyResult<String> {
         serde_json::to_string(&self.params).map_err(value_error)
     }
+}
+
+/// 1 where a score is above `threshold`, else 0: the library's prediction rule
+/// (`probability::labels`, PyOD's `predict`).
+#[pyfunction]
+fn labels<'py>(
+    py: Python<'py>,
+    scores: PyReadonlyArray1<'py, f32>,
+    threshold: f32,
+) -> PyResult<Bound<'py, PyArray1<u8>>> {
+    let scores = slice("scores", &scores)?;
+    Ok(Array1::from(core_probability::labels(scores, threshold)).into_pyarray(py))
 }
 
 /// Refuses a contamination rate outside `(0, 0.5]` (before a fit rather than after it).
@@ -416,8 +477,8 @@ fn split_params(
     max_rows: Option<usize>,
 ) -> PyResult<SplitParams> {
     Ok(SplitParams {
-        protocol: enum_arg::<Protocol>("protocol", protocol)?,
-        setting: enum_arg::<Setting>("setting", setting)?,
+        protocol: parsed_arg("protocol", protocol)?,
+        setting: parsed_arg("setting", setting)?,
         gamma_la,
         normal_ratio,
         max_rows,
@@ -535,13 +596,13 @@ fn eval_error(e: EvalError, observer: &mut PyObserver) -> PyErr {
             source: FitError::Diverged,
             ..
         } => PyRuntimeError::new_err(e.to_string()),
+        EvalError::Data(e) => data_error(e),
         e => value_error(e),
     }
 }
 
-/// `anoonly eval` in one call: splits, fits and scores once per seed with the library's
-/// `experiment::evaluate_seeds` and returns each seed's record as the JSON line of
-/// `eval --json`. The data is a file (`path`, read as `eval` reads it) or arrays (`x`,
+/// `anoonly eval` in one call: the library's `experiment::EvalRequest`, as the CLI's
+/// `eval` runs it, returning each seed's record as the JSON line of `eval --json`. The data is a file (`path`, read as `eval` reads it) or arrays (`x`,
 /// `y` true labels, named `name` in the records). The GIL is released while it runs;
 /// `verbose` and Ctrl-C as in `fit`.
 #[pyfunction]
@@ -563,23 +624,17 @@ fn evaluate(
     path: Option<PathBuf>,
     label_column: Option<String>,
 ) -> PyResult<Vec<String>> {
-    let cfg = EvalConfig {
-        fit: params.get().params.clone(),
-        split: split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?,
-    };
-    cfg.validate().map_err(value_error)?;
-    experiment::check_seeds(&seeds).map_err(value_error)?;
-    let ds = match (path, x, y) {
-        (Some(path), None, None) => {
-            let opts = LoadOptions {
+    let data = match (path, x, y) {
+        (Some(path), None, None) => EvalData::File {
+            path,
+            options: LoadOptions {
                 label_column,
                 labels: None,
-            };
-            py.detach(|| guarded("evaluate", || data::load(&path, &opts).map_err(data_error)))?
-        }
+            },
+        },
         (None, Some(x), Some(y)) => {
             let (x, y) = (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
-            Dataset::new(name, x.to_owned(), y.to_owned()).map_err(data_error)?
+            EvalData::Dataset(Dataset::new(name, x.to_owned(), y.to_owned()).map_err(data_error)?)
         }
         _ => {
             return Err(PyValueError::new_err(
@@ -587,10 +642,18 @@ fn evaluate(
             ))
         }
     };
-    let mut observer = PyObserver::new(verbose, ds.name.clone());
+    let request = EvalRequest {
+        data,
+        split: split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?,
+        fit: params.get().options.clone(),
+        seeds,
+    };
+    // The label until the first seed starts (progress lines name the dataset and seed).
+    let mut observer = PyObserver::new(verbose, String::new());
     let records = py.detach(|| {
         guarded("evaluate", || {
-            experiment::evaluate_seeds(ds, &cfg, &seeds, &mut observer)
+            request
+                .run(&mut observer)
                 .map_err(|e| eval_error(e, &mut observer))
         })
     })?;
@@ -619,9 +682,12 @@ fn _buffer_address(x: PyReadonlyArray2<'_, f32>) -> PyResult<usize> {
 fn _anoonly(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<PyModel>()?;
+    m.add_class::<PyMethodInfo>()?;
     m.add_function(wrap_pyfunction!(methods, m)?)?;
-    m.add_function(wrap_pyfunction!(method_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(method_name, m)?)?;
     m.add_function(wrap_pyfunction!(train_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(split_defaults, m)?)?;
+    m.add_function(wrap_pyfunction!(labels, m)?)?;
     m.add_class::<PyFitParams>()?;
     m.add_function(wrap_pyfunction!(check_contamination, m)?)?;
     m.add_function(wrap_pyfunction!(fit, m)?)?;

@@ -2,21 +2,21 @@
 //! protocol and seed, fit on the train split, score the test split, compute the metrics,
 //! and time the fit and the scoring ([`evaluate_once`]); several seeds in a row, the last
 //! one splitting the data in place ([`evaluate_seeds`]); the mean/sd summary over seeds
-//! ([`summarize`], [`summary_line`]); and the demo ([`demo`]). Front ends call these and
-//! print what they return.
+//! ([`summarize`], [`summary_line`]); and the demo ([`demo`]). [`EvalRequest`] is the one
+//! entry point of a whole `eval` (data, split, fit options, seeds, with the defaults):
+//! the CLI's `eval` and Python's `anoonly.evaluate` build one and print or return what
+//! its [`EvalRequest::run`] gives.
 //!
 //! ```
-//! use anoonly::experiment::{evaluate_seeds, summarize, EvalConfig, NoSeedObserver};
-//! use anoonly::methods::{FitParams, MethodKind};
-//! use anoonly::protocol::SplitParams;
+//! use anoonly::experiment::{summarize, EvalData, EvalRequest, NoSeedObserver};
+//! use anoonly::methods::MethodKind;
 //!
-//! // DeepSAD at the authors' settings on the built-in data, seeds 0 and 1.
-//! let cfg = EvalConfig {
-//!     fit: FitParams::new(MethodKind::DeepSad),
-//!     split: SplitParams::default(),
-//! };
-//! let ds = anoonly::data::synthetic::demo_dataset(0);
-//! let records = evaluate_seeds(ds, &cfg, &[0, 1], &mut NoSeedObserver)?;
+//! // DeepSAD at the authors' settings on the built-in data, the protocol's default split,
+//! // seeds 0 and 1.
+//! let data = EvalData::Dataset(anoonly::data::synthetic::demo_dataset(0));
+//! let mut request = EvalRequest::new(data, MethodKind::DeepSad);
+//! request.seeds = vec![0, 1];
+//! let records = request.run(&mut NoSeedObserver)?;
 //! assert_eq!(records.len(), 2);
 //! // Test AUCROC, mean over the two seeds (measured: 0.921 ± 0.037).
 //! let s = summarize(&records);
@@ -25,13 +25,14 @@
 //! ```
 
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::time::Instant;
 
 use ndarray::{Array1, Array2};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::data::Dataset;
-use crate::methods::{FitError, FitParams, MethodKind, MethodParams, ScoreError};
+use crate::data::{DataError, Dataset, LoadOptions};
+use crate::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, ScoreError};
 use crate::metrics::{evaluate, MetricError, Metrics};
 use crate::protocol::{
     plan, split_owned, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
@@ -55,11 +56,76 @@ impl EvalConfig {
     }
 }
 
+/// Where an evaluation's rows come from.
+#[derive(Clone, Debug)]
+pub enum EvalData {
+    /// A labeled file, read as `anoonly eval` reads it ([`crate::data::load`]: at least
+    /// one anomaly), after the request's other checks.
+    File { path: PathBuf, options: LoadOptions },
+    /// Rows already in memory (Python's arrays, built-in data), with their true labels.
+    Dataset(Dataset),
+}
+
+/// A whole evaluation as `anoonly eval` runs it: data, split, fit options and seeds. Every
+/// front end builds one from its arguments (the CLI's flags, Python's keywords) and calls
+/// [`EvalRequest::run`], so the checks, their order and the records are the same
+/// everywhere.
+#[derive(Clone, Debug)]
+pub struct EvalRequest {
+    pub data: EvalData,
+    /// The split (`SplitParams::default()`: the protocol's defaults).
+    pub split: SplitParams,
+    /// The fit; its `seed` is replaced by each of `seeds`.
+    pub fit: FitOptions,
+    /// Each seed is the data seed and the model seed of one evaluation.
+    pub seeds: Vec<u64>,
+}
+
+/// The seeds of an evaluation when none are given (`eval --seeds`).
+pub const DEFAULT_SEEDS: &[u64] = &[0];
+
+impl EvalRequest {
+    /// `method` at the authors' settings on `data`, the protocol's default split,
+    /// [`DEFAULT_SEEDS`].
+    pub fn new(data: EvalData, method: MethodKind) -> Self {
+        EvalRequest {
+            data,
+            split: SplitParams::default(),
+            fit: FitOptions::new(method),
+            seeds: DEFAULT_SEEDS.to_vec(),
+        }
+    }
+
+    /// The checked configuration: fit options, split and seeds, before any data is read.
+    pub fn config(&self) -> Result<EvalConfig, EvalError> {
+        let cfg = EvalConfig {
+            fit: self.fit.build()?,
+            split: self.split.clone(),
+        };
+        cfg.validate()?;
+        check_seeds(&self.seeds)?;
+        Ok(cfg)
+    }
+
+    /// Checks the request ([`EvalRequest::config`]), reads the data and evaluates it once
+    /// per seed ([`evaluate_seeds`]): the records, each also passed to `observer` as it
+    /// finishes.
+    pub fn run(self, observer: &mut dyn SeedObserver) -> Result<Vec<EvalRecord>, EvalError> {
+        let cfg = self.config()?;
+        let ds = match self.data {
+            EvalData::File { path, options } => crate::data::load(&path, &options)?,
+            EvalData::Dataset(ds) => ds,
+        };
+        evaluate_seeds(ds, &cfg, &self.seeds, observer)
+    }
+}
+
 /// One finished evaluation (one dataset, one variant, one seed). Metrics are fractions.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EvalRecord {
     pub dataset: String,
-    pub method: String,
+    /// Serialised as its name (`deepsad`).
+    pub method: MethodKind,
     pub anoonly: bool,
     pub lambda_n: f32,
     /// The normalisation before the last layer that was built (`--norm`, or the method's
@@ -71,8 +137,10 @@ pub struct EvalRecord {
     pub normal_ratio: f64,
     /// The method's batch size, where it has one.
     pub batch_size: Option<usize>,
-    pub setting: &'static str,
-    pub protocol: &'static str,
+    /// Serialised as its name (`clean`, `noisy`).
+    pub setting: Setting,
+    /// Serialised as its name (`adbench`, `leakage-free`).
+    pub protocol: Protocol,
     pub gamma_la: f64,
     pub seed: u64,
     pub aucroc: f64,
@@ -93,7 +161,7 @@ pub struct EvalRecord {
     pub method_params: MethodParams,
     /// What the fit did differently from the authors' code on this data
     /// ([`crate::train::TrainReport::notes`]); not in the JSON when there is none.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
 }
 
@@ -106,6 +174,9 @@ pub enum EvalError {
     Params(#[from] ParamError),
     #[error(transparent)]
     Split(ProtocolError),
+    /// The data file could not be read (its message names the file).
+    #[error(transparent)]
+    Data(#[from] DataError),
     #[error("{dataset}: split: {source}")]
     Protocol {
         dataset: String,
@@ -120,22 +191,6 @@ pub enum EvalError {
         dataset: String,
         source: MetricError,
     },
-}
-
-/// Name of a protocol as the CLI and the JSON output spell it.
-pub fn protocol_name(p: Protocol) -> &'static str {
-    match p {
-        Protocol::Adbench => "adbench",
-        Protocol::LeakageFree => "leakage-free",
-    }
-}
-
-/// Name of a setting as the CLI and the JSON output spell it.
-pub fn setting_name(s: Setting) -> &'static str {
-    match s {
-        Setting::Clean => "clean",
-        Setting::Noisy => "noisy",
-    }
 }
 
 /// Runs one evaluation with `seed` as the data seed and the model seed. `ds` is left as it
@@ -279,15 +334,15 @@ fn evaluate_parts(
         })?;
     Ok(EvalRecord {
         dataset: name(),
-        method: fit_params.method.kind().to_string(),
+        method: fit_params.method.kind(),
         anoonly: fit_params.train.anoonly,
         lambda_n: fit_params.train.lambda_n(),
         norm,
         bn_loss_weight: (norm == NormKind::BnLoss).then_some(fit_params.train.bn_loss_weight),
         normal_ratio: cfg.split.normal_ratio,
         batch_size: fit_params.method.batch_size(),
-        setting: setting_name(cfg.split.setting),
-        protocol: protocol_name(cfg.split.protocol),
+        setting: cfg.split.setting,
+        protocol: cfg.split.protocol,
         gamma_la: cfg.split.gamma_la,
         seed,
         aucroc: m.aucroc,
@@ -463,7 +518,7 @@ pub fn evaluate_seeds(
 pub fn summary_line(records: &[EvalRecord]) -> String {
     let s = summarize(records);
     let (dataset, method, anoonly) = records.first().map_or(("", "", false), |r| {
-        (r.dataset.as_str(), r.method.as_str(), r.anoonly)
+        (r.dataset.as_str(), r.method.name(), r.anoonly)
     });
     format!(
         "{} {}{} over {} seed(s): AUCROC {}  AUCPR {}  AUCPR-normal {}  fit {:.2}s",
@@ -536,7 +591,8 @@ impl std::fmt::Display for Demo {
         for (fit, s) in &self.rows {
             writeln!(
                 f,
-                "| DeepSAD{} | {} | {} | {} | {:.2} |",
+                "| {}{} | {} | {} | {} | {:.2} |",
+                fit.method.kind().display_name(),
                 if fit.train.anoonly { " + AnoOnly" } else { "" },
                 pct(s.aucroc),
                 pct(s.aucpr),
@@ -577,6 +633,92 @@ mod tests {
             };
             assert_eq!(key(&a), key(&b), "{kind}");
         }
+    }
+
+    /// A request runs as `evaluate_seeds` on its data and configuration, and its records
+    /// read back from their JSON as they were.
+    #[test]
+    fn a_request_gives_the_records_of_evaluate_seeds() {
+        let mut request = EvalRequest::new(EvalData::Dataset(demo_dataset(2)), MethodKind::DevNet);
+        request.fit.epochs = Some(2);
+        request.fit.anoonly = true;
+        request.seeds = vec![3, 4];
+        let cfg = request.config().unwrap();
+        let direct = evaluate_seeds(demo_dataset(2), &cfg, &[3, 4], &mut NoSeedObserver).unwrap();
+        let records = request.run(&mut NoSeedObserver).unwrap();
+        let untimed = |r: &EvalRecord| EvalRecord {
+            fit_seconds: 0.0,
+            score_seconds: 0.0,
+            ..r.clone()
+        };
+        assert_eq!(records.len(), 2);
+        for (a, b) in records.iter().zip(&direct) {
+            assert_eq!(untimed(a), untimed(b));
+            assert_eq!(
+                (a.method, a.setting, a.protocol),
+                (MethodKind::DevNet, Setting::Clean, Protocol::Adbench)
+            );
+            let json = serde_json::to_string(a).unwrap();
+            assert!(
+                json.starts_with(&format!(
+                    "{{\"dataset\":\"{}\",\"method\":\"devnet\",",
+                    a.dataset
+                )),
+                "{json}"
+            );
+            assert!(
+                json.contains("\"setting\":\"clean\",\"protocol\":\"adbench\","),
+                "{json}"
+            );
+            // It reads back typed. (serde_json, without its `float_roundtrip` feature,
+            // may read an f64 one unit in the last place off: compare the metrics to 1e-15.)
+            let back: EvalRecord = serde_json::from_str(&json).unwrap();
+            assert_eq!(
+                EvalRecord {
+                    aucpr: a.aucpr,
+                    aucroc: a.aucroc,
+                    aucpr_normal: a.aucpr_normal,
+                    aucpr_normal_official: a.aucpr_normal_official,
+                    ..back.clone()
+                },
+                *a
+            );
+            for (x, y) in [(back.aucroc, a.aucroc), (back.aucpr, a.aucpr)] {
+                assert!((x - y).abs() <= 1e-15, "{x} {y}");
+            }
+        }
+    }
+
+    /// A request is checked before its data is read: bad options, split or seeds are
+    /// refused without touching the file.
+    #[test]
+    fn a_request_is_checked_before_its_data_is_read() {
+        let missing = EvalData::File {
+            path: "no-such-file.npz".into(),
+            options: Default::default(),
+        };
+        let mut r = EvalRequest::new(missing, MethodKind::DeepSad);
+        r.seeds.clear();
+        assert!(matches!(
+            r.clone().run(&mut NoSeedObserver),
+            Err(EvalError::NoSeeds)
+        ));
+        r.seeds = vec![0];
+        r.split.gamma_la = 2.0;
+        assert!(matches!(
+            r.clone().run(&mut NoSeedObserver),
+            Err(EvalError::Split(_))
+        ));
+        r.split.gamma_la = 0.1;
+        r.fit.params.push(("lr".into(), serde_json::json!(-1.0)));
+        assert!(matches!(
+            r.clone().run(&mut NoSeedObserver),
+            Err(EvalError::Params(_))
+        ));
+        r.fit.params.clear();
+        let e = r.run(&mut NoSeedObserver).unwrap_err();
+        assert!(matches!(e, EvalError::Data(_)), "{e}");
+        assert!(e.to_string().contains("no-such-file.npz"), "{e}");
     }
 
     #[test]

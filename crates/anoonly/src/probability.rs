@@ -21,6 +21,22 @@ pub fn check_contamination(contamination: f64) -> Result<(), ScoreError> {
     }
 }
 
+/// PyOD's prediction rule: a row is called an anomaly when its score is strictly above the
+/// threshold ([`crate::methods::Model::threshold`]); a tie is normal. The one place the rule
+/// lives: `Model::predict`, the CLI's `score --contamination`, Python's `predict` and
+/// `labels_`, and [`confidence`] all call it.
+pub fn is_anomaly(score: f32, threshold: f32) -> bool {
+    score > threshold
+}
+
+/// [`is_anomaly`] of each score as 1 (anomaly) or 0.
+pub fn labels(scores: &[f32], threshold: f32) -> Vec<u8> {
+    scores
+        .iter()
+        .map(|&s| u8::from(is_anomaly(s, threshold)))
+        .collect()
+}
+
 /// `predict_proba(method="linear")`: the scores min-max scaled with the training scores'
 /// range (scikit-learn's `MinMaxScaler`, a zero range scaled by 1), clipped to `[0, 1]`.
 pub fn linear(train: &[f32], scores: &[f32]) -> Vec<f64> {
@@ -88,7 +104,7 @@ pub fn confidence(train: &[f32], scores: &[f32], contamination: f64, threshold: 
             // p lies strictly in (0, 1), so the distribution is always valid.
             let cdf = binomial_cdf(k, n, p);
             let c = (1.0 - cdf).clamp(0.0, 1.0);
-            if s > threshold {
+            if is_anomaly(s, threshold) {
                 c
             } else {
                 1.0 - c
@@ -173,6 +189,12 @@ fn beta_fraction(a: f64, b: f64, x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_strictly_above_the_threshold() {
+        assert_eq!(labels(&[0.5, 1.0, 1.5, f32::INFINITY], 1.0), [0, 0, 1, 1]);
+        assert!(!is_anomaly(f32::NAN, 0.0));
+    }
 
     #[test]
     fn linear_scales_by_the_training_range_and_clips() {

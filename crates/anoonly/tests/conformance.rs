@@ -95,6 +95,22 @@ fn the_registry_is_consistent() {
         assert_eq!(name.parse::<MethodKind>().unwrap(), kind);
         assert_eq!(name.to_uppercase().parse::<MethodKind>().unwrap(), kind);
         assert_eq!(serde_json::to_value(kind).unwrap(), json!(name));
+        // The display name (Python's class) reads as the method too, and the summary (its
+        // docstring) is one paragraph that says what AnoOnly means for it.
+        let display = kind.display_name();
+        assert_eq!(display.parse::<MethodKind>().unwrap(), kind, "{display}");
+        let summary = kind.summary();
+        assert!(
+            summary.contains("AnoOnly") && summary.contains(" 20") && !summary.contains('\n'),
+            "{name}: the summary names the paper (year) and AnoOnly, in one paragraph: {summary}"
+        );
+        assert_eq!(
+            kind.trains_in_epochs(),
+            MethodParams::param_defaults(kind)
+                .iter()
+                .any(|(n, _)| n == "epochs"),
+            "{name}"
+        );
         let p = MethodParams::defaults(kind);
         assert_eq!(p.kind(), kind);
         p.validate()

@@ -146,7 +146,7 @@ impl Cell {
             self.dataset.name,
             self.method,
             self.variant,
-            anoonly::experiment::setting_name(self.setting),
+            self.setting.name(),
             self.gamma_la,
             self.seed
         );
@@ -164,7 +164,7 @@ impl Cell {
 pub fn protocol_suffix(protocol: Protocol) -> String {
     match protocol {
         Protocol::Adbench => String::new(),
-        other => format!("/protocol={}", anoonly::experiment::protocol_name(other)),
+        other => format!("/protocol={}", other.name()),
     }
 }
 #[cfg(test)]

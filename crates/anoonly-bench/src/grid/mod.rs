@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use anoonly::methods::{FitParams, MethodKind};
+use anoonly::methods::{parse_assignment, FitOptions, FitParams, MethodKind};
 use anoonly::protocol::{Protocol, Setting, SplitParams};
 use anoonly::vocab::ParamError;
 
@@ -168,22 +168,20 @@ impl Grid {
     }
 
     /// The fit and split parameters of a cell: the method's defaults, the grid's `epochs`
-    /// (for a method that trains in epochs) and `set`, then the cell's ablation override.
+    /// (for a method that trains in epochs) and `set`, in [`FitOptions::build`]'s order (a
+    /// `set` entry naming `epochs` wins over the grid's `epochs`, as in `eval`), then the
+    /// cell's ablation override.
     pub fn config(&self, cell: &Cell) -> Result<(FitParams, SplitParams), ParamError> {
-        let mut fit = FitParams::new(cell.method)
-            .anoonly(cell.variant == Variant::AnoOnly)
-            .seed(cell.seed);
-        if let (Some(e), Some(slot)) = (self.epochs, fit.method.knobs().epochs) {
-            *slot = e;
-        }
+        let mut options = FitOptions::new(cell.method);
+        options.anoonly = cell.variant == Variant::AnoOnly;
+        options.seed = cell.seed;
+        options.epochs = self.epochs.filter(|_| cell.method.trains_in_epochs());
         for (m, kv) in &self.set {
             if *m == cell.method {
-                let (k, v) = kv.split_once('=').ok_or_else(|| {
-                    ParamError::new("set", kv, "expected NAME=VALUE for a method parameter")
-                })?;
-                fit.method.set(k.trim(), v.trim())?;
+                options.params.push(parse_assignment(kv)?);
             }
         }
+        let mut fit = options.unchecked()?;
         let mut split = SplitParams {
             protocol: cell.protocol,
             setting: cell.setting,

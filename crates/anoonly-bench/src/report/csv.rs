@@ -10,7 +10,7 @@ use crate::paper::Paper;
 use crate::results::ResultRecord;
 use crate::sections::{sections, Metric, Section};
 use crate::stats::Verdict;
-use anoonly::experiment::{protocol_name, setting_name, MeanSd};
+use anoonly::experiment::MeanSd;
 
 /// `report.csv`: one row per section x method variant x family (or `mean`) x metric,
 /// with the paper's value and the difference where the paper has one. Values in %.
@@ -178,7 +178,7 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
             emit(
                 [
                     "protocol".into(),
-                    setting_name(pc.setting).into(),
+                    pc.setting.name().into(),
                     String::new(),
                     pc.gamma_la.to_string(),
                     abl.clone(),
@@ -195,8 +195,8 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
             emit(
                 [
                     "ablation".into(),
-                    setting_name(ac.setting).into(),
-                    protocol_name(ac.protocol).into(),
+                    ac.setting.name().into(),
+                    ac.protocol.name().into(),
                     row.gamma_la.to_string(),
                     String::new(),
                 ],

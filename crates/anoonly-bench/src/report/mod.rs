@@ -25,7 +25,7 @@ use super::sections::{
     Section,
 };
 use crate::stats::{ALPHA, BOOTSTRAP_RESAMPLES};
-use anoonly::experiment::{pct, protocol_name, setting_name, MeanSd};
+use anoonly::experiment::{pct, MeanSd};
 use anoonly::methods::MethodKind;
 use anoonly::protocol::{Protocol, Setting};
 
@@ -253,8 +253,8 @@ fn ablation_summaries(secs: &[Section], s: &mut String) {
         let _ = writeln!(
             s,
             "## Ablation `{name}` ({} · {} · gamma_la {}%): AUCROC, mean of family means\n",
-            setting_name(setting),
-            protocol_name(protocol),
+            setting.name(),
+            protocol.name(),
             gammas.into_iter().collect::<Vec<_>>().join(", ")
         );
         let reference = Paper::get().ablation(name);

@@ -11,7 +11,6 @@ use crate::evidence::{
 use crate::grid::Switch;
 use crate::sections::{fmt_num, label, Metric, Section};
 use crate::stats::{format_p, Verdict, ALPHA};
-use anoonly::experiment::{protocol_name, setting_name};
 
 /// A difference in points, signed, one decimal (`+5.2`, `-0.3`, `0.0`).
 fn points(x: f64) -> String {
@@ -248,7 +247,7 @@ pub(super) fn protocol_sections(analysis: &Analysis, s: &mut String) {
     for pc in &analysis.protocols {
         let mut title = format!(
             "## Leakage: `leakage-free` − `adbench` ({} · gamma_la {}%",
-            setting_name(pc.setting),
+            pc.setting.name(),
             fmt_num(100.0 * pc.gamma_la)
         );
         if let Some(o) = &pc.ablation {
@@ -327,8 +326,8 @@ pub(super) fn ablation_evidence(analysis: &Analysis, s: &mut String) {
             s,
             "## Ablation `{}` against the defaults ({} · {})\n",
             ac.name,
-            setting_name(ac.setting),
-            protocol_name(ac.protocol)
+            ac.setting.name(),
+            ac.protocol.name()
         );
         let budget = ac
             .table

@@ -303,6 +303,13 @@ pub fn init_center(
 impl Method for FittedDeepSad {
     type Params = DeepSadParams;
     const NAME: &'static str = "deepsad";
+    const DISPLAY_NAME: &'static str = "DeepSAD";
+    const SUMMARY: &'static str =
+        "Deep SAD (Ruff et al., ICLR 2020): a network maps unlabeled rows close to a centre and \
+         labeled anomalies far from it; the score is the squared distance to the centre. \
+         AnoOnly (`anoonly=True`, `--anoonly`) drops the loss on unlabeled rows (lambda_n = 0) \
+         and keeps DeepSAD's own BatchNorms (without affine) before the last layer. With no \
+         labeled anomaly the vanilla method trains as Deep SVDD.";
     const SUPPORTS_ANOONLY: bool = true;
     /// Its two torch BatchNorms without affine (the paper's BN*).
     const OWN_NORM: NormKind = NormKind::BnNoAffine;

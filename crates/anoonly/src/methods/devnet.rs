@@ -359,6 +359,13 @@ impl FittedDevNet {
 impl Method for FittedDevNet {
     type Params = DevNetParams;
     const NAME: &'static str = "devnet";
+    const DISPLAY_NAME: &'static str = "DevNet";
+    const SUMMARY: &'static str =
+        "DevNet (Pang et al., KDD 2019): a deviation network that scores unlabeled rows near 0 \
+         and labeled anomalies beyond a margin. `loss` picks `\"official\"` (the authors' code) \
+         or `\"paper\"` (the paper's hinge losses). AnoOnly (`anoonly=True`, `--anoonly`) drops \
+         the loss on unlabeled rows (lambda_n = 0) and adds a BatchNorm before the output \
+         layer.";
     const SUPPORTS_ANOONLY: bool = true;
     /// None (AnoOnly adds a Keras BatchNorm after the hidden ReLU).
     const OWN_NORM: NormKind = NormKind::None;

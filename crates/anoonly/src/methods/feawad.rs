@@ -891,6 +891,13 @@ fn shared_pretrain(
 impl Method for FittedFeawad {
     type Params = FeawadParams;
     const NAME: &'static str = "feawad";
+    const DISPLAY_NAME: &'static str = "FEAWAD";
+    const SUMMARY: &'static str =
+        "FEAWAD (Zhou et al., TNNLS 2021): an autoencoder, pretrained without labels, whose \
+         features and reconstruction error feed a deviation scorer. `compat=\"official\"` \
+         replicates the authors' code's bugs. AnoOnly (`anoonly=True`, `--anoonly`) drops the \
+         loss on unlabeled rows in the scorer's training (lambda_n = 0; the pretraining is the \
+         same in both variants) and keeps FEAWAD's own BatchNorm before the output layer.";
     const SUPPORTS_ANOONLY: bool = true;
     /// A Keras BatchNorm on the head's 33-d input (in the authors' vanilla FEAWAD too).
     const OWN_NORM: NormKind = NormKind::Bn;

@@ -324,6 +324,12 @@ impl FittedGanomaly {
 impl Method for FittedGanomaly {
     type Params = GanomalyParams;
     const NAME: &'static str = "ganomaly";
+    const DISPLAY_NAME: &'static str = "GANomaly";
+    const SUMMARY: &'static str =
+        "GANomaly (Akcay et al., ACCV 2018), a baseline of the paper: an \
+         encoder-decoder-encoder GAN trained on the unlabeled rows, scoring a row by the \
+         distance between its two latent codes. No AnoOnly variant: it has no per-row loss on \
+         normal data to drop.";
     const SUPPORTS_ANOONLY: bool = false;
     /// None: a baseline without a normalisation layer.
     const OWN_NORM: NormKind = NormKind::None;

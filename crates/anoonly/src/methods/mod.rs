@@ -4,9 +4,9 @@
 //! higher scores to more anomalous rows and [`Model::predict`] thresholds them at a
 //! contamination rate. Labels: 1 = known anomaly, 0 = unlabeled.
 //!
-//! One file per method; each implements [`Method`]: what the method is (its name, whether
-//! it has an AnoOnly variant, its own normalisation, its layer widths, its epochs and batch
-//! size knobs) and what it does (its network, its `L_N` and `L_A`, its sampler, its
+//! One file per method; each implements [`Method`]: what the method is (its names and
+//! summary, whether it has an AnoOnly variant, its own normalisation, its layer widths, its
+//! epochs and batch size knobs) and what it does (its network, its `L_N` and `L_A`, its sampler, its
 //! scoring, its saved state). The training loop and the AnoOnly switch live in
 //! [`crate::train`]. The list below is the registry: [`MethodKind`], [`MethodParams`] and
 //! [`Fitted`] and every dispatch over them are generated from it (`registry.rs`), so adding a
@@ -70,7 +70,7 @@ pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
 pub use ganomaly::GanomalyParams;
-pub use options::{parse_value, value_text, FitOptions};
+pub use options::{parse_assignment, parse_value, value_text, FitOptions};
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
 pub use xgbod::XgbodParams;
@@ -94,6 +94,14 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
 
     /// The name on the command line, in records, results and model files.
     const NAME: &'static str;
+
+    /// The name as its authors write it (`DeepSAD`, `FEAWAD`): the Python class's name.
+    const DISPLAY_NAME: &'static str;
+
+    /// One paragraph for users: what the method is, with its citation, and what AnoOnly
+    /// (`anoonly=True`, `--anoonly`) means for it, or that it has none. The Python class's
+    /// docstring (followed by its hyperparameters and their defaults).
+    const SUMMARY: &'static str;
 
     /// Whether the method has an AnoOnly variant: a per-row `L_N` the AnoOnly switch can
     /// drop. The paper's baselines do not, and refuse `anoonly`, `lambda_n` and `norm`.
@@ -198,6 +206,13 @@ impl<'a> Knobs<'a> {
 }
 
 impl MethodKind {
+    /// Whether the method trains in epochs (has an `epochs` knob, [`Method::knobs`]): what
+    /// `--epochs`, a grid's `epochs` and Python's `epochs=` apply to. XGBOD grows boosting
+    /// rounds instead.
+    pub fn trains_in_epochs(self) -> bool {
+        MethodParams::defaults(self).epochs().is_some()
+    }
+
     /// The names of the methods that train without labeled anomalies, for messages.
     fn trained_without_anomalies() -> String {
         let names: Vec<&str> = MethodKind::ALL
@@ -651,14 +666,17 @@ impl Model {
         Ok(s[lo] + (s[hi] - s[lo]) * frac)
     }
 
-    /// 1 where the score exceeds [`Model::threshold`], else 0 (PyOD's `predict`).
+    /// 1 where the score exceeds [`Model::threshold`], else 0 (PyOD's `predict`,
+    /// [`crate::probability::is_anomaly`]).
     pub fn predict(
         &self,
         x: ArrayView2<f32>,
         contamination: f64,
     ) -> Result<Array1<u8>, ScoreError> {
         let t = self.threshold(contamination)?;
-        Ok(self.decision_function(x)?.mapv(|s| u8::from(s > t)))
+        Ok(self
+            .decision_function(x)?
+            .mapv(|s| u8::from(crate::probability::is_anomaly(s, t))))
     }
 
     /// The method.

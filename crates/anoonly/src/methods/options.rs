@@ -3,7 +3,7 @@
 //! and the bindings apply the same options in the same order with the same checks.
 
 use super::{FitParams, MethodKind};
-use crate::train::EmptyBatch;
+use crate::train::{EmptyBatch, DEFAULT_BN_LOSS_WEIGHT};
 use crate::vocab::{NormKind, ParamError};
 
 /// A fit described by a front end's options. Every field but `method` is optional in
@@ -19,15 +19,18 @@ pub struct FitOptions {
     pub norm: Option<NormKind>,
     /// Weight of `L_BN` with [`NormKind::BnLoss`].
     pub bn_loss_weight: f32,
-    /// Epochs (an error for a method that does not train in epochs).
+    /// Epochs (an error for a method that does not train in epochs). A `params` entry
+    /// named `epochs` wins over it (see [`FitOptions::build`]).
     pub epochs: Option<usize>,
-    /// Training batch size (an error for a method without batches).
+    /// Training batch size (an error for a method without batches). A `params` entry
+    /// naming the method's batch-size field wins over it.
     pub batch_size: Option<usize>,
     /// Skip the optimiser step on batches without loss (default: step, as the authors).
     pub skip_empty_batches: bool,
     pub seed: u64,
-    /// Method hyperparameters by field name, applied in order before `epochs` and
-    /// `batch_size` (which win over a `params` entry of the same name).
+    /// Method hyperparameters by field name (`--set NAME=VALUE`, a grid's `set`, Python's
+    /// keywords), applied in order after `epochs` and `batch_size`, so an entry of the same
+    /// name wins over them.
     pub params: Vec<(String, serde_json::Value)>,
 }
 
@@ -39,7 +42,7 @@ impl FitOptions {
             anoonly: false,
             lambda_n: None,
             norm: None,
-            bn_loss_weight: 1.0,
+            bn_loss_weight: DEFAULT_BN_LOSS_WEIGHT,
             epochs: None,
             batch_size: None,
             skip_empty_batches: false,
@@ -50,6 +53,12 @@ impl FitOptions {
 
     /// The validated [`FitParams`] of these options.
     ///
+    /// Precedence, the same for every front end (`eval`, `fit`, `bench`, Python): the
+    /// method's defaults, then the typed knobs `epochs` and `batch_size`, then `params` in
+    /// order. A `params` entry names the field exactly, so it is the more specific and
+    /// wins: `eval --epochs 5 --set epochs=7` trains 7 epochs, as `bench --epochs 5
+    /// --set deepsad:epochs=7` does.
+    ///
     /// ```
     /// use anoonly::methods::{FitOptions, MethodKind};
     /// let mut o = FitOptions::new(MethodKind::DeepSad);
@@ -58,7 +67,10 @@ impl FitOptions {
     /// o.params.push(("lr".into(), serde_json::json!(0.001)));
     /// let p = o.build()?;
     /// assert_eq!(p.train.lambda_n(), 0.0);
-    /// assert_eq!(p.method.batch_size(), Some(128));
+    /// assert_eq!((p.method.epochs(), p.method.batch_size()), (Some(5), Some(128)));
+    /// // `--set epochs=7` beside `--epochs 5`: the named field wins.
+    /// o.params.push(("epochs".into(), serde_json::json!(7)));
+    /// assert_eq!(o.build()?.method.epochs(), Some(7));
     /// // A name the method does not have is refused with the names it has.
     /// o.params.push(("learning_rate".into(), serde_json::json!(0.1)));
     /// let e = o.build().unwrap_err().to_string();
@@ -66,26 +78,57 @@ impl FitOptions {
     /// # Ok::<(), anoonly::vocab::ParamError>(())
     /// ```
     pub fn build(&self) -> Result<FitParams, ParamError> {
+        let p = self.unchecked()?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    /// [`FitOptions::build`] without the final range check, for a caller that changes the
+    /// parameters further and validates them itself (bench's ablation overrides).
+    pub fn unchecked(&self) -> Result<FitParams, ParamError> {
         let mut p = FitParams::new(self.method)
             .anoonly(self.anoonly)
             .seed(self.seed);
-        for (name, value) in &self.params {
-            p.method.set_value(name, value.clone())?;
-        }
         p.train.lambda_n = self.lambda_n;
         p.train.norm = self.norm;
         p.train.bn_loss_weight = self.bn_loss_weight;
-        if let Some(b) = self.batch_size {
-            p.method.set_batch_size(b)?;
-        }
         if self.skip_empty_batches {
             p.train.empty_batch = EmptyBatch::Skip;
         }
         if let Some(e) = self.epochs {
             p.method.set_epochs(e)?;
         }
-        p.validate()?;
+        if let Some(b) = self.batch_size {
+            p.method.set_batch_size(b)?;
+        }
+        for (name, value) in &self.params {
+            p.method.set_value(name, value.clone())?;
+        }
         Ok(p)
+    }
+}
+
+/// Splits a `NAME=VALUE` assignment (`--set`, a grid's `set`, an ablation written as one
+/// string) into the name and its value ([`parse_value`]), both trimmed: the one parser of
+/// such text for every front end.
+///
+/// ```
+/// use anoonly::methods::parse_assignment;
+/// let (name, value) = parse_assignment("hidden = [64,16]")?;
+/// assert_eq!((name.as_str(), value), ("hidden", serde_json::json!([64, 16])));
+/// assert!(parse_assignment("lr").unwrap_err().to_string().contains("expected NAME=VALUE"));
+/// # Ok::<(), anoonly::vocab::ParamError>(())
+/// ```
+pub fn parse_assignment(text: &str) -> Result<(String, serde_json::Value), ParamError> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_string(), parse_value(value.trim())))
+        }
+        _ => Err(ParamError::new(
+            "set",
+            text,
+            "expected NAME=VALUE for a method parameter",
+        )),
     }
 }
 

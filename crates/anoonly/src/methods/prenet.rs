@@ -595,6 +595,12 @@ impl FittedPReNet {
 impl Method for FittedPReNet {
     type Params = PReNetParams;
     const NAME: &'static str = "prenet";
+    const DISPLAY_NAME: &'static str = "PReNet";
+    const SUMMARY: &'static str =
+        "PReNet (Pang et al., KDD 2023): a pairwise relation network scoring a row against \
+         reference anomalies and unlabeled rows. AnoOnly (`anoonly=True`, `--anoonly`) drops \
+         the loss on pairs of unlabeled rows (lambda_n = 0) and adds a BatchNorm at the end of \
+         the shared feature branch.";
     const SUPPORTS_ANOONLY: bool = true;
     /// None (AnoOnly ends the feature branch with a torch BatchNorm).
     const OWN_NORM: NormKind = NormKind::None;

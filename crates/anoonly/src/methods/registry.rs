@@ -1,9 +1,9 @@
 //! The method registry: one macro that turns the list of method files in `methods/mod.rs`
 //! into [`MethodKind`](super::MethodKind), [`MethodParams`](super::MethodParams) and
-//! [`Fitted`](super::Fitted) and every dispatch over them. Whatever a method *is* (its name,
-//! whether it has an AnoOnly variant, its own norm, its layer widths, its knobs) comes from
-//! its [`Method`](super::Method) implementation; this file only routes to it, so a new
-//! method is one new file plus one line in the registry list.
+//! [`Fitted`](super::Fitted) and every dispatch over them. Whatever a method *is* (its
+//! names, its summary, whether it has an AnoOnly variant, its own norm, its layer widths,
+//! its knobs) comes from its [`Method`](super::Method) implementation; this file only
+//! routes to it, so a new method is one new file plus one line in the registry list.
 
 /// `registry! { module::FittedType as Variant, ... }`: generates the enums and their
 /// dispatch, in the order listed (the paper's row order: reports list methods in it). The
@@ -25,6 +25,20 @@ macro_rules! registry {
             pub fn name(self) -> &'static str {
                 match self {
                     $(MethodKind::$variant => <$module::$fitted as Method>::NAME),+
+                }
+            }
+
+            /// The name as its authors write it (see [`Method::DISPLAY_NAME`]).
+            pub fn display_name(self) -> &'static str {
+                match self {
+                    $(MethodKind::$variant => <$module::$fitted as Method>::DISPLAY_NAME),+
+                }
+            }
+
+            /// One paragraph on the method for users (see [`Method::SUMMARY`]).
+            pub fn summary(self) -> &'static str {
+                match self {
+                    $(MethodKind::$variant => <$module::$fitted as Method>::SUMMARY),+
                 }
             }
 

@@ -346,6 +346,11 @@ fn draw_lesinn(
 impl Method for FittedRepen {
     type Params = RepenParams;
     const NAME: &'static str = "repen";
+    const DISPLAY_NAME: &'static str = "REPEN";
+    const SUMMARY: &'static str =
+        "REPEN (Pang et al., KDD 2018), a baseline of the paper: a representation learned with \
+         a triplet ranking loss (labeled anomalies as negatives), scored by a LeSiNN \
+         nearest-neighbour ensemble. No AnoOnly variant: its triplet loss couples rows.";
     const SUPPORTS_ANOONLY: bool = false;
     /// None: a baseline without a normalisation layer.
     const OWN_NORM: NormKind = NormKind::None;

@@ -112,6 +112,12 @@ impl FittedXgbod {
 impl Method for FittedXgbod {
     type Params = XgbodParams;
     const NAME: &'static str = "xgbod";
+    const DISPLAY_NAME: &'static str = "XGBOD";
+    const SUMMARY: &'static str =
+        "XGBOD (Zhao & Hryniewicki, IJCNN 2018), a baseline of the paper: gradient-boosted \
+         trees on the features and the scores of 41 unsupervised detectors. No AnoOnly variant. \
+         It does not train in epochs: its boosting rounds are `n_estimators`, as in PyOD's \
+         XGBOD (the CLI's `--set n_estimators=N`).";
     const SUPPORTS_ANOONLY: bool = false;
     /// None: a baseline without a network.
     const OWN_NORM: NormKind = NormKind::None;

@@ -26,8 +26,7 @@ pub use mt19937::Mt19937;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 
 /// Which split protocol.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {
     /// The official (ADBench) pipeline, incl. duplication of small files before the split.
     Adbench,
@@ -36,8 +35,7 @@ pub enum Protocol {
 }
 
 /// What happens to the train anomalies that are not labeled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Setting {
     /// Dropped from training (the paper's main setting, `--normal_clean`).
     Clean,
@@ -45,8 +43,66 @@ pub enum Setting {
     Noisy,
 }
 
-/// Parameters of [`split`].
-#[derive(Clone, Debug)]
+/// The one spelling of a protocol or setting name: [`Protocol::name`] / [`Setting::name`]
+/// give it, and `Display`, `FromStr` (case-insensitive, listing the known names when it
+/// fails) and serde (records, grid files, results lines) all go through it, so the CLI,
+/// the JSON output and the bench keys cannot disagree.
+macro_rules! named_enum {
+    ($ty:ident, $what:literal, [$($variant:ident => $name:literal),+ $(,)?]) => {
+        impl $ty {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            /// The name on the command line, in records, keys and files.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $name),+
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+
+        impl std::str::FromStr for $ty {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                $ty::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.name().eq_ignore_ascii_case(s))
+                    .ok_or_else(|| {
+                        let names: Vec<&str> = $ty::ALL.iter().map(|v| v.name()).collect();
+                        format!(concat!("unknown ", $what, " `{}` (known: {})"), s, names.join(", "))
+                    })
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+named_enum!(Protocol, "protocol", [Adbench => "adbench", LeakageFree => "leakage-free"]);
+named_enum!(Setting, "setting", [Clean => "clean", Noisy => "noisy"]);
+
+/// Parameters of [`split`]. `SplitParams::default()` holds the protocol's defaults (the
+/// paper's and `anoonly eval`'s), the one place front ends take them from (the CLI's flag
+/// defaults, Python's `split`/`evaluate` keywords through `_anoonly.split_defaults()`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct SplitParams {
     pub protocol: Protocol,
     pub setting: Setting,
@@ -717,5 +773,48 @@ fn permute_rows_inplace(buf: &mut [f32], d: usize, perm: &[u32]) {
             buf.copy_within(k * d..(k + 1) * d, j * d);
             j = k;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One spelling per value: `Display`, `FromStr` (any case) and serde agree, and an
+    /// unknown name lists the known ones.
+    #[test]
+    fn names_round_trip_through_every_reader() {
+        fn check<T>(all: &[T], what: &str)
+        where
+            T: Copy
+                + PartialEq
+                + std::fmt::Debug
+                + std::fmt::Display
+                + std::str::FromStr<Err = String>
+                + serde::Serialize
+                + serde::de::DeserializeOwned,
+        {
+            for &v in all {
+                let name = v.to_string();
+                assert_eq!(name.parse::<T>(), Ok(v));
+                assert_eq!(name.to_uppercase().parse::<T>(), Ok(v));
+                let json = serde_json::to_string(&v).unwrap();
+                assert_eq!(json, format!("\"{name}\""));
+                assert_eq!(serde_json::from_str::<T>(&json).unwrap(), v);
+            }
+            let e = "nosuch".parse::<T>().unwrap_err();
+            assert!(
+                e.starts_with(&format!("unknown {what} `nosuch` (known: ")),
+                "{e}"
+            );
+            assert!(serde_json::from_str::<T>("\"nosuch\"").is_err());
+        }
+        check(Protocol::ALL, "protocol");
+        check(Setting::ALL, "setting");
+        // The spellings records, keys and grid files have always used.
+        let names: Vec<String> = Protocol::ALL.iter().map(|p| p.to_string()).collect();
+        assert_eq!(names, ["adbench", "leakage-free"]);
+        let names: Vec<String> = Setting::ALL.iter().map(|s| s.to_string()).collect();
+        assert_eq!(names, ["clean", "noisy"]);
     }
 }

@@ -51,13 +51,18 @@ pub struct TrainParams {
     pub empty_batch: EmptyBatch,
     /// Override of the layer before the last layer (`None`: the method's choice).
     pub norm: Option<NormKind>,
-    /// Weight of the BN† loss `L_BN` when the norm is [`NormKind::BnLoss`] (the paper: 1).
-    #[serde(default = "one")]
+    /// Weight of the BN† loss `L_BN` when the norm is [`NormKind::BnLoss`]
+    /// ([`DEFAULT_BN_LOSS_WEIGHT`]; absent from model files written before it existed).
+    #[serde(default = "default_bn_loss_weight")]
     pub bn_loss_weight: f32,
 }
 
-fn one() -> f32 {
-    1.0
+/// The paper's weight of `L_BN` (eq. 5): the default of every front end's
+/// `bn_loss_weight` (`--bn-loss-weight`, Python's keyword, model files without the field).
+pub const DEFAULT_BN_LOSS_WEIGHT: f32 = 1.0;
+
+fn default_bn_loss_weight() -> f32 {
+    DEFAULT_BN_LOSS_WEIGHT
 }
 
 impl Default for TrainParams {
@@ -68,7 +73,7 @@ impl Default for TrainParams {
             seed: 0,
             empty_batch: EmptyBatch::Step,
             norm: None,
-            bn_loss_weight: 1.0,
+            bn_loss_weight: DEFAULT_BN_LOSS_WEIGHT,
         }
     }
 }
@@ -127,7 +132,7 @@ impl From<NormKind> for HeadNorm {
     fn from(kind: NormKind) -> Self {
         HeadNorm {
             kind,
-            bn_loss_weight: 1.0,
+            bn_loss_weight: DEFAULT_BN_LOSS_WEIGHT,
         }
     }
 }
