@@ -52,7 +52,7 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, sub_seed, Rng};
 use crate::train::{
-    self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction,
+    self, head_norm, norm_layer, Checkpoint, FitContext, HeadNorm, Item, NormFlavour, Reduction,
     Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 use crate::vocab::tensor::{load_rows, mat_tensor};
@@ -622,8 +622,9 @@ impl Method for FittedPReNet {
         train_params: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: Observer<'_>,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        let observer = ctx.observer;
         let anomalies: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
         let unlabeled: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
         if anomalies.is_empty() {

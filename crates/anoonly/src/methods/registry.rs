@@ -1,7 +1,7 @@
 //! The method registry: one macro that turns the list of method files in `methods/mod.rs`
 //! into [`MethodKind`](super::MethodKind), [`MethodParams`](super::MethodParams) and
 //! [`Fitted`](super::Fitted) and every dispatch over them. Whatever a method *is* (its name,
-//! whether it has an AnoOnly variant, its own norm, its layer widths, its knobs) comes from
+//! whether it has an AnoOnly variant, its own norm, its layer widths, its knobs, its stages) comes from
 //! its [`Method`](super::Method) implementation; this file only routes to it, so a new
 //! method is one new file plus one line in the registry list.
 
@@ -55,6 +55,14 @@ macro_rules! registry {
             pub fn relative_cost(self, n_rows: usize) -> f64 {
                 match self {
                     $(MethodKind::$variant => <$module::$fitted as Method>::relative_cost(n_rows)),+
+                }
+            }
+
+            /// The stages of the method's fit ([`Method::STAGES`]; empty: one stage, nothing
+            /// shared).
+            pub fn stages(self) -> &'static [StageSpec] {
+                match self {
+                    $(MethodKind::$variant => <$module::$fitted as Method>::STAGES),+
                 }
             }
 
@@ -135,14 +143,11 @@ macro_rules! registry {
                 train: &TrainParams,
                 x: ArrayView2<f32>,
                 y: ArrayView1<u8>,
-                observer: &mut dyn FitObserver,
-                shared: Option<&dyn PretrainCache>,
+                ctx: FitContext<'_>,
             ) -> Result<(Fitted, TrainReport), FitError> {
                 Ok(match self {
                     $(MethodParams::$variant(p) => {
-                        let (f, r) = <$module::$fitted as Method>::fit_shared(
-                            p, train, x, y, observer, shared,
-                        )?;
+                        let (f, r) = <$module::$fitted as Method>::fit(p, train, x, y, ctx)?;
                         (Fitted::$variant(Box::new(f)), r)
                     }),+
                 })
