@@ -1,5 +1,5 @@
 //! Build script: `ANOONLY_CODE_DIGEST`, a digest of everything that compiles into this
-//! crate's numbers, for the keys of shared work (`src/train/shared.rs`): this crate's sources,
+//! crate's numbers, for the keys of shared work (`src/train/shared/`): this crate's sources,
 //! the workspace's `Cargo.lock` (every dependency's version, the matrix kernel's among
 //! them) when there is one, the compiler's version, the target and its compile-time
 //! features, and the optimisation settings. A cached result computed by another build is

@@ -18,11 +18,12 @@
 //! the shard or the order in which cells finish. A run reports its progress to a
 //! [`BenchObserver`] (the CLI draws a terminal bar with it, Python its own or none).
 //!
-//! Cells share exact work ([`anoonly::train::shared`]): FEAWAD's pretraining is computed once per
-//! run for all the cells that would compute the same one (base and AnoOnly, the clean
-//! setting's gamma_la values, ablations of the head), and with [`RunOptions::cache`] once
-//! across runs, shards and resumes. Results are the same, bit for bit, as computing it per
-//! cell. [`order`] decides the queue and the shards so that it rarely waits.
+//! Cells share exact work ([`anoonly::train::shared`]): a label-free stage a method declares
+//! (an autoencoder pretraining) is computed once per run for all the cells that would
+//! compute the same one (base and AnoOnly, the clean setting's gamma_la values, ablations of
+//! later stages), and with [`RunOptions::cache`] once across runs, shards and resumes.
+//! Results are the same, bit for bit, as computing it per cell. [`order`] decides the queue
+//! and the shards so that it rarely waits.
 //!
 //! ```
 //! use anoonly_bench::{build_grids, run_grids, GridAxes, GridSource, QuietRun, RunOptions, Suite};
@@ -78,11 +79,13 @@ use std::time::Instant;
 
 use anoonly::data::{self, DataError, Dataset, LoadOptions};
 use anoonly::experiment::{evaluate_shared, EvalConfig, EvalRecord};
+use anoonly::methods::MethodKind;
 use anoonly::output::write_atomic;
 use anoonly::train::shared::{
-    CacheDirError, PretrainCache, PretrainStats, SharedPretraining, DEFAULT_MEMORY_BUDGET,
+    CacheDirError, SharedStages, StageCache, StageStats, DEFAULT_MEMORY_BUDGET,
 };
 use anoonly::train::Silent;
+use anoonly::train::StageSpec;
 pub use grid::{
     build_grids, Cell, DatasetRef, Grid, GridAxes, GridError, GridSource, Override, Shard, Source,
     Suite, Switch, Variant,
@@ -101,8 +104,8 @@ pub struct RunOptions {
     /// 1 keeps `threads` workers on `threads` cores; results do not depend on it.
     pub matmul_threads: usize,
     pub shard: Option<Shard>,
-    /// Share exact work between the cells of the run (FEAWAD's pretraining, in memory):
-    /// the same results, bit for bit, as computing it per cell. `false` computes it per
+    /// Share exact work between the cells of the run (the methods' label-free stages, in
+    /// memory): the same results, bit for bit, as computing it per cell. `false` computes it per
     /// cell (for measuring what sharing saves).
     pub share: bool,
     /// A directory where shared work is kept across runs, shards and resumes (`--cache`),
@@ -169,11 +172,57 @@ pub struct RunSummary {
     pub ran: usize,
     pub failed: usize,
     pub wall_seconds: f64,
-    /// What the run's shared FEAWAD pretrainings did (all zero without FEAWAD cells or
-    /// sharing).
-    pub pretrain: PretrainStats,
+    /// What the run's store of shared stages did, per label-free stage used (empty without
+    /// such stages or sharing).
+    pub stages: Vec<SharedStage>,
     /// The report and figure files written.
     pub outputs: Vec<PathBuf>,
+}
+
+/// What a run's store did for one label-free stage of one method.
+#[derive(Clone, Copy, Debug)]
+pub struct SharedStage {
+    pub method: MethodKind,
+    /// The stage as the method declares it.
+    pub stage: StageSpec,
+    pub stats: StageStats,
+}
+
+impl RunSummary {
+    /// The counts of every shared stage added.
+    pub fn stage_totals(&self) -> StageStats {
+        let mut total = StageStats::default();
+        for s in &self.stages {
+            total.add(&s.stats);
+        }
+        total
+    }
+}
+
+/// The store's counts per stage, each with its method and declaration, in registry and
+/// declaration order.
+fn shared_stages(store: &SharedStages) -> Vec<SharedStage> {
+    let mut found: Vec<(usize, usize, SharedStage)> = store
+        .stage_stats()
+        .into_iter()
+        .filter_map(|(id, stats)| {
+            let m = MethodKind::ALL.iter().position(|m| m.name() == id.method)?;
+            let method = MethodKind::ALL[m];
+            let i = method.stages().iter().position(|s| s.name == id.stage)?;
+            let stage = method.stages()[i];
+            Some((
+                m,
+                i,
+                SharedStage {
+                    method,
+                    stage,
+                    stats,
+                },
+            ))
+        })
+        .collect();
+    found.sort_by_key(|&(m, i, _)| (m, i));
+    found.into_iter().map(|(_, _, s)| s).collect()
 }
 
 /// Why a bench run or report failed.
@@ -228,15 +277,13 @@ pub fn run_grids(
     let t0 = Instant::now();
     let shared = match (opts.share, &opts.cache) {
         (false, _) => None,
-        (true, None) => Some(SharedPretraining::in_memory(DEFAULT_MEMORY_BUDGET)),
-        (true, Some(dir)) => {
-            Some(SharedPretraining::in_memory(DEFAULT_MEMORY_BUDGET).with_dir(dir)?)
-        }
+        (true, None) => Some(SharedStages::in_memory(DEFAULT_MEMORY_BUDGET)),
+        (true, Some(dir)) => Some(SharedStages::in_memory(DEFAULT_MEMORY_BUDGET).with_dir(dir)?),
     };
     let plan = plan(grids, opts)?;
     let datasets = load_datasets(&plan.todo)?;
     let queue = order::queue(plan.todo, |c| datasets[&c.dataset].n_rows());
-    let store = shared.as_ref().map(|s| s as &dyn PretrainCache);
+    let store = shared.as_ref().map(|s| s as &dyn StageCache);
     let counts = run_cells(
         &queue,
         &datasets,
@@ -253,7 +300,7 @@ pub fn run_grids(
         ran: counts.finished,
         failed: counts.failed,
         wall_seconds: t0.elapsed().as_secs_f64(),
-        pretrain: shared.map(|s| s.stats()).unwrap_or_default(),
+        stages: shared.map(|s| shared_stages(&s)).unwrap_or_default(),
         outputs,
     })
 }
@@ -334,7 +381,7 @@ fn run_cell(
     cell: &Cell,
     grid: &Grid,
     ds: &Dataset,
-    shared: Option<&dyn PretrainCache>,
+    shared: Option<&dyn StageCache>,
 ) -> Result<EvalRecord, String> {
     let (fit, split) = grid.config(cell).map_err(|e| e.to_string())?;
     fit.check_network(ds.n_features())
@@ -376,7 +423,7 @@ fn run_cells(
     skipped: usize,
     opts: &RunOptions,
     observer: &dyn BenchObserver,
-    shared: Option<&dyn PretrainCache>,
+    shared: Option<&dyn StageCache>,
 ) -> Result<Counts, BenchError> {
     let state = Progress {
         next: AtomicUsize::new(0),

@@ -1,49 +1,60 @@
-//! Which cells of a grid share work ([`anoonly::train::shared`]: FEAWAD's pretraining), and the two
-//! decisions of a run that follow from it: the order in which its workers take the cells,
-//! and which shard runs which cells.
+//! Which cells of a grid share work (the label-free stages their methods declare,
+//! [`anoonly::train::stages`], kept in [`anoonly::train::shared`]), and the two decisions of
+//! a run that follow from it: the order in which its workers take the cells, and which
+//! shard runs which cells. Everything here is derived from the declarations
+//! ([`MethodKind::stages`](anoonly::methods::MethodKind::stages)): no method is named.
 //!
-//! Sharing itself is exact whatever these decide (a pretraining is found by the hash of what
-//! it depends on, not by this grouping); they only decide how often it happens and how
+//! Sharing itself is exact whatever these decide (a stage's result is found by the hash of
+//! what it depends on, not by this grouping); they only decide how often it happens and how
 //! often a worker waits for another: the cells of a group go to the same shard, so that an
-//! array job computes each pretraining once, and the first cell of every group starts
-//! before any other cell of a group, so that a worker rarely asks for a pretraining still
-//! being computed (it would wait for it; never compute it twice).
+//! array job computes each shared stage once, and the first cell of every group starts
+//! before any other cell of a group, so that a worker rarely asks for a stage still being
+//! computed (it would wait for it; never compute it twice).
 
 use std::collections::{HashMap, HashSet};
 
 use super::grid::{Cell, Grid, Override, Shard, Switch};
-use anoonly::methods::MethodKind;
 use anoonly::protocol::Setting;
+use anoonly::train::stages::{unshared_fraction, StageSpec};
 
-/// What is left of a FEAWAD fit whose pretraining is shared: its scoring stage, 600 of its
-/// 2,600 steps (each runs the autoencoder and the head). An estimate for ordering the queue
-/// only: no result depends on it.
-pub const FEAWAD_SHARED_FRACTION: f64 = 0.3;
+/// The fields behind the typed knobs `--epochs` and `--batch-size` (the conformance tests
+/// check that every method's knobs are the fields of these names).
+const EPOCHS: &str = "epochs";
+const BATCH_SIZE: &str = "batch_size";
 
-/// FEAWAD hyperparameters that only the scoring stage reads: an ablation of one of them
-/// shares the pretraining of the cell without it.
-const SCORING_ONLY: [&str; 4] = ["epochs", "head_hidden", "margin", "lambda_r"];
-
-/// Whether an ablation override changes FEAWAD's pretraining: its rows (`normal_ratio`) or
-/// its settings (`batch_size`, any stage-1 hyperparameter). `lambda_n` and `norm` act on
-/// the scoring stage alone.
-fn touches_pretraining(o: &Override) -> bool {
+/// Whether an ablation override changes what the label-free `stage` of a method declaring
+/// `stages` computes: its rows (`normal_ratio`) or a setting it reads (its declared
+/// parameters, the batch size and epochs among them; a budget scales its epochs). `lambda_n`
+/// and `norm` act on labeled stages only. A hyperparameter no stage declares (a name the
+/// cell will refuse) is kept apart, as if it did.
+fn touches(o: &Override, stage: &StageSpec, stages: &[StageSpec]) -> bool {
     match o.switch() {
         Switch::LambdaN(_) | Switch::Norm(_) => false,
-        Switch::Param { name, .. } => !SCORING_ONLY.contains(&name.as_str()),
-        // A budget scales the pretraining epochs too.
-        Switch::NormalRatio(_) | Switch::BatchSize(_) | Switch::Budget(_) => true,
+        Switch::NormalRatio(_) => true,
+        Switch::BatchSize(_) => stage.reads_param(BATCH_SIZE),
+        Switch::Budget(_) => stage.epochs_param.is_some() || stage.reads_param(EPOCHS),
+        Switch::Param { name, .. } => {
+            stage.reads_param(name) || !stages.iter().any(|s| s.reads_param(name))
+        }
     }
 }
 
-/// The group of cells that share `cell`'s pretraining, `None` for a cell with nothing to
-/// share. FEAWAD's pretraining reads the unlabeled training rows and stage-1 settings
-/// only: the same file, protocol, setting, seed (and ablation of stage 1) give the same
-/// rows whatever the variant; in the clean setting whatever gamma_la too (the unlabeled
-/// rows are the train normals, chosen before any anomaly is labeled), in the noisy one the
-/// unlabeled anomalies depend on it.
+/// The group of cells that share `cell`'s label-free stages, `None` for a cell whose method
+/// has none ([`MethodKind::stages`]).
+///
+/// [`MethodKind::stages`]: anoonly::methods::MethodKind::stages
 pub fn share_group(cell: &Cell) -> Option<String> {
-    if cell.method != MethodKind::Feawad {
+    share_group_with(cell, cell.method.stages())
+}
+
+/// [`share_group`] for a method declaring `stages`. A label-free stage reads the unlabeled
+/// training rows and its own settings only: the same method, file, protocol, setting, seed
+/// (and ablation of those settings) give the same rows whatever the variant; in the clean
+/// setting whatever gamma_la too (the unlabeled rows are the train normals, chosen before
+/// any anomaly is labeled), in the noisy one the unlabeled anomalies depend on it.
+pub fn share_group_with(cell: &Cell, stages: &[StageSpec]) -> Option<String> {
+    let shared: Vec<&StageSpec> = stages.iter().filter(|s| s.is_label_free()).collect();
+    if shared.is_empty() {
         return None;
     }
     let gamma_la = match cell.setting {
@@ -53,11 +64,12 @@ pub fn share_group(cell: &Cell) -> Option<String> {
     let ablation = cell
         .ablation
         .as_ref()
-        .filter(|o| touches_pretraining(o))
+        .filter(|o| shared.iter().any(|s| touches(o, s, stages)))
         .map(Override::to_string)
         .unwrap_or_default();
     Some(format!(
-        "{}/{}/{}/gamma_la={gamma_la}/seed={}/{ablation}",
+        "{}/{}/{}/{}/gamma_la={gamma_la}/seed={}/{ablation}",
+        cell.method.name(),
         cell.dataset.name,
         cell.protocol.name(),
         cell.setting.name(),
@@ -66,12 +78,12 @@ pub fn share_group(cell: &Cell) -> Option<String> {
 }
 
 /// The cells of `shard`, as [`Shard::select`] deals them (every N-th, in canonical order)
-/// but dealing whole groups of [`share_group`], so that one task computes a pretraining
+/// but dealing whole groups of [`share_group`], so that one task computes a shared stage
 /// once. Groups are dealt round-robin among themselves and the other cells among
 /// themselves: counted together, the cells between groups (27 per file and seed triple in
 /// the paper grid, an odd number of slots each time) sent seeds 0 and 2 of every file to
-/// task 1 and seed 1 to task 2, twice the FEAWAD work on one task. A grid without shared
-/// work is dealt exactly as [`Shard::select`] does.
+/// task 1 and seed 1 to task 2, twice the shared-stage work on one task. A grid without
+/// shared work is dealt exactly as [`Shard::select`] does.
 pub fn select_shard(shard: Shard, cells: Vec<(Cell, &Grid)>) -> Vec<(Cell, &Grid)> {
     let mut groups: HashMap<String, usize> = HashMap::new();
     let (mut next_group, mut next_single) = (0usize, 0usize);
@@ -96,10 +108,10 @@ pub fn select_shard(shard: Shard, cells: Vec<(Cell, &Grid)>) -> Vec<(Cell, &Grid
 
 /// The order a run starts its cells in: slowest first by
 /// [`anoonly::methods::MethodKind::relative_cost`] (longest job first keeps the last minutes
-/// of a run from waiting on one FEAWAD cell), a cell whose pretraining another cell of its
-/// group computes counting as [`FEAWAD_SHARED_FRACTION`] of a fit, ties by key. `cells`
-/// come in canonical order; the first of each group is the one that computes. `rows` gives
-/// a cell's dataset size.
+/// of a run from waiting on one slow cell), a cell whose label-free stages another cell of
+/// its group computes counting as the rest of its fit ([`unshared_fraction`] of its
+/// declaration), ties by key. `cells` come in canonical order; the first of each group is
+/// the one that computes. `rows` gives a cell's dataset size.
 pub fn queue(cells: Vec<(Cell, &Grid)>, rows: impl Fn(&Cell) -> usize) -> Vec<(Cell, &Grid)> {
     let mut seen = HashSet::new();
     let mut items: Vec<(f64, String, (Cell, &Grid))> = cells
@@ -107,7 +119,7 @@ pub fn queue(cells: Vec<(Cell, &Grid)>, rows: impl Fn(&Cell) -> usize) -> Vec<(C
         .map(|(cell, grid)| {
             let mut cost = cell.method.relative_cost(rows(&cell));
             if share_group(&cell).is_some_and(|g| !seen.insert(g)) {
-                cost *= FEAWAD_SHARED_FRACTION;
+                cost *= unshared_fraction(cell.method.stages());
             }
             (cost, cell.key(), (cell, grid))
         })
@@ -120,6 +132,7 @@ pub fn queue(cells: Vec<(Cell, &Grid)>, rows: impl Fn(&Cell) -> usize) -> Vec<(C
 mod tests {
     use super::*;
     use crate::grid::{DatasetRef, Variant};
+    use anoonly::methods::MethodKind;
 
     fn grid() -> Grid {
         Grid {
@@ -133,7 +146,7 @@ mod tests {
     }
 
     #[test]
-    fn feawad_cells_of_one_split_share_a_group_whatever_the_variant_and_clean_gamma_la() {
+    fn cells_of_one_split_share_a_group_whatever_the_variant_and_clean_gamma_la() {
         let g = grid();
         let cell = |variant, setting, gamma_la, ablation: Option<Override>| Cell {
             dataset: DatasetRef::synthetic(0),
@@ -182,6 +195,92 @@ mod tests {
         let mut devnet = cell(Variant::Base, Setting::Clean, 0.1, None);
         devnet.method = MethodKind::DevNet;
         assert!(share_group(&devnet).is_none());
+    }
+
+    /// A toy method's declaration: a label-free stage reading `width`, `lr` and its own
+    /// epochs, then a labeled stage reading `head`, `lr` and `epochs`.
+    fn toy(stage1: &'static [&'static str], stage2: &'static [&'static str]) -> [StageSpec; 2] {
+        [
+            StageSpec {
+                name: "embed",
+                description: "toy embedding",
+                reads_labels: false,
+                params: stage1,
+                epochs_param: Some("embed_epochs"),
+                cost_fraction: 0.6,
+            },
+            StageSpec {
+                name: "head",
+                description: "toy head",
+                reads_labels: true,
+                params: stage2,
+                epochs_param: None,
+                cost_fraction: 0.4,
+            },
+        ]
+    }
+
+    #[test]
+    fn the_sharing_follows_the_declaration() {
+        let g = grid();
+        let cell = |setting, gamma_la, ablation: Option<Override>| Cell {
+            dataset: DatasetRef::synthetic(0),
+            method: MethodKind::DevNet,
+            variant: Variant::Base,
+            setting,
+            gamma_la,
+            seed: 0,
+            ablation,
+            protocol: g.protocol,
+        };
+        let set = |name: &str| Some(Override::parse(name, "8").unwrap());
+        let declared = toy(&["width", "lr", "embed_epochs"], &["head", "lr", "epochs"]);
+        let group = |c: Cell, stages: &[StageSpec]| share_group_with(&c, stages).unwrap();
+        let base = group(cell(Setting::Clean, 0.1, None), &declared);
+        // Stage 1's parameters (and one both stages read) keep a cell apart; stage 2's, the
+        // SSAD loss's switches and the clean setting's gamma_la do not.
+        for name in ["width", "lr", "embed_epochs"] {
+            assert_ne!(base, group(cell(Setting::Clean, 0.1, set(name)), &declared));
+        }
+        for o in [set("head"), set("epochs"), Some(Override::lambda_n(0.5))] {
+            assert_eq!(base, group(cell(Setting::Clean, 0.5, o), &declared));
+        }
+        assert_ne!(
+            base,
+            group(
+                cell(Setting::Clean, 0.1, Some(Override::budget(0.5))),
+                &declared
+            ),
+            "a budget scales stage 1's epochs"
+        );
+        // `width` moved to the labeled stage: its override now shares the base cell's.
+        let moved = toy(&["lr", "embed_epochs"], &["width", "head", "lr", "epochs"]);
+        let base_moved = group(cell(Setting::Clean, 0.1, None), &moved);
+        assert_eq!(
+            base_moved,
+            group(cell(Setting::Clean, 0.1, set("width")), &moved)
+        );
+        // `width` renamed `hidden` in stage 1: the overrides of `hidden` keep cells apart.
+        let renamed = toy(&["hidden", "lr", "embed_epochs"], &["head", "lr", "epochs"]);
+        let base_renamed = group(cell(Setting::Clean, 0.1, None), &renamed);
+        assert_ne!(
+            base_renamed,
+            group(cell(Setting::Clean, 0.1, set("hidden")), &renamed)
+        );
+        assert_eq!(
+            base_renamed,
+            group(cell(Setting::Clean, 0.1, set("head")), &renamed)
+        );
+        // Stage 1 declared as reading labels: nothing to share.
+        let labeled = [
+            StageSpec {
+                reads_labels: true,
+                ..declared[0]
+            },
+            declared[1],
+        ];
+        assert!(share_group_with(&cell(Setting::Clean, 0.1, None), &labeled).is_none());
+        assert!(share_group_with(&cell(Setting::Clean, 0.1, None), &[]).is_none());
     }
 
     #[test]

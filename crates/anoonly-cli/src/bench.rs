@@ -87,12 +87,13 @@ struct BenchRunArgs {
     /// Run only the I-th of N disjoint slices of the grid (array jobs); join with `bench merge`.
     #[arg(long)]
     shard: Option<String>,
-    /// Keep shared work (FEAWAD's autoencoder pretraining) in DIR, content-addressed, so
-    /// that shards, resumes and later runs compute it once; results are identical without.
+    /// Keep shared work (the label-free stages methods declare, e.g. an autoencoder
+    /// pretraining) in DIR, content-addressed, so that shards, resumes and later runs
+    /// compute it once; results are identical without.
     #[arg(long, value_name = "DIR")]
     cache: Option<PathBuf>,
-    /// Compute FEAWAD's pretraining in every cell instead of once per run (same results,
-    /// slower; for measuring what sharing saves).
+    /// Compute the shared stages (e.g. an autoencoder pretraining) in every cell instead of
+    /// once per run (same results, slower; for measuring what sharing saves).
     #[arg(long, conflicts_with = "cache")]
     no_share: bool,
     /// Print the grid's cells (of --shard, if given) and their count, and run nothing:
@@ -175,20 +176,25 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         "{} cells ({} already done, {} run, {} failed) in {:.1}s on {} thread(s)",
         summary.cells, summary.skipped, summary.ran, summary.failed, summary.wall_seconds, threads
     );
-    let p = summary.pretrain;
-    if p.computed + p.reused() > 0 {
-        eprintln!(
-            "FEAWAD pretraining: {} computed, {} shared ({} from memory, {} from {}), {} waited for another worker",
-            p.computed,
-            p.reused(),
-            p.memory_hits,
-            p.disk_hits,
-            a.cache
-                .as_ref()
-                .map_or("the cache".to_string(), |d| d.display().to_string()),
-            p.waited
-        );
+    for s in &summary.stages {
+        let p = s.stats;
+        if p.computed + p.reused() > 0 {
+            eprintln!(
+                "{}'s {}: {} computed, {} shared ({} from memory, {} from {}), {} waited for another worker",
+                s.method,
+                s.stage.description,
+                p.computed,
+                p.reused(),
+                p.memory_hits,
+                p.disk_hits,
+                a.cache
+                    .as_ref()
+                    .map_or("the cache".to_string(), |d| d.display().to_string()),
+                p.waited
+            );
+        }
     }
+    let p = summary.stage_totals();
     if p.rejected + p.write_errors > 0 {
         eprintln!(
             "warning: cache: {} damaged file(s) recomputed and replaced, {} file(s) could not be written",

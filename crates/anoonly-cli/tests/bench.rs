@@ -536,24 +536,26 @@ fn bench_cache_gives_the_same_report_as_computing_per_cell() {
         (out, stderr)
     };
     let (per_cell, err) = run("per-cell", &["--no-share"]);
-    assert!(!err.contains("FEAWAD pretraining"), "{err}");
+    assert!(!err.contains("autoencoder pretraining"), "{err}");
     let (memory, err) = run("memory", &[]);
     assert!(
-        err.contains("FEAWAD pretraining: 2 computed, 2 shared"),
+        err.contains("feawad's autoencoder pretraining: 2 computed, 2 shared"),
         "{err}"
     );
     let (first, err) = run("first", &["--cache", &cache_arg]);
     assert!(
-        err.contains("FEAWAD pretraining: 2 computed, 2 shared"),
+        err.contains("feawad's autoencoder pretraining: 2 computed, 2 shared"),
         "{err}"
     );
-    let files = std::fs::read_dir(cache.join(anoonly::train::shared::PRETRAIN_DIR))
+    let files = std::fs::read_dir(cache.join(anoonly::train::shared::STAGE_DIR))
         .unwrap()
         .count();
     assert_eq!(files, 2, "one file per pretraining");
     let (second, err) = run("second", &["--cache", &cache_arg]);
     assert!(
-        err.contains("FEAWAD pretraining: 0 computed, 4 shared (2 from memory, 2 from"),
+        err.contains(
+            "feawad's autoencoder pretraining: 0 computed, 4 shared (2 from memory, 2 from"
+        ),
         "{err}"
     );
     for dir in [&memory, &first, &second] {

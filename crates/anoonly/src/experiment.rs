@@ -38,7 +38,7 @@ use crate::protocol::{
     plan, split_owned, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
     SplitPlan,
 };
-use crate::train::shared::PretrainCache;
+use crate::train::shared::StageCache;
 use crate::train::{EpochReport, FitObserver, NormKind, ParamError, Silent};
 
 /// What one evaluation needs besides the data and the seed.
@@ -205,15 +205,15 @@ pub fn evaluate_once(
     evaluate_shared(ds, cfg, seed, observer, None)
 }
 
-/// [`evaluate_once`] whose fit takes shared work (FEAWAD's pretrained autoencoder) from
-/// `shared` and leaves there what it computed ([`crate::train::shared`]): the same record, bit for
-/// bit, as without it. `bench` runs every cell through it with one store per run.
+/// [`evaluate_once`] whose fit takes the results of label-free stages (FEAWAD's pretrained
+/// autoencoder) from `shared` and leaves there what it computed ([`crate::train::shared`]):
+/// the same record, bit for bit, as without it. `bench` runs every cell through it with one store per run.
 pub fn evaluate_shared(
     ds: &Dataset,
     cfg: &EvalConfig,
     seed: u64,
     observer: &mut dyn FitObserver,
-    shared: Option<&dyn PretrainCache>,
+    shared: Option<&dyn StageCache>,
 ) -> Result<EvalRecord, EvalError> {
     let (x, y) = (ds.x.view(), ds.y.view());
     let SplitPlan { indices, scaler } =
@@ -293,7 +293,7 @@ fn evaluate_parts(
     cfg: &EvalConfig,
     seed: u64,
     observer: &mut dyn FitObserver,
-    shared: Option<&dyn PretrainCache>,
+    shared: Option<&dyn StageCache>,
 ) -> Result<EvalRecord, EvalError> {
     let name = || dataset.to_string();
     let TrainPart {

@@ -2,16 +2,21 @@
 //! AnoOnly where the method has it): the registry is consistent with the method files, a
 //! fit scores, saves and loads bit for bit, is bit-deterministic per seed, refuses bad
 //! input and bad parameters by name, guards its layer widths before allocating, and stops
-//! within one epoch when its observer asks. Nothing here names a method: a new method file
-//! is checked by these tests as soon as it is registered, and an unregistered one fails
-//! `every_method_file_is_registered`. Method-specific behaviour stays in the method's own
+//! within one epoch when its observer asks, and declares the stages of its fit truthfully
+//! (every declared parameter is a field, every field is read by a stage, and a label-free
+//! stage computes the same result whatever it does not declare). Nothing here names a
+//! method: a new method file is checked by these tests as soon as it is registered, and an
+//! unregistered one fails `every_method_file_is_registered`. Method-specific behaviour stays in the method's own
 //! test file.
 
 mod common;
 
 use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
 
 use anoonly::methods::{FitError, FitParams, MethodKind, MethodParams, Model, MAX_LAYER_WEIGHTS};
+use anoonly::train::shared::{StageCache, StageKey, StageOutput};
+use anoonly::train::stages::StageKeyBuilder;
 use anoonly::train::{EpochReport, Silent, Stage};
 use anoonly::vocab::NormKind;
 use ndarray::{s, Array1, Array2};
@@ -38,15 +43,21 @@ fn has_param(kind: MethodKind, name: &str) -> bool {
         .any(|(n, _)| n == name)
 }
 
-/// Short fits for any method: 2 epochs (where it trains in epochs) and a small value for
-/// every training-length hyperparameter it has, by name.
+/// Short fits for any method: 2 epochs (where it trains in epochs), 1 epoch of every stage
+/// that counts its own, and a small value for every training-length hyperparameter it has,
+/// by name.
 fn quick(kind: MethodKind, anoonly: bool, seed: u64) -> FitParams {
     let mut p = FitParams::new(kind).anoonly(anoonly).seed(seed);
     if p.method.clone().knobs().epochs.is_some() {
         p.method.set_epochs(2).unwrap();
     }
+    // (A declared name that is not a field fails `every_stage_declaration_names_real_parameters`.)
+    for name in kind.stages().iter().filter_map(|s| s.epochs_param) {
+        if has_param(kind, name) {
+            p.method.set_value(name, json!(1)).unwrap();
+        }
+    }
     for (name, v) in [
-        ("pretrain_epochs", 1),
         ("steps_per_epoch", 3),
         ("batches_per_epoch", 3),
         ("n_estimators", 5),
@@ -63,18 +74,40 @@ fn fit(p: &FitParams, ds: &anoonly::Dataset) -> Model {
         .unwrap_or_else(|e| panic!("{} anoonly={}: {e}", p.method.kind(), p.train.anoonly))
 }
 
+/// The `.rs` files under `dir`, subdirectories included (a method's parts live in
+/// `methods/NAME/`).
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
 #[test]
 fn every_method_file_is_registered() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/methods");
     let modules: Vec<&str> = MethodKind::ALL.iter().map(|k| k.module()).collect();
     let mut methods_found = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in rust_files(&dir) {
         let text = std::fs::read_to_string(&path).unwrap();
         if !text.contains("impl Method for") {
             continue;
         }
         methods_found += 1;
+        // A method is one file directly under `methods/` (its parts may sit in a
+        // subdirectory of its name, but not its `Method` implementation).
+        assert_eq!(
+            path.parent(),
+            Some(dir.as_path()),
+            "{}: a method's `impl Method` lives in methods/NAME.rs",
+            path.display()
+        );
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         assert!(
             modules.contains(&stem.as_str()),
@@ -83,6 +116,212 @@ fn every_method_file_is_registered() {
         );
     }
     assert_eq!(methods_found, MethodKind::ALL.len());
+}
+
+/// The stage declarations are true to the parameters: every declared parameter is a field
+/// (a field renamed without its declaration fails here, not silently in `bench`'s sharing
+/// groups), every field of a method that declares stages is read by one of them, a stage's
+/// own epochs are a whole-number field it reads, the costs add up, and a label-free stage
+/// gets a key.
+#[test]
+fn every_stage_declaration_names_real_parameters() {
+    for &kind in MethodKind::ALL {
+        let name = kind.name();
+        let stages = kind.stages();
+        if stages.is_empty() {
+            continue;
+        }
+        let fields: Vec<(String, Value)> = MethodParams::param_defaults(kind);
+        let is_field = |p: &str| fields.iter().any(|(n, _)| n == p);
+        let mut names = Vec::new();
+        let mut own_epochs = Vec::new();
+        for st in stages {
+            let what = format!("{name} stage `{}`", st.name);
+            assert!(!st.name.is_empty() && !st.description.is_empty(), "{what}");
+            assert!(!names.contains(&st.name), "{what}: declared twice");
+            names.push(st.name);
+            for &p in st.params {
+                assert!(
+                    is_field(p),
+                    "{what} declares `{p}`, which is not a parameter of {name}"
+                );
+            }
+            if let Some(e) = st.epochs_param {
+                let default = &fields.iter().find(|(n, _)| n == e).unwrap_or_else(|| {
+                    panic!("{what}: its epochs parameter `{e}` is not a parameter")
+                });
+                assert!(default.1.is_u64(), "{what}: `{e}` is not a whole number");
+                assert!(st.reads_param(e), "{what}: does not list its epochs `{e}`");
+                // The `--epochs` knob is scaled as such; a stage's own epochs are another
+                // field.
+                assert_ne!(e, "epochs", "{what}");
+                assert!(!own_epochs.contains(&e), "{what}: `{e}` counted twice");
+                own_epochs.push(e);
+            }
+            assert!(st.cost_fraction > 0.0 && st.cost_fraction <= 1.0, "{what}");
+            if st.is_label_free() {
+                let p = MethodParams::defaults(kind);
+                let train = anoonly::train::TrainParams::default();
+                StageKeyBuilder::new(name, st, &p, &train)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+            }
+        }
+        let total: f64 = stages.iter().map(|s| s.cost_fraction).sum();
+        assert!((total - 1.0).abs() < 1e-9, "{name}: costs sum to {total}");
+        for (f, _) in &fields {
+            assert!(
+                stages.iter().any(|s| s.reads_param(f)),
+                "{name}.{f} is read by none of its declared stages"
+            );
+        }
+    }
+}
+
+/// A store that never hits and records every stage result computed through it.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(StageKey, Arc<StageOutput>)>>);
+
+impl StageCache for Recorder {
+    fn get(&self, _: &StageKey) -> Option<Arc<StageOutput>> {
+        None
+    }
+
+    fn put(&self, key: &StageKey, value: Arc<StageOutput>) {
+        self.0.lock().unwrap().push((*key, value));
+    }
+}
+
+/// A stage result as bits: its tensors by name, and its losses.
+type OutputBits = (Vec<(String, Vec<u32>)>, Vec<Option<u32>>);
+
+/// The bits of a stage result.
+fn output_bits(o: &StageOutput) -> OutputBits {
+    let mut t: Vec<(String, Vec<u32>)> = o
+        .tensors
+        .iter()
+        .map(|t| (t.name.clone(), t.data.iter().map(|v| v.to_bits()).collect()))
+        .collect();
+    t.sort();
+    let losses = o
+        .report
+        .epoch_losses
+        .iter()
+        .map(|l| l.map(f32::to_bits))
+        .collect();
+    (t, losses)
+}
+
+/// Another valid value of a hyperparameter, where one can be made without knowing it
+/// (numbers and their arrays, booleans; not enum names).
+fn other_value(p: &FitParams, name: &str, v: &Value) -> Option<FitParams> {
+    let candidates: Vec<Value> = match v {
+        Value::Bool(b) => vec![json!(!b)],
+        Value::Number(n) if n.is_u64() => {
+            let n = n.as_u64().unwrap_or(0);
+            vec![json!(n + 1), json!(n + 2)]
+        }
+        Value::Number(n) => {
+            let x = n.as_f64().unwrap_or(0.0);
+            vec![json!(x * 0.5), json!(x * 2.0), json!(x + 0.5)]
+        }
+        Value::Array(a) if a.iter().all(Value::is_u64) => {
+            let a: Vec<u64> = a.iter().filter_map(Value::as_u64).collect();
+            vec![json!(a.iter().map(|n| n + 1).collect::<Vec<_>>())]
+        }
+        _ => Vec::new(),
+    };
+    candidates.into_iter().find_map(|c| {
+        let mut q = p.clone();
+        q.method.set_value(name, c).ok()?;
+        q.validate().ok().map(|()| q)
+    })
+}
+
+/// A label-free stage reads what it declares and nothing else: its result is looked up in
+/// the store of shared stages (so sharing happens at all), and the same, bit for bit, with
+/// the same key, whatever the AnoOnly switch, `lambda_n`, `norm`, the labeled rows'
+/// features or any hyperparameter the stage does not declare; a declared one gives another
+/// key. (A stage reading a parameter it does not declare would hand a stale result to the
+/// cells that differ in it.)
+#[test]
+fn every_label_free_stage_reads_only_what_it_declares() {
+    let ds = common::small_synthetic();
+    for &kind in MethodKind::ALL {
+        let name = kind.name();
+        let shared: Vec<_> = kind.stages().iter().filter(|s| s.is_label_free()).collect();
+        if shared.is_empty() {
+            continue;
+        }
+        let run = |p: &FitParams, x: ndarray::ArrayView2<f32>| {
+            let rec = Recorder::default();
+            p.fit_shared(x, ds.y.view(), &mut Silent, Some(&rec))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let mut got = rec.0.into_inner().unwrap();
+            got.sort_by_key(|(k, _)| k.id);
+            got.into_iter()
+                .map(|(k, o)| (k, output_bits(&o)))
+                .collect::<Vec<_>>()
+        };
+        let base_params = quick(kind, false, 3);
+        let base = run(&base_params, ds.x.view());
+        for st in &shared {
+            assert!(
+                base.iter().any(|(k, _)| k.id.stage == st.name),
+                "{name} declares `{}` label-free but never looks it up in the store",
+                st.name
+            );
+        }
+        let same = |what: &str, p: &FitParams, x: ndarray::ArrayView2<f32>| {
+            assert!(
+                run(p, x) == base,
+                "{name}: {what} changed a label-free stage"
+            );
+        };
+        // The labeled rows' features are not read.
+        let mut x = ds.x.clone();
+        for (mut row, &label) in x.rows_mut().into_iter().zip(ds.y.iter()) {
+            if label == 1 {
+                row.mapv_inplace(|v| v + 1.0);
+            }
+        }
+        same("the labeled rows' features", &base_params, x.view());
+        if kind.supports_anoonly() {
+            same("AnoOnly", &quick(kind, true, 3), ds.x.view());
+            let mut l = base_params.clone();
+            l.train.lambda_n = Some(0.25);
+            same("lambda_n", &l, ds.x.view());
+            let mut n = base_params.clone();
+            n.train.norm = NormKind::ALL
+                .iter()
+                .copied()
+                .find(|&k| k != kind.own_norm());
+            same("norm", &n, ds.x.view());
+        }
+        let fields = serde_json::to_value(&base_params.method).unwrap();
+        for (field, _) in MethodParams::param_defaults(kind) {
+            let Some(q) = other_value(&base_params, &field, &fields[field.as_str()]) else {
+                continue;
+            };
+            let declared: Vec<&str> = shared
+                .iter()
+                .filter(|s| s.reads_param(&field))
+                .map(|s| s.name)
+                .collect();
+            if declared.is_empty() {
+                same(&format!("`{field}`"), &q, ds.x.view());
+            } else {
+                let other = run(&q, ds.x.view());
+                for st in declared {
+                    let key = |r: &[(StageKey, _)]| {
+                        r.iter()
+                            .find(|(k, _)| k.id.stage == st)
+                            .map(|(k, _)| k.hash)
+                    };
+                    assert_ne!(key(&base), key(&other), "{name}.{field}: the same key");
+                }
+            }
+        }
+    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ mod common;
 use anoonly::experiment::{evaluate_once, evaluate_shared, EvalConfig, EvalRecord};
 use anoonly::methods::{FitParams, MethodKind};
 use anoonly::protocol::{Setting, SplitParams};
-use anoonly::train::shared::{PretrainCache, PretrainStats, SharedPretraining, PRETRAIN_DIR};
+use anoonly::train::shared::{SharedStages, StageCache, StageStats, STAGE_DIR};
 use anoonly::train::Silent;
 use anoonly::Dataset;
 
@@ -61,8 +61,8 @@ fn key(r: &EvalRecord) -> String {
     )
 }
 
-fn stats(c: &SharedPretraining) -> (usize, usize, usize, usize) {
-    let PretrainStats {
+fn stats(c: &SharedStages) -> (usize, usize, usize, usize) {
+    let StageStats {
         computed,
         memory_hits,
         disk_hits,
@@ -83,14 +83,14 @@ fn check_pair(ds: &Dataset, budget: [usize; 3], batch_size: usize) {
         .map(|c| key(&evaluate_once(ds, c, seed, &mut Silent).unwrap()))
         .collect();
     assert_ne!(alone[0], alone[1]);
-    let through = |store: &SharedPretraining| -> Vec<String> {
+    let through = |store: &SharedStages| -> Vec<String> {
         cells
             .iter()
             .map(|c| key(&evaluate_shared(ds, c, seed, &mut Silent, Some(store)).unwrap()))
             .collect()
     };
 
-    let memory = SharedPretraining::in_memory(64 << 20);
+    let memory = SharedStages::in_memory(64 << 20);
     assert_eq!(through(&memory), alone, "memory");
     assert_eq!(
         stats(&memory),
@@ -100,7 +100,7 @@ fn check_pair(ds: &Dataset, budget: [usize; 3], batch_size: usize) {
 
     let dir = tempfile::tempdir().unwrap();
     let disk = || {
-        SharedPretraining::in_memory(64 << 20)
+        SharedStages::in_memory(64 << 20)
             .with_dir(dir.path())
             .unwrap()
     };
@@ -111,7 +111,7 @@ fn check_pair(ds: &Dataset, budget: [usize; 3], batch_size: usize) {
     assert_eq!(through(&second), alone, "disk, second run");
     assert_eq!(stats(&second), (0, 1, 1, 0), "read from the directory");
 
-    let files: Vec<_> = std::fs::read_dir(dir.path().join(PRETRAIN_DIR))
+    let files: Vec<_> = std::fs::read_dir(dir.path().join(STAGE_DIR))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
@@ -158,7 +158,7 @@ fn feawad_shared_pretraining_is_exact_on_cifar10_needs_shared_data() {
 fn exactly_the_cells_with_the_same_pretraining_share_it() {
     let ds = common::small_synthetic();
     let budget = [2, 1, 4];
-    let store = SharedPretraining::in_memory(64 << 20);
+    let store = SharedStages::in_memory(64 << 20);
     let run = |fit: FitParams, setting, gamma_la, seed| {
         let c = cfg(fit, setting, gamma_la);
         let a = key(&evaluate_once(&ds, &c, seed, &mut Silent).unwrap());
@@ -219,8 +219,8 @@ fn a_shared_fit_writes_the_same_model_file() {
     let ds = common::small_synthetic();
     let sp =
         anoonly::protocol::split(ds.x.view(), ds.y.view(), &SplitParams::default(), 1).unwrap();
-    let store = SharedPretraining::in_memory(64 << 20);
-    let bytes = |fit: &FitParams, shared: Option<&dyn PretrainCache>| {
+    let store = SharedStages::in_memory(64 << 20);
+    let bytes = |fit: &FitParams, shared: Option<&dyn StageCache>| {
         let m = fit
             .fit_shared(sp.x_train.view(), sp.y_train.view(), &mut Silent, shared)
             .unwrap();

@@ -163,11 +163,10 @@ impl Override {
     }
 }
 
-/// The pretraining epochs parameter some methods have beside their epochs (FEAWAD's).
-const PRETRAIN_EPOCHS: &str = "pretrain_epochs";
-
-/// [`Switch::Budget`]: scales the epochs (an error for a method without them) and the
-/// pretraining epochs, if the method has that parameter.
+/// [`Switch::Budget`]: scales the epochs (an error for a method without them) and the own
+/// epochs of every stage of the method's fit that has them
+/// ([`anoonly::train::StageSpec::epochs_param`], e.g. a pretraining's; one of 0 epochs stays
+/// 0).
 fn scale_budget(method: &mut MethodParams, fraction: f64) -> Result<(), ParamError> {
     let scaled = |e: u64| ((e as f64 * fraction).round() as usize).max(1);
     let Some(epochs) = method.clone().knobs().epochs.map(|e| *e) else {
@@ -175,11 +174,14 @@ fn scale_budget(method: &mut MethodParams, fraction: f64) -> Result<(), ParamErr
         return method.set_epochs(0);
     };
     method.set_epochs(scaled(epochs as u64))?;
-    let pretrain = serde_json::to_value(&*method)
-        .ok()
-        .and_then(|v| v.get(PRETRAIN_EPOCHS).and_then(|e| e.as_u64()));
-    if let Some(p) = pretrain.filter(|&p| p > 0) {
-        method.set_value(PRETRAIN_EPOCHS, scaled(p).into())?;
+    let fields = serde_json::to_value(&*method).ok();
+    for name in method.kind().stages().iter().filter_map(|s| s.epochs_param) {
+        let own = fields
+            .as_ref()
+            .and_then(|v| v.get(name).and_then(|e| e.as_u64()));
+        if let Some(e) = own.filter(|&e| e > 0) {
+            method.set_value(name, scaled(e).into())?;
+        }
     }
     Ok(())
 }

@@ -27,6 +27,7 @@ use super::sections::{
 use crate::stats::{ALPHA, BOOTSTRAP_RESAMPLES};
 use anoonly::experiment::{pct, MeanSd};
 use anoonly::methods::MethodKind;
+use anoonly::train::stages::label_free;
 use anoonly::protocol::{Protocol, Setting};
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
@@ -126,11 +127,19 @@ pub fn markdown_of(
                 "Each file is its own family here (ADBench's Classical files): a family mean is the file's value, and the mean of family means is the plain mean over the files. The paired evidence's bootstrap resamples the files (a family of one file cannot be resampled within), so its interval carries the spread across files.\n"
             );
         }
-        if sec.results.iter().any(|r| r.method == MethodKind::Feawad) {
-            let _ = writeln!(
-                s,
-                "FEAWAD's fit s/cell: a grid computes its autoencoder pretraining once per file, seed and setting (and gamma_la where it matters) and shares it between the cells, so the cell that computed it carries its time and the others only their training stage (`bench --no-share` to time every cell whole).\n"
-            );
+        // Where a method's fit time went when a label-free stage of it was shared.
+        for &kind in MethodKind::ALL {
+            if !sec.results.iter().any(|r| r.method == kind) {
+                continue;
+            }
+            for stage in label_free(kind.stages()) {
+                let _ = writeln!(
+                    s,
+                    "{}'s fit s/cell: a grid computes its {} once per file, seed and setting (and gamma_la where it matters) and shares it between the cells, so the cell that computed it carries its time and the others only their training stage (`bench --no-share` to time every cell whole).\n",
+                    kind.display_name(),
+                    stage.description
+                );
+            }
         }
         for metric in Metric::ALL {
             let _ = writeln!(s, "### {}\n", metric.title());

@@ -25,7 +25,7 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, norm_layer, row_batch, Checkpoint, HeadNorm, Item, NormFlavour, Observer,
+    self, head_norm, norm_layer, row_batch, Checkpoint, FitContext, HeadNorm, Item, NormFlavour,
     Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 use crate::vocab::tensor::{load_vec, vec_tensor};
@@ -337,8 +337,9 @@ impl Method for FittedDeepSad {
         train_params: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: Observer<'_>,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        let observer = ctx.observer;
         let seed = train_params.seed;
         let norm = head_norm(train_params, Self::OWN_NORM);
         let mut net = params.network(x.ncols(), norm, &mut component_rng(seed, "init"));

@@ -39,8 +39,8 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    self, head_norm, norm_layer, Checkpoint, HeadNorm, Item, NormFlavour, Observer, Reduction,
-    Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
+    self, head_norm, norm_layer, Checkpoint, FitContext, HeadNorm, Item, NormFlavour, Observer,
+    Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
 
@@ -393,8 +393,9 @@ impl Method for FittedDevNet {
         train_params: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: Observer<'_>,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        let observer = ctx.observer;
         Self::fit_with_checkpoint(
             params,
             train_params,

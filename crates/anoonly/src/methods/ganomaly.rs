@@ -25,7 +25,7 @@ use crate::nn::{
     Sequential, Sgd, StateError, EVAL_CHUNK,
 };
 use crate::rng::{component_rng, Rng};
-use crate::train::{report_epoch, EpochReport, Observer, Stage, TrainParams, TrainReport};
+use crate::train::{report_epoch, EpochReport, FitContext, Stage, TrainParams, TrainReport};
 use crate::vocab::{count_in, positive, NormKind, ParamError};
 
 /// GANomaly hyperparameters; defaults are ADBench's.
@@ -363,8 +363,9 @@ impl Method for FittedGanomaly {
         train: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: Observer<'_>,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        let observer = ctx.observer;
         let d = x.ncols();
         if latent_width(d) == 0 {
             return Err(FitError::Param(ParamError::new(

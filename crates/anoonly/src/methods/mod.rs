@@ -6,8 +6,9 @@
 //!
 //! One file per method; each implements [`Method`]: what the method is (its names and
 //! summary, whether it has an AnoOnly variant, its own normalisation, its layer widths, its
-//! epochs and batch size knobs) and what it does (its network, its `L_N` and `L_A`, its sampler, its
-//! scoring, its saved state). The training loop and the AnoOnly switch live in
+//! epochs and batch size knobs, the stages of its fit) and what it does (its network, its
+//! `L_N` and `L_A`, its sampler, its scoring, its saved state). The training loop and the
+//! AnoOnly switch live in
 //! [`crate::train`]. The list below is the registry: [`MethodKind`], [`MethodParams`] and
 //! [`Fitted`] and every dispatch over them are generated from it (`registry.rs`), so adding a
 //! method is one new file, its `pub mod` line and one line in the registry. Front ends build
@@ -61,8 +62,10 @@ use std::str::FromStr;
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
-use crate::train::shared::PretrainCache;
-use crate::train::{FitObserver, Interrupted, Silent, TrainParams, TrainReport};
+use crate::train::shared::StageCache;
+use crate::train::{
+    FitContext, FitObserver, Interrupted, Silent, StageSpec, TrainParams, TrainReport,
+};
 use crate::vocab::tensor::{load_vec_any, vec_tensor, NamedTensor, StateError};
 use crate::vocab::{NormKind, ParamError};
 
@@ -77,8 +80,9 @@ pub use xgbod::XgbodParams;
 
 /// What a method is and what it does: each method file implements this once, and the
 /// registry routes every front end, fit, record and model file to it. Every item is
-/// required (except [`Method::relative_cost`] and [`Method::TRAINS_WITHOUT_ANOMALIES`],
-/// whose default refuses), so a method that forgets one does not compile.
+/// required (except [`Method::relative_cost`], [`Method::STAGES`], whose default is one
+/// stage sharing nothing, and [`Method::TRAINS_WITHOUT_ANOMALIES`], whose default refuses),
+/// so a method that forgets one does not compile.
 pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
     /// The method's hyperparameters (authors' defaults in `Default`); serialised by field
     /// name (model files, records, `--set NAME=VALUE`).
@@ -133,33 +137,28 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
     /// method without a network returns the input alone.
     fn layer_widths(params: &Self::Params, n_features: usize) -> Vec<(&'static str, usize)>;
 
+    /// The stages of the method's fit, in order ([`StageSpec`]): what each reads (labels or
+    /// not, which hyperparameters) and costs. A label-free stage is shared between fits
+    /// with the same unlabeled rows and settings of that stage: [`Method::fit`] looks it up
+    /// in [`FitContext::stages`] by the key built from this declaration
+    /// ([`crate::train::stages::StageKeyBuilder`]), and `bench` groups, orders and shards
+    /// cells and scales budgets from it. Empty (the default): one stage that reads
+    /// everything, nothing to share.
+    const STAGES: &'static [StageSpec] = &[];
+
     /// Trains through [`crate::train::fit`] (or its own loop), reporting every epoch to
-    /// `observer` and returning [`FitError::Interrupted`] when it asks to stop. `y`: 1 =
-    /// labeled anomaly, 0 = unlabeled; the caller has checked shapes, labels, finiteness,
-    /// the layer widths and that an anomaly exists.
+    /// `ctx.observer` and returning [`FitError::Interrupted`] when it asks to stop; a
+    /// method with a label-free stage takes it from `ctx.stages` when given (and leaves
+    /// there what it computed): the same model, bit for bit. `y`: 1 = labeled anomaly, 0 =
+    /// unlabeled; the caller has checked shapes, labels, finiteness, the layer widths and
+    /// that an anomaly exists.
     fn fit(
         params: &Self::Params,
         train: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: &mut dyn FitObserver,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError>;
-
-    /// [`Method::fit`] with a store of work shared between fits ([`crate::train::shared`]): FEAWAD
-    /// takes its pretrained autoencoder from it instead of computing it when another fit
-    /// already did. The same model, bit for bit, as [`Method::fit`]; a method without such
-    /// work ignores the store.
-    fn fit_shared(
-        params: &Self::Params,
-        train: &TrainParams,
-        x: ArrayView2<f32>,
-        y: ArrayView1<u8>,
-        observer: &mut dyn FitObserver,
-        shared: Option<&dyn PretrainCache>,
-    ) -> Result<(Self, TrainReport), FitError> {
-        let _ = shared;
-        Self::fit(params, train, x, y, observer)
-    }
 
     /// Anomaly scores (higher = more anomalous) for rows already checked.
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32>;
@@ -572,15 +571,16 @@ impl FitParams {
         self.fit_shared(x, y, observer, None)
     }
 
-    /// [`FitParams::fit_observed`] taking shared work (FEAWAD's pretrained autoencoder)
-    /// from `shared` when it holds it, and leaving there what this fit computed: the same
-    /// model, bit for bit, as without it ([`crate::train::shared`]).
+    /// [`FitParams::fit_observed`] taking the results of the method's label-free stages
+    /// ([`Method::STAGES`]; FEAWAD's pretrained autoencoder) from `shared` when it holds
+    /// them, and leaving there what this fit computed: the same model, bit for bit, as
+    /// without it ([`crate::train::shared`]).
     pub fn fit_shared(
         &self,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
         observer: &mut dyn FitObserver,
-        shared: Option<&dyn PretrainCache>,
+        shared: Option<&dyn StageCache>,
     ) -> Result<Model, FitError> {
         self.validate()?;
         if x.nrows() != y.len() {
@@ -611,9 +611,11 @@ impl FitParams {
         if let Some((row, col)) = first_non_finite(x) {
             return Err(FitError::NonFinite { row, col });
         }
-        let (fitted, report) = self
-            .method
-            .fit_method(&self.train, x, y, observer, shared)?;
+        let ctx = FitContext {
+            observer,
+            stages: shared,
+        };
+        let (fitted, report) = self.method.fit_method(&self.train, x, y, ctx)?;
         let mut model = Model {
             params: self.clone(),
             n_features: x.ncols(),

@@ -2,8 +2,9 @@
 //! into [`MethodKind`](super::MethodKind), [`MethodParams`](super::MethodParams) and
 //! [`Fitted`](super::Fitted) and every dispatch over them. Whatever a method *is* (its
 //! names, its summary, whether it has an AnoOnly variant, its own norm, its layer widths,
-//! its knobs) comes from its [`Method`](super::Method) implementation; this file only
-//! routes to it, so a new method is one new file plus one line in the registry list.
+//! its knobs, its stages) comes from its [`Method`](super::Method) implementation; this
+//! file only routes to it, so a new method is one new file plus one line in the registry
+//! list (and its `pub mod` line).
 
 /// `registry! { module::FittedType as Variant, ... }`: generates the enums and their
 /// dispatch, in the order listed (the paper's row order: reports list methods in it). The
@@ -69,6 +70,14 @@ macro_rules! registry {
             pub fn relative_cost(self, n_rows: usize) -> f64 {
                 match self {
                     $(MethodKind::$variant => <$module::$fitted as Method>::relative_cost(n_rows)),+
+                }
+            }
+
+            /// The stages of the method's fit ([`Method::STAGES`]; empty: one stage, nothing
+            /// shared).
+            pub fn stages(self) -> &'static [StageSpec] {
+                match self {
+                    $(MethodKind::$variant => <$module::$fitted as Method>::STAGES),+
                 }
             }
 
@@ -149,14 +158,11 @@ macro_rules! registry {
                 train: &TrainParams,
                 x: ArrayView2<f32>,
                 y: ArrayView1<u8>,
-                observer: &mut dyn FitObserver,
-                shared: Option<&dyn PretrainCache>,
+                ctx: FitContext<'_>,
             ) -> Result<(Fitted, TrainReport), FitError> {
                 Ok(match self {
                     $(MethodParams::$variant(p) => {
-                        let (f, r) = <$module::$fitted as Method>::fit_shared(
-                            p, train, x, y, observer, shared,
-                        )?;
+                        let (f, r) = <$module::$fitted as Method>::fit(p, train, x, y, ctx)?;
                         (Fitted::$variant(Box::new(f)), r)
                     }),+
                 })

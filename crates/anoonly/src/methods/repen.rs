@@ -35,7 +35,7 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{
-    report_epoch, EpochReport, Interrupted, Observer, Stage, TrainParams, TrainReport,
+    report_epoch, EpochReport, FitContext, Interrupted, Observer, Stage, TrainParams, TrainReport,
 };
 use crate::vocab::tensor::{load_rows, mat_tensor};
 use crate::vocab::{count_in, positive, NormKind, ParamError};
@@ -380,8 +380,9 @@ impl Method for FittedRepen {
         train: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: Observer<'_>,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        let observer = ctx.observer;
         let inliers: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 0).collect();
         let anomalies: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
         if inliers.len() < 2 {

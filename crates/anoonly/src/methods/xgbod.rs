@@ -18,7 +18,9 @@ use super::{FitError, Knobs, Method};
 use crate::boost::{Booster, Gbt, GbtParams};
 use crate::detectors::{Tos, TosTiming};
 use crate::nn::{NamedTensor, StateError};
-use crate::train::{report_epoch, EpochReport, FitObserver, Stage, TrainParams, TrainReport};
+use crate::train::{
+    report_epoch, EpochReport, FitContext, FitObserver, Stage, TrainParams, TrainReport,
+};
 use crate::vocab::{NormKind, ParamError};
 
 /// XGBOD's hyperparameters: those of its boosted trees (the detector grid is fixed).
@@ -151,8 +153,9 @@ impl Method for FittedXgbod {
         train: &TrainParams,
         x: ArrayView2<f32>,
         y: ArrayView1<u8>,
-        observer: &mut dyn FitObserver,
+        ctx: FitContext<'_>,
     ) -> Result<(Self, TrainReport), FitError> {
+        let observer = ctx.observer;
         let (f, r, _) = Self::fit_timed(params, train.seed, x, y, observer)?;
         Ok((f, r))
     }

@@ -5,14 +5,20 @@
 //! A method only declares a [`Task`]: its batches, the network input of a batch, its
 //! `L_N` and `L_A` (through [`SsadLoss`]), how the batch mean is taken ([`Reduction`]) and
 //! any extra regulariser.
+//!
+//! [`stages`]: the stages of a fit as a method declares them, and the context a fit gets
+//! ([`FitContext`]: its observer and the store of shared stages); [`shared`]: that store,
+//! content-addressed, in memory and in a cache directory.
 
 pub mod loss;
 pub mod shared;
+pub mod stages;
 
 // The parameter vocabulary train speaks in (re-exported for callers of `train`).
 use crate::vocab::non_negative;
 pub use crate::vocab::{NormKind, ParamError};
 pub use loss::{combine, BatchLoss, Item, LossWeighting, Reduction, SsadLoss};
+pub use stages::{FitContext, StageSpec};
 
 use std::ops::ControlFlow;
 
@@ -291,7 +297,7 @@ pub fn row_batch<I: RowIndex>(
 pub enum Stage {
     /// The method's training loop (the SSAD loss, GANomaly's and REPEN's own loops).
     Train,
-    /// A stage before it that is not the SSAD loss (FEAWAD's autoencoder pretraining).
+    /// A label-free stage before it, not the SSAD loss (FEAWAD's autoencoder pretraining).
     Pretrain,
     /// XGBOD's unsupervised detectors (one report when they are fitted).
     Detectors,
