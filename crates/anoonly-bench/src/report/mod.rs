@@ -27,8 +27,8 @@ use super::sections::{
 use crate::stats::{ALPHA, BOOTSTRAP_RESAMPLES};
 use anoonly::experiment::{pct, MeanSd};
 use anoonly::methods::MethodKind;
-use anoonly::train::stages::label_free;
 use anoonly::protocol::{Protocol, Setting};
+use anoonly::train::stages::label_free;
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
     match paper {

@@ -59,7 +59,7 @@ registry! {
 use std::fmt;
 use std::str::FromStr;
 
-use ndarray::{Array1, ArrayView1, ArrayView2};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
 use crate::train::shared::StageCache;
@@ -162,6 +162,15 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
 
     /// Anomaly scores (higher = more anomalous) for rows already checked.
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32>;
+
+    /// The hidden features the method's last layer reads (the paper's Fig. 10; DeepOD's
+    /// `return_rep`), in inference mode, one row per input row, for rows already checked;
+    /// `None` for a method without such a layer. (Provided while the methods are wired; to
+    /// become a required item.)
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        let _ = x;
+        None
+    }
 
     /// Fitted state as named tensors (model files).
     fn state(&self, out: &mut Vec<NamedTensor>);
