@@ -45,6 +45,7 @@ class FitParams:
     ) -> FitParams: ...
     def to_json(self) -> str: ...
 
+@final
 class MethodInfo:
     """A registered method, as the estimator classes are made from it."""
 
