@@ -9,8 +9,8 @@ PyOD-compatible estimators (``fit(X, y)`` with 1 = labeled anomaly, 0 = unlabele
     clf = DeepSAD(anoonly=True).fit(X_train, y_train)
     scores = clf.decision_function(X_test)
 
-One class per method of the library (``DeepSAD``, ``DevNet``, ``PReNet``, ``FEAWAD``,
-``GANomaly``, ``REPEN``, ``XGBOD``), made from the Rust registry at import.
+One class per method of the library, made from the Rust registry at import
+(``anoonly.__all__`` names them, beside the functions).
 
 Model files are those of the ``anoonly`` command (``clf.save(path)``,
 ``anoonly.load(path)``); ``load_data``, ``split`` and ``metrics`` are the command's readers,

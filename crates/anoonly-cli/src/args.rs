@@ -91,12 +91,12 @@ pub(crate) struct ModelArgs {
     /// Skip the optimiser step on batches without loss (default: step, as the authors' code).
     #[arg(long)]
     pub(crate) skip_empty_batches: bool,
-    /// Loss variant where a method has one (DevNet: `official` = the authors' code,
-    /// `paper` = the paper's hinge losses).
+    /// The method's `loss` parameter, where it has one (`official` = the authors' code,
+    /// `paper` = the paper's losses; `--set loss=...` spelled short).
     #[arg(long)]
     pub(crate) loss: Option<String>,
-    /// Compatibility mode where a method has one (FEAWAD: `official` replicates the
-    /// authors' bugs, `fixed` is the default).
+    /// The method's `compat` parameter, where it has one (`official` replicates the
+    /// authors' code's bugs; the default fixes them; `--set compat=...` spelled short).
     #[arg(long)]
     pub(crate) compat: Option<String>,
     /// Any method hyperparameter, `NAME=VALUE` (e.g. `lr=0.001`, `hidden=[64,16]`);

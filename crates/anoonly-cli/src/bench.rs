@@ -77,7 +77,7 @@ struct BenchRunArgs {
     #[arg(long)]
     epochs: Option<usize>,
     /// A method hyperparameter for every cell of that method, `METHOD:NAME=VALUE`
-    /// (e.g. `feawad:compat=official`); repeatable. It names the field, so it wins over
+    /// (e.g. `deepsad:lr=0.001`); repeatable. It names the field, so it wins over
     /// `--epochs` for `epochs`.
     #[arg(long = "set", value_name = "METHOD:NAME=VALUE")]
     set: Vec<String>,

@@ -24,10 +24,11 @@ pub enum Switch {
     Norm(NormKind),
     /// The method's training batch size.
     BatchSize(usize),
-    /// A fraction of the method's training budget: its epochs and, where it has them, its
-    /// pretraining epochs (FEAWAD's `pretrain_epochs`) are scaled by it, each rounded to the
-    /// nearest whole epoch and kept at least 1 (a pretraining of 0 epochs stays 0). FEAWAD
-    /// at 0.25 trains 25 + 8 epochs instead of the authors' 100 + 30 (`--suite budget`).
+    /// A fraction of the method's training budget: its epochs and the own epochs of every
+    /// stage it declares with them (a pretraining's, [`anoonly::train::StageSpec::epochs_param`])
+    /// are scaled by it, each rounded to the nearest whole epoch and kept at least 1 (a
+    /// stage of 0 epochs stays 0). A method with 100 pretraining and 30 training epochs
+    /// trains 25 + 8 at 0.25 (`--suite budget`).
     Budget(f64),
     /// Any other method hyperparameter, set as `--set NAME=VALUE` sets it.
     Param {
