@@ -441,7 +441,7 @@ mod tests {
         );
         for (from, to, want) in [
             ("\"deepsad\"", "\"nosuch\"", "unknown method `nosuch`"),
-            ("\"clean\"", "\"dirty\"", "unknown variant `dirty`"),
+            ("\"clean\"", "\"dirty\"", "unknown setting `dirty`"),
             (
                 "\"value\":\"bn\"",
                 "\"value\":\"batchnorm\"",
