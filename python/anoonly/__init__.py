@@ -10,7 +10,7 @@ PyOD-compatible estimators (``fit(X, y)`` with 1 = labeled anomaly, 0 = unlabele
     scores = clf.decision_function(X_test)
 
 One class per method of the library (``DeepSAD``, ``DevNet``, ``PReNet``, ``FEAWAD``,
-``GANomaly``, ``REPEN``, ``XGBOD``), made from the Rust registry at import.
+``WSADDT``, ``GANomaly``, ``REPEN``, ``XGBOD``), made from the Rust registry at import.
 
 Model files are those of the ``anoonly`` command (``clf.save(path)``,
 ``anoonly.load(path)``); ``load_data``, ``split`` and ``metrics`` are the command's readers,
