@@ -1,6 +1,7 @@
 //! The suites shipped as TOML files (`suites/*.toml`) hold exactly the cells, in the same
 //! order, that the Rust suites held before them (tests/fixtures/suites/cells.txt, from the
-//! binary of 6585c11), on a copy of the shared ADBench folder's file names (suites list
+//! binary of 6585c11; the cells of methods registered since are left out of the
+//! comparison), on a copy of the shared ADBench folder's file names (suites list
 //! files, they do not read them); every file in `suites/` is a listed suite; and a user's
 //! grid file is read by the same loader.
 
@@ -28,14 +29,27 @@ fn fake_adbench() -> tempfile::TempDir {
 
 /// What `bench --list` prints for `source`: one key per line.
 fn listed(source: &GridSource, root: &Path) -> String {
+    listed_of(source, root, |_| true)
+}
+
+/// [`listed`], the cells of the methods `keep` accepts only.
+fn listed_of(source: &GridSource, root: &Path, keep: impl Fn(&str) -> bool) -> String {
     let grids = build_grids(source, root, &GridAxes::default()).unwrap();
     let mut text = String::new();
     for c in cells(&grids, None).unwrap() {
-        text.push_str(&c.key());
-        text.push('\n');
+        if keep(c.method.name()) {
+            text.push_str(&c.key());
+            text.push('\n');
+        }
     }
     text
 }
+
+/// The methods the binary of 6585c11 had: the suites that run every method grow with the
+/// registry, and their cells of these methods must stay as they were.
+const METHODS_OF_THE_FIXTURE: [&str; 7] = [
+    "ganomaly", "repen", "xgbod", "deepsad", "feawad", "prenet", "devnet",
+];
 
 #[test]
 fn every_suite_lists_the_cells_it_listed_as_rust_code() {
@@ -47,7 +61,9 @@ fn every_suite_lists_the_cells_it_listed_as_rust_code() {
             panic!("bad fixture line {line}");
         };
         let suite: Suite = name.parse().unwrap();
-        let text = listed(&GridSource::Suite(suite), root.path());
+        let text = listed_of(&GridSource::Suite(suite), root.path(), |m| {
+            METHODS_OF_THE_FIXTURE.contains(&m)
+        });
         assert_eq!(
             text.lines().count().to_string(),
             n,

@@ -651,8 +651,10 @@ fn every_fit_stops_within_one_epoch_when_its_observer_asks() {
             assert!(r.epoch < r.epochs, "{what}: {r:?}");
         }
         assert!(
-            all.iter()
-                .any(|r| r.stage == Stage::Train || r.stage == Stage::Boosting),
+            all.iter().any(|r| matches!(
+                r.stage,
+                Stage::Train | Stage::Boosting | Stage::Member { .. }
+            )),
             "{what}"
         );
         // Stopped after the first report, and after the last but one: no report after the

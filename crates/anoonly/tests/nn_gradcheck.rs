@@ -272,6 +272,7 @@ fn nn_activation_grads() {
         Activation::LeakyRelu(0.2),
         Activation::Tanh,
         Activation::Sigmoid,
+        Activation::Selu,
     ] {
         let mut l = ActivationLayer::new(a);
         let x = rand_away_from_zero(5, 4, &mut rng);

@@ -283,3 +283,23 @@ fn nn_clone_is_an_independent_checkpoint() {
     best.clear_cache();
     let _: Array2<f32> = best.forward(&x, Mode::Eval);
 }
+
+/// `clip_grad_norm` against torch's rule on hand numbers: two parameters with gradients
+/// (3, 0) and (4) have total norm 5; `max_norm = 1` scales them by 1 / (5 + 1e-6); a total
+/// below `max_norm` leaves every bit alone.
+#[test]
+fn clip_grad_norm_scales_by_the_total_norm() {
+    let mut l = Linear::from_weights(array![[1.0f32, 2.0]], Some(array![0.5f32]));
+    l.grad_weight = array![[3.0f32, 0.0]];
+    l.grad_bias = Some(array![4.0f32]);
+    let total = anoonly::nn::clip_grad_norm(&mut l, 1.0);
+    assert_eq!(total, 5.0);
+    let k = 1.0f32 / (5.0 + 1e-6);
+    assert_eq!(l.grad_weight, array![[3.0 * k, 0.0]]);
+    assert_eq!(l.grad_bias, Some(array![4.0 * k]));
+    // Below the bound: unchanged, bit for bit.
+    let before = l.grad_weight.clone();
+    let total = anoonly::nn::clip_grad_norm(&mut l, 10.0);
+    assert!((total - 1.0).abs() < 1e-6, "{total}");
+    assert_eq!(l.grad_weight, before);
+}

@@ -8,63 +8,16 @@ use anoonly::nn::{
     Sequential,
 };
 use anoonly::train::{combine, Item, Reduction, TrainParams};
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Axis};
 use serde_json::Value;
+
+mod common;
+
+use common::{mat, scaled_err, vec1};
 
 const FIXTURE: &str = include_str!("fixtures/deepsad_step.json");
 const LINEARS: [(usize, &str); 3] = [(0, "0.weight"), (3, "3.weight"), (6, "6.weight")];
 const BNS: [(usize, &str); 2] = [(1, "1"), (4, "4")];
-
-fn b64_decode(s: &str) -> Vec<u8> {
-    let val = |c: u8| -> u32 {
-        match c {
-            b'A'..=b'Z' => u32::from(c - b'A'),
-            b'a'..=b'z' => u32::from(c - b'a') + 26,
-            b'0'..=b'9' => u32::from(c - b'0') + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => panic!("bad base64 byte {c}"),
-        }
-    };
-    let bytes: Vec<u8> = s.bytes().filter(|&c| c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut acc = 0u32;
-        for (i, &c) in chunk.iter().enumerate() {
-            acc |= val(c) << (18 - 6 * i);
-        }
-        let n = chunk.len() - 1;
-        for i in 0..n {
-            out.push((acc >> (16 - 8 * i)) as u8);
-        }
-    }
-    out
-}
-
-fn floats(v: &Value) -> (Vec<usize>, Vec<f32>) {
-    let shape: Vec<usize> = v["shape"]
-        .as_array()
-        .expect("shape")
-        .iter()
-        .map(|d| d.as_u64().expect("dim") as usize)
-        .collect();
-    let bytes = b64_decode(v["b64"].as_str().expect("b64"));
-    let data: Vec<f32> = bytes
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
-    assert_eq!(data.len(), shape.iter().product::<usize>());
-    (shape, data)
-}
-
-fn mat(v: &Value) -> Array2<f32> {
-    let (s, d) = floats(v);
-    Array2::from_shape_vec((s[0], s[1]), d).expect("matrix")
-}
-
-fn vec1(v: &Value) -> Array1<f32> {
-    Array1::from_vec(floats(v).1)
-}
 
 fn linear(net: &Sequential, i: usize) -> &Linear {
     match &net.layers[i] {
@@ -78,16 +31,6 @@ fn bn(net: &Sequential, i: usize) -> &BatchNorm1d {
         Layer::BatchNorm(l) => l,
         _ => panic!("layer {i} is not BN"),
     }
-}
-
-/// Largest |a − b| / scale with scale = max |b| over the tensor (errors relative to the
-/// tensor's magnitude, so near-zero entries are not judged by a meaningless relative error).
-fn scaled_err(a: ndarray::ArrayViewD<f32>, b: ndarray::ArrayViewD<f32>) -> f32 {
-    assert_eq!(a.shape(), b.shape());
-    let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-    a.iter()
-        .zip(b.iter())
-        .fold(0.0f32, |m, (x, y)| m.max((x - y).abs() / scale))
 }
 
 fn deepsad_net(fx: &Value) -> Sequential {

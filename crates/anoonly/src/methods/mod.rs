@@ -44,6 +44,7 @@ pub mod feawad;
 pub mod ganomaly;
 pub mod prenet;
 pub mod repen;
+pub mod wsad_dt;
 pub mod xgbod;
 
 registry! {
@@ -54,6 +55,7 @@ registry! {
     feawad::FittedFeawad as Feawad,
     prenet::FittedPReNet as PReNet,
     devnet::FittedDevNet as DevNet,
+    wsad_dt::FittedWsadDt as WsadDt,
 }
 
 use std::fmt;
@@ -76,6 +78,7 @@ pub use ganomaly::GanomalyParams;
 pub use options::{parse_assignment, parse_value, value_text, FitOptions};
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
+pub use wsad_dt::{RegUnlabeled, WsadDtParams};
 pub use xgbod::XgbodParams;
 
 /// What a method is and what it does: each method file implements this once, and the
@@ -244,7 +247,7 @@ impl FromStr for MethodKind {
         MethodKind::ALL
             .iter()
             .copied()
-            .find(|m| m.name().eq_ignore_ascii_case(s))
+            .find(|m| m.name().eq_ignore_ascii_case(s) || m.display_name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
                 let names: Vec<_> = MethodKind::ALL.iter().map(|m| m.name()).collect();
                 format!("unknown method `{s}` (known: {})", names.join(", "))

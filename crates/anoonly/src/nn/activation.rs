@@ -10,6 +10,24 @@ pub enum Activation {
     LeakyRelu(f32),
     Tanh,
     Sigmoid,
+    /// torch `selu`: `SELU_SCALE · x` for `x > 0`, else `SELU_SCALE · SELU_ALPHA · (eˣ − 1)`
+    /// (WSAD-DT's encoder).
+    Selu,
+}
+
+/// torch's SELU scale λ (Klambauer et al. 2017; 1.0507009873554805 rounded to f32).
+pub const SELU_SCALE: f32 = 1.050_701;
+/// torch's SELU α (1.6732632423543772 rounded to f32).
+pub const SELU_ALPHA: f32 = 1.673_263_2;
+
+/// SELU of one value (`exp_m1` as torch's vectorised kernel, for accuracy near 0).
+#[inline(always)]
+fn selu(v: f32) -> f32 {
+    if v > 0.0 {
+        SELU_SCALE * v
+    } else {
+        SELU_SCALE * SELU_ALPHA * v.exp_m1()
+    }
 }
 
 impl Activation {
@@ -26,13 +44,18 @@ impl Activation {
             }
             Activation::Tanh => v.tanh(),
             Activation::Sigmoid => 1.0 / (1.0 + (-v).exp()),
+            Activation::Selu => selu(v),
         }
     }
 
     /// Whether the backward pass is computed from the input (ReLU family: the derivative at
-    /// 0 is 0 / the slope, as in torch) or from the output (tanh, sigmoid: cheaper).
+    /// 0 is 0 / the slope, as in torch; SELU: torch differentiates it from its input) or
+    /// from the output (tanh, sigmoid: cheaper).
     fn caches_input(self) -> bool {
-        matches!(self, Activation::Relu | Activation::LeakyRelu(_))
+        matches!(
+            self,
+            Activation::Relu | Activation::LeakyRelu(_) | Activation::Selu
+        )
     }
 
     /// Derivative, given the cached input or output (see [`Activation::caches_input`]).
@@ -54,6 +77,14 @@ impl Activation {
             }
             Activation::Tanh => 1.0 - cached * cached,
             Activation::Sigmoid => cached * (1.0 - cached),
+            // At 0 torch takes the negative branch: λα.
+            Activation::Selu => {
+                if cached > 0.0 {
+                    SELU_SCALE
+                } else {
+                    SELU_SCALE * SELU_ALPHA * cached.exp()
+                }
+            }
         }
     }
 }
@@ -97,6 +128,7 @@ impl Module for ActivationLayer {
             Activation::LeakyRelu(a) => pool::map(x, |v| if v > 0.0 { v } else { a * v }),
             Activation::Tanh => pool::map(x, f32::tanh),
             Activation::Sigmoid => pool::map(x, |v| 1.0 / (1.0 + (-v).exp())),
+            Activation::Selu => pool::map(x, selu),
         };
         if mode == Mode::Train {
             self.cache
@@ -158,5 +190,24 @@ mod tests {
         assert_eq!(l.forward(&x, Mode::Eval), array![[0.0, 0.0, 3.0]]);
         let s = Activation::Sigmoid.apply(0.0);
         assert!((s - 0.5).abs() < 1e-7);
+    }
+
+    #[test]
+    fn selu_matches_torch_values_and_derivatives() {
+        // torch.nn.functional.selu(torch.tensor([-2., -0.5, 0., 1.5])) and its gradient.
+        let x = array![[-2.0f32, -0.5, 0.0, 1.5]];
+        let mut l = ActivationLayer::new(Activation::Selu);
+        let y = l.forward(&x, Mode::Train);
+        let want = [-1.520_166_5f32, -0.691_758_16, 0.0, 1.576_051_5];
+        for (a, b) in y.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
+        let g = l
+            .backward(&array![[1.0f32, 1.0, 1.0, 1.0]], true)
+            .expect("dx");
+        let want = [0.237_932_86f32, 1.066_341_2, 1.758_099_3, 1.050_701];
+        for (a, b) in g.iter().zip(want) {
+            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+        }
     }
 }

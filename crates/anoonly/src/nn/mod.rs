@@ -35,7 +35,9 @@ pub use bn_loss::BnLoss;
 pub use layernorm::LayerNorm;
 pub use linear::{Init, Linear};
 pub use matmul::{matmul_threads, with_matmul_threads};
-pub use optim::{Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd};
+pub use optim::{
+    clip_grad_norm, Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd,
+};
 pub use schedule::LrSchedule;
 pub use sequential::{Layer, Sequential};
 

@@ -184,6 +184,28 @@ impl Optimizer for Adam {
     }
 }
 
+/// `torch.nn.utils.clip_grad_norm_(net.parameters(), max_norm)`: scales every accumulated
+/// gradient by `min(1, max_norm / (total + 1e-6))`, where `total` is the L2 norm of all of
+/// them together (the norm of the per-parameter norms, as torch stacks them); returns
+/// `total`. A non-finite `total` gives a non-finite scale, as in torch (the caller decides
+/// whether to step). Sums of squares run in f64 in the visiting order.
+pub fn clip_grad_norm(net: &mut dyn Module, max_norm: f32) -> f32 {
+    let mut sq = 0.0f64;
+    net.visit_params(&mut |p| {
+        let own: f64 = p.grad.iter().map(|&g| f64::from(g) * f64::from(g)).sum();
+        let norm = own.sqrt() as f32;
+        sq += f64::from(norm) * f64::from(norm);
+    });
+    let total = sq.sqrt() as f32;
+    let coef = max_norm / (total + 1e-6);
+    // torch clamps the coefficient at 1 and always multiplies; a product by 1 changes no
+    // bit, so only a smaller coefficient is applied.
+    if coef < 1.0 || coef.is_nan() {
+        net.visit_params(&mut |p| p.grad.iter_mut().for_each(|g| *g *= coef));
+    }
+    total
+}
+
 /// Whose RMSprop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RmsPropConvention {

@@ -47,6 +47,12 @@ pub enum Reduction {
     /// `(lambda_n * sum_N l_n + sum_A l_a) / b`: Keras's mean over the whole batch, where
     /// normal rows contribute 0 under AnoOnly (DevNet, FEAWAD).
     BatchMean,
+    /// `lambda_n * mean_N l_n + mean_A l_a`: one mean per class, a class absent from the
+    /// batch contributing nothing (WSAD-DT's `loss_normal + loss_abnormal`, whose empty mean
+    /// the authors' code replaces by 0). A batch without anomaly at `lambda_n = 0` has no
+    /// loss; without anomaly at `lambda_n > 0` its loss is `lambda_n * mean_N l_n`, which
+    /// goes to 0 with `lambda_n`.
+    ClassMeans,
 }
 
 /// The loss weighting of a training run: the switch between the vanilla method
@@ -87,6 +93,7 @@ pub fn combine(
             l * items.len() as f64 + (1.0 - l) * n_anomaly.max(1) as f64
         }
         Reduction::BatchMean => items.len() as f64,
+        Reduction::ClassMeans => return class_means(loss, out, items, lambda_n),
     };
     if denominator <= 0.0 {
         return BatchLoss { value: None, grad };
@@ -108,6 +115,41 @@ pub fn combine(
     grad.mapv_inplace(|x| x * scale);
     BatchLoss {
         value: Some((total / denominator) as f32),
+        grad,
+    }
+}
+
+/// [`combine`] under [`Reduction::ClassMeans`].
+fn class_means(loss: &dyn SsadLoss, out: &Array2<f32>, items: &[Item], lambda_n: f32) -> BatchLoss {
+    let mut grad = Array2::<f32>::zeros(out.raw_dim());
+    let n_anomaly = items.iter().filter(|it| it.anomaly).count();
+    let n_normal = if lambda_n == 0.0 {
+        0
+    } else {
+        items.len() - n_anomaly
+    };
+    if n_anomaly == 0 && n_normal == 0 {
+        return BatchLoss { value: None, grad };
+    }
+    let scale_a = 1.0 / n_anomaly.max(1) as f32;
+    let scale_n = lambda_n / n_normal.max(1) as f32;
+    let (mut sum_a, mut sum_n) = (0.0f64, 0.0f64);
+    for item in items {
+        let row = out.row(item.index);
+        if item.anomaly {
+            sum_a += f64::from(loss.anomaly(*item, row, grad.row_mut(item.index)));
+            grad.row_mut(item.index).mapv_inplace(|g| g * scale_a);
+        } else if n_normal > 0 {
+            sum_n += f64::from(loss.normal(*item, row, grad.row_mut(item.index)));
+            grad.row_mut(item.index).mapv_inplace(|g| g * scale_n);
+        }
+    }
+    let mut value = sum_a / n_anomaly.max(1) as f64;
+    if n_normal > 0 {
+        value += f64::from(lambda_n) * sum_n / n_normal as f64;
+    }
+    BatchLoss {
+        value: Some(value as f32),
         grad,
     }
 }
@@ -209,6 +251,37 @@ mod tests {
             let v = l.value.unwrap();
             assert!((v - want).abs() <= 1e-6 * want, "{lambda_n}: {v} vs {want}");
         }
+    }
+
+    #[test]
+    fn class_means_take_one_mean_per_class() {
+        let out = array![[1.0f32], [2.0], [3.0], [4.0], [5.0]];
+        let it = items(&[false, true, false, false, true]);
+        let w = |lambda_n| LossWeighting {
+            lambda_n,
+            reduction: Reduction::ClassMeans,
+        };
+        // (1 + 3 + 4) / 3 + (20 + 50) / 2
+        let l = combine(&Toy, &out, &it, &w(1.0));
+        assert_eq!(l.value, Some((8.0f64 / 3.0 + 35.0) as f32));
+        let third = 1.0f32 / 3.0;
+        assert_eq!(l.grad, array![[third], [5.0], [third], [third], [5.0]]);
+        // lambda_n = 0.5 halves the normal mean; 0 drops it.
+        let l = combine(&Toy, &out, &it, &w(0.5));
+        assert_eq!(l.value, Some((4.0f64 / 3.0 + 35.0) as f32));
+        let l = combine(&Toy, &out, &it, &w(0.0));
+        assert_eq!(l.value, Some(35.0));
+        assert_eq!(l.grad, array![[0.0f32], [5.0], [0.0], [0.0], [5.0]]);
+        // A class absent from the batch contributes nothing; no anomaly at lambda_n = 0:
+        // no loss.
+        let normals = items(&[false, false, false, false, false]);
+        assert_eq!(combine(&Toy, &out, &normals, &w(1.0)).value, Some(3.0));
+        assert_eq!(combine(&Toy, &out, &normals, &w(0.25)).value, Some(0.75));
+        let l = combine(&Toy, &out, &normals, &w(0.0));
+        assert_eq!(l.value, None);
+        assert!(l.grad.iter().all(|&g| g == 0.0));
+        let anomalies = items(&[true, true, true, true, true]);
+        assert_eq!(combine(&Toy, &out, &anomalies, &w(1.0)).value, Some(30.0));
     }
 
     #[test]

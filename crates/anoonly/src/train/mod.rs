@@ -303,6 +303,9 @@ pub enum Stage {
     Detectors,
     /// XGBOD's boosting rounds (one report per round).
     Boosting,
+    /// The training loop of member `index` (0-based) of an ensemble of `of` networks
+    /// trained one after the other (WSAD-DT); `epoch` counts within the member.
+    Member { index: usize, of: usize },
 }
 
 impl std::fmt::Display for Stage {
@@ -312,6 +315,9 @@ impl std::fmt::Display for Stage {
             Stage::Pretrain => "pretraining epoch",
             Stage::Detectors => "detector stage",
             Stage::Boosting => "boosting round",
+            Stage::Member { index, of } => {
+                return write!(f, "member {}/{of} epoch", index + 1);
+            }
         })
     }
 }
