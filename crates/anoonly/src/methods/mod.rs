@@ -44,6 +44,7 @@ pub mod feawad;
 pub mod ganomaly;
 pub mod prenet;
 pub mod repen;
+pub mod rosas;
 pub mod xgbod;
 
 registry! {
@@ -54,6 +55,7 @@ registry! {
     feawad::FittedFeawad as Feawad,
     prenet::FittedPReNet as PReNet,
     devnet::FittedDevNet as DevNet,
+    rosas::FittedRosas as Rosas,
 }
 
 use std::fmt;
@@ -76,6 +78,7 @@ pub use ganomaly::GanomalyParams;
 pub use options::{parse_assignment, parse_value, value_text, FitOptions};
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
+pub use rosas::{RosasParams, TripletLa, Weighting as RosasWeighting};
 pub use xgbod::XgbodParams;
 
 /// What a method is and what it does: each method file implements this once, and the
