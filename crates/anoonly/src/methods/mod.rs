@@ -38,6 +38,7 @@ mod options;
 
 // One module per method (declared here, outside the macro, so that `cargo fmt` formats
 // them), then its one line in the registry.
+pub mod adsd;
 pub mod deepsad;
 pub mod devnet;
 pub mod feawad;
@@ -56,6 +57,7 @@ registry! {
     prenet::FittedPReNet as PReNet,
     devnet::FittedDevNet as DevNet,
     rosas::FittedRosas as Rosas,
+    adsd::FittedAdsd as Adsd,
 }
 
 use std::fmt;
@@ -71,6 +73,7 @@ use crate::train::{
 use crate::vocab::tensor::{load_vec_any, vec_tensor, NamedTensor, StateError};
 use crate::vocab::{NormKind, ParamError};
 
+pub use adsd::{AdsdCompat, AdsdParams};
 pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
