@@ -140,7 +140,8 @@ fn lambda_n_one_is_vanilla_and_zero_is_anoonly_for_every_method() {
         one.train.lambda_n = Some(1.0);
         let mut zero = quick(kind, 3);
         zero.train.lambda_n = Some(0.0);
-        if matches!(kind, MethodKind::DevNet | MethodKind::PReNet) {
+        // A method without a normalisation of its own gets AnoOnly's layer from `--anoonly`.
+        if kind.own_norm() == NormKind::None {
             zero.train.norm = Some(NormKind::Bn);
         }
         let (_, s_vanilla) = fit_scores(&vanilla);
