@@ -242,9 +242,11 @@ fn adsd_representation_feeds_the_last_layer() {
     assert!(rep.iter().all(|&v| v >= 0.0), "ReLU features");
 }
 
-/// The authors' ADSD (MLP) on the shared cardio file, clean, gamma_la 0.1, the same split
-/// arrays (seeds 0, 1, 2; /work/notes/fidelity-rosas-adsd.md): AUCROC 0.975, ... Ours must be
-/// within 0.03 of their mean over the same seeds.
+/// The authors' ADSD (MLP) on the shared cardio file, clean, gamma_la 0.1, seeds 0-2, on the
+/// same split arrays (the commands are in the project notes, fidelity-rosas-adsd.md): AUCROC
+/// 0.9752, 0.9820, 0.9595, mean 0.972 (ours at the time of writing: 0.9790, 0.9938, 0.9763,
+/// mean 0.983; `compat=official` 0.984). Tolerance 0.03: the seed-to-seed sd is about 0.01 to
+/// 0.02 here.
 #[test]
 #[ignore = "needs ../shared/data (run by scripts/test.sh when it exists)"]
 fn adsd_matches_the_authors_code_on_cardio() {
@@ -261,5 +263,5 @@ fn adsd_matches_the_authors_code_on_cardio() {
                 .aucroc;
     }
     let mean = aucs.mean().unwrap();
-    assert!((mean - 0.975).abs() < 0.03, "ours {aucs:?}, mean {mean}");
+    assert!((mean - 0.972).abs() < 0.03, "ours {aucs:?}, mean {mean}");
 }

@@ -430,10 +430,13 @@ fn rosas_representation_is_the_last_layers_input() {
     }
 }
 
-/// The authors' RoSAS on the shared cardio file, clean, gamma_la 0.1, the same split arrays
-/// (seeds 0, 1, 2; /work/notes/fidelity-rosas-adsd.md has the commands): AUCROC 0.942, 0.902,
-/// 0.932 (mean 0.925). Ours must be within 0.03 of that mean over the same seeds: the
-/// seed-to-seed spread of either implementation is about 0.02.
+/// The authors' RoSAS on the shared cardio file, clean, gamma_la 0.1, seeds 0-2, on the same
+/// split arrays (the commands are in the project notes, fidelity-rosas-adsd.md). Their code
+/// as published ends seeds 0 and 1 with NaN scores (its float32 loss weights overflow,
+/// docs/protocol.md 2.6); with that one expression made overflow-safe it gives AUCROC 0.9956,
+/// 0.9694, 0.9508, mean 0.972 (ours at the time of writing: 0.9868, 0.9681, 0.9327, mean 0.963).
+/// Tolerance 0.03: the seed-to-seed sd of either implementation is about 0.02 here, so the
+/// difference of two 3-seed means has a standard error of about 0.017.
 #[test]
 #[ignore = "needs ../shared/data (run by scripts/test.sh when it exists)"]
 fn rosas_matches_the_authors_code_on_cardio() {
@@ -450,5 +453,5 @@ fn rosas_matches_the_authors_code_on_cardio() {
                 .aucroc;
     }
     let mean = aucs.mean().unwrap();
-    assert!((mean - 0.925).abs() < 0.03, "ours {aucs:?}, mean {mean}");
+    assert!((mean - 0.972).abs() < 0.03, "ours {aucs:?}, mean {mean}");
 }
