@@ -3,7 +3,7 @@
 
 use anoonly::nn::{
     Activation, Adam, AdamConvention, BatchNorm1d, Init, LayerNorm, Linear, LrSchedule, Matrix,
-    Mode, Module, NamedTensor, Optimizer, RmsProp, RmsPropConvention, Sequential, StateError,
+    Mode, Module, NamedTensor, Optimizer, RmsProp, RmsPropConvention, Sequential, Sgd, StateError,
 };
 use anoonly::rng::Rng;
 use ndarray::{array, Array2};
@@ -76,6 +76,18 @@ fn nn_rmsprop_torch_two_steps_and_weight_decay() {
     );
     let mut o = RmsProp::torch(0.1);
     close(&run(&mut o, 1.0, &[0.0], 0.01), &[0.9000000999999]);
+}
+
+/// torch SGD: `g + wd·w`, `buf = momentum·buf + g`, `w −= lr·buf` (ADSD: momentum 0.7,
+/// weight decay 1e-2; GANomaly: no decay).
+#[test]
+fn nn_sgd_torch_momentum_and_weight_decay() {
+    let mut o = Sgd::torch(0.7);
+    assert_eq!(o.weight_decay, 0.0);
+    close(&run(&mut o, 1.0, &[0.5, 0.25], 0.1), &[0.95, 0.89]);
+    // 1: g = 0.5 + 0.1 = 0.6, w = 0.94; 2: g = 0.25 + 0.094, buf = 0.42 + 0.344 = 0.764.
+    let mut o = Sgd::torch_with_decay(0.7, 0.1);
+    close(&run(&mut o, 1.0, &[0.5, 0.25], 0.1), &[0.94, 0.8636]);
 }
 
 #[test]

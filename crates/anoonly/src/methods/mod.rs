@@ -38,12 +38,14 @@ mod options;
 
 // One module per method (declared here, outside the macro, so that `cargo fmt` formats
 // them), then its one line in the registry.
+pub mod adsd;
 pub mod deepsad;
 pub mod devnet;
 pub mod feawad;
 pub mod ganomaly;
 pub mod prenet;
 pub mod repen;
+pub mod rosas;
 pub mod wsad_dt;
 pub mod xgbod;
 
@@ -55,6 +57,8 @@ registry! {
     feawad::FittedFeawad as Feawad,
     prenet::FittedPReNet as PReNet,
     devnet::FittedDevNet as DevNet,
+    rosas::FittedRosas as Rosas,
+    adsd::FittedAdsd as Adsd,
     wsad_dt::FittedWsadDt as WsadDt,
 }
 
@@ -71,6 +75,7 @@ use crate::train::{
 use crate::vocab::tensor::{load_vec_any, vec_tensor, NamedTensor, StateError};
 use crate::vocab::{NormKind, ParamError};
 
+pub use adsd::{AdsdCompat, AdsdParams};
 pub use deepsad::{DeepSadParams, NormScope};
 pub use devnet::{DevNetLoss, DevNetParams};
 pub use feawad::{FeawadCompat, FeawadParams};
@@ -78,6 +83,7 @@ pub use ganomaly::GanomalyParams;
 pub use options::{parse_assignment, parse_value, value_text, FitOptions};
 pub use prenet::PReNetParams;
 pub use repen::RepenParams;
+pub use rosas::{RosasParams, TripletLa, Weighting as RosasWeighting};
 pub use wsad_dt::{RegUnlabeled, WsadDtParams};
 pub use xgbod::XgbodParams;
 

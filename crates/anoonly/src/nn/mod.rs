@@ -101,6 +101,29 @@ pub fn eval_rows<M: Module + Clone>(
     Array1::from(out)
 }
 
+/// Inference-mode forward of `x` in chunks of [`EVAL_CHUNK`] rows, the whole output rows
+/// (`width` columns each): a network's hidden features ([`crate::methods::Method::representation`]).
+pub fn eval_matrix<M: Module + Clone>(
+    net: &M,
+    x: ndarray::ArrayView2<f32>,
+    width: usize,
+) -> Array2<f32> {
+    let mut net = net.clone();
+    let mut out = Array2::<f32>::zeros((x.nrows(), width));
+    for (chunk, mut dst) in x
+        .axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK)
+        .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), EVAL_CHUNK))
+    {
+        let chunk = pool::copy(chunk);
+        let y = net.forward(&chunk, Mode::Eval);
+        dst.assign(&y);
+        pool::recycle(chunk);
+        pool::recycle(y);
+    }
+    pool::clear();
+    out
+}
+
 /// Training mode uses batch statistics in normalisation layers (and back-propagates through
 /// them); evaluation mode uses running statistics and caches nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -271,27 +271,40 @@ impl Optimizer for RmsProp {
     }
 }
 
-/// `torch.optim.SGD(lr, momentum)` without dampening, Nesterov or weight decay (GANomaly):
-/// `buf ← momentum·buf + g` (the first step sets `buf = g`, which is the same formula from
-/// a zero buffer), `w −= lr·buf`.
+/// `torch.optim.SGD(lr, momentum, weight_decay)` without dampening or Nesterov: the weight
+/// decay is L2 added to the gradient, `g ← g + wd·w`, then `buf ← momentum·buf + g` (the first
+/// step sets `buf = g`, which is the same formula from a zero buffer), `w −= lr·buf`.
+/// GANomaly uses no weight decay, ADSD 1e-2.
 #[derive(Clone, Debug)]
 pub struct Sgd {
     pub momentum: f32,
+    /// L2 coefficient added to the gradient (torch `weight_decay`; 0 in [`Sgd::torch`]).
+    pub weight_decay: f32,
     state: Vec<Vec<f32>>,
 }
 
 impl Sgd {
+    /// `torch.optim.SGD(momentum=momentum)`, no weight decay.
     pub fn torch(momentum: f32) -> Sgd {
         Sgd {
             momentum,
+            weight_decay: 0.0,
             state: Vec::new(),
+        }
+    }
+
+    /// `torch.optim.SGD(momentum=momentum, weight_decay=weight_decay)`.
+    pub fn torch_with_decay(momentum: f32, weight_decay: f32) -> Sgd {
+        Sgd {
+            weight_decay,
+            ..Sgd::torch(momentum)
         }
     }
 }
 
 impl Optimizer for Sgd {
     fn step(&mut self, net: &mut dyn Module, lr: f32) {
-        let m = self.momentum;
+        let (m, wd) = (self.momentum, self.weight_decay);
         let state = &mut self.state;
         for_each_param(net, |i, p| {
             let buf = slot(state, i);
@@ -299,6 +312,7 @@ impl Optimizer for Sgd {
                 *buf = vec![0.0; p.value.len()];
             }
             for ((w, &g), b) in p.value.iter_mut().zip(p.grad.iter()).zip(buf.iter_mut()) {
+                let g = if wd != 0.0 { g + wd * *w } else { g };
                 *b = m * *b + g;
                 *w -= lr * *b;
             }

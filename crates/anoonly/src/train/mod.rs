@@ -413,6 +413,41 @@ pub fn report_epoch(
     }
 }
 
+/// The end of one epoch of a method's own training loop (one that does not run through
+/// [`fit`]): records the epoch's mean loss in `report` and reports the epoch to `observer`;
+/// when it asks to stop, drops `net`'s cached forwards and this thread's step buffers, as
+/// [`fit`] does, and returns [`Interrupted`].
+pub fn own_loop_epoch(
+    observer: &mut dyn FitObserver,
+    report: &mut TrainReport,
+    net: &mut dyn Module,
+    (epoch, epochs): (usize, usize),
+    loss: Option<f32>,
+    batches: usize,
+) -> Result<(), Interrupted> {
+    report.epoch_losses.push(loss);
+    let epoch_report = EpochReport {
+        stage: Stage::Train,
+        epoch,
+        epochs,
+        loss,
+        empty_batches: 0,
+        batches,
+    };
+    report_epoch(observer, &epoch_report).inspect_err(|_| {
+        net.clear_cache();
+        pool::clear();
+    })
+}
+
+/// The end of a method's own training loop of `epochs` epochs: the last epoch's weights are
+/// kept, `net`'s cached forwards and this thread's step buffers dropped (as [`fit`] ends).
+pub fn own_loop_end(report: &mut TrainReport, net: &mut dyn Module, epochs: usize) {
+    report.kept_epoch = epochs.saturating_sub(1);
+    net.clear_cache();
+    pool::clear();
+}
+
 /// Summary of a whole fit.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct TrainReport {

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 /// - DevNet: the layer between the hidden ReLU and the output layer (own: none);
 /// - PReNet: the end of the shared feature branch, before the pair concatenation (own: none);
 /// - FEAWAD: the layer on the 33-d input of the output layer (own: Keras [`NormKind::Bn`]).
+/// - RoSAS: the layer on the input of the score head's last Linear, after its LeakyReLU
+///   (own: none).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum NormKind {

@@ -53,6 +53,25 @@ pub fn small_synthetic() -> anoonly::Dataset {
     })
 }
 
+/// The built-in demo data (`anoonly demo`'s), split as `anoonly eval` splits it at `seed`.
+pub fn demo_split(seed: u64) -> anoonly::protocol::Split {
+    let ds = anoonly::data::synthetic::demo_dataset(0);
+    anoonly::protocol::split(
+        ds.x.view(),
+        ds.y.view(),
+        &anoonly::protocol::SplitParams::default(),
+        seed,
+    )
+    .unwrap()
+}
+
+/// Test AUCROC of `params` fitted on the train part of `sp`.
+pub fn split_aucroc(params: &anoonly::methods::FitParams, sp: &anoonly::protocol::Split) -> f64 {
+    let m = params.fit(sp.x_train.view(), sp.y_train.view()).unwrap();
+    let s = m.decision_function(sp.x_test.view()).unwrap();
+    anoonly::metrics::aucroc(sp.y_test.as_slice().unwrap(), s.as_slice().unwrap()).unwrap()
+}
+
 /// Saves `model`, loads it back and checks parameters, scores on `x` (bit for bit) and
 /// the 10 % threshold.
 pub fn assert_round_trip(model: &anoonly::methods::Model, x: ndarray::ArrayView2<f32>) {
