@@ -86,9 +86,10 @@ def split(
     seed: int,
     protocol: str,
     setting: str,
-    gamma_la: float,
+    gamma_la: float | None,
     normal_ratio: float,
     max_rows: int | None,
+    n_labeled: int | None = None,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.uint8],
@@ -110,7 +111,7 @@ def evaluate(
     seeds: list[int],
     protocol: str,
     setting: str,
-    gamma_la: float,
+    gamma_la: float | None,
     normal_ratio: float,
     max_rows: int | None,
     verbose: bool,
@@ -119,6 +120,7 @@ def evaluate(
     name: str = "arrays",
     path: str | None = None,
     label_column: str | None = None,
+    n_labeled: int | None = None,
 ) -> list[str]: ...
 def run_cli(args: list[str]) -> int: ...
 def _buffer_address(x: npt.NDArray[np.float32]) -> int: ...

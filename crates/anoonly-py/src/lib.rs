@@ -468,18 +468,22 @@ type SplitArrays<'py> = (
     Bound<'py, PyArray1<u8>>,
 );
 
-/// The split options of `anoonly eval` (protocol and setting by their CLI names).
+/// The split options of `anoonly eval` (protocol and setting by their CLI names; the
+/// labeled anomalies as `--gamma-la` or `--n-labeled`, exclusive, the library's default
+/// ratio when neither is given).
 fn split_params(
     protocol: &str,
     setting: &str,
-    gamma_la: f64,
+    gamma_la: Option<f64>,
+    n_labeled: Option<usize>,
     normal_ratio: f64,
     max_rows: Option<usize>,
 ) -> PyResult<SplitParams> {
     Ok(SplitParams {
         protocol: parsed_arg("protocol", protocol)?,
         setting: parsed_arg("setting", setting)?,
-        gamma_la,
+        labeled: protocol::Labeled::from_options(gamma_la, n_labeled)
+            .map_err(PyValueError::new_err)?,
         normal_ratio,
         max_rows,
         ..SplitParams::default()
@@ -490,7 +494,7 @@ fn split_params(
 /// both parts min-max scaled with the train split; `y_train` 1 = labeled anomaly, `y_test`
 /// the true labels.
 #[pyfunction]
-#[pyo3(signature = (x, y, seed, protocol, setting, gamma_la, normal_ratio, max_rows))]
+#[pyo3(signature = (x, y, seed, protocol, setting, gamma_la, normal_ratio, max_rows, n_labeled = None))]
 #[allow(clippy::too_many_arguments)]
 fn split<'py>(
     py: Python<'py>,
@@ -499,11 +503,19 @@ fn split<'py>(
     seed: u64,
     protocol: &str,
     setting: &str,
-    gamma_la: f64,
+    gamma_la: Option<f64>,
     normal_ratio: f64,
     max_rows: Option<usize>,
+    n_labeled: Option<usize>,
 ) -> PyResult<SplitArrays<'py>> {
-    let params = split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?;
+    let params = split_params(
+        protocol,
+        setting,
+        gamma_la,
+        n_labeled,
+        normal_ratio,
+        max_rows,
+    )?;
     params.validate().map_err(value_error)?;
     let (x, y) = (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
     let s = py.detach(|| {
@@ -606,7 +618,7 @@ fn eval_error(e: EvalError, observer: &mut PyObserver) -> PyErr {
 /// `y` true labels, named `name` in the records). The GIL is released while it runs;
 /// `verbose` and Ctrl-C as in `fit`.
 #[pyfunction]
-#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None))]
+#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None, n_labeled = None))]
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     py: Python<'_>,
@@ -614,7 +626,7 @@ fn evaluate(
     seeds: Vec<u64>,
     protocol: &str,
     setting: &str,
-    gamma_la: f64,
+    gamma_la: Option<f64>,
     normal_ratio: f64,
     max_rows: Option<usize>,
     verbose: bool,
@@ -623,6 +635,7 @@ fn evaluate(
     name: &str,
     path: Option<PathBuf>,
     label_column: Option<String>,
+    n_labeled: Option<usize>,
 ) -> PyResult<Vec<String>> {
     let data = match (path, x, y) {
         (Some(path), None, None) => EvalData::File {
@@ -644,7 +657,14 @@ fn evaluate(
     };
     let request = EvalRequest {
         data,
-        split: split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?,
+        split: split_params(
+            protocol,
+            setting,
+            gamma_la,
+            n_labeled,
+            normal_ratio,
+            max_rows,
+        )?,
         fit: params.get().options.clone(),
         seeds,
     };

@@ -35,7 +35,7 @@ use crate::data::{DataError, Dataset, LoadOptions};
 use crate::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, ScoreError};
 use crate::metrics::{evaluate, MetricError, Metrics};
 use crate::protocol::{
-    plan, split_owned, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
+    plan, split_owned, Labeled, Protocol, ProtocolError, Setting, Split, SplitIndices, SplitParams,
     SplitPlan,
 };
 use crate::train::shared::StageCache;
@@ -141,7 +141,11 @@ pub struct EvalRecord {
     pub setting: Setting,
     /// Serialised as its name (`adbench`, `leakage-free`).
     pub protocol: Protocol,
-    pub gamma_la: f64,
+    /// The labeled-anomaly mode asked for: `"gamma_la": 0.1` (a ratio, as every record
+    /// before count mode) or `"n_labeled_requested": 10` (ADBench's count mode), in this
+    /// place of the record ([`Labeled`]). `n_labeled` below is the number labeled.
+    #[serde(flatten)]
+    pub labeled: Labeled,
     pub seed: u64,
     pub aucroc: f64,
     pub aucpr: f64,
@@ -343,7 +347,7 @@ fn evaluate_parts(
         batch_size: fit_params.method.batch_size(),
         setting: cfg.split.setting,
         protocol: cfg.split.protocol,
-        gamma_la: cfg.split.gamma_la,
+        labeled: cfg.split.labeled,
         seed,
         aucroc: m.aucroc,
         aucpr: m.aucpr,
@@ -704,12 +708,12 @@ mod tests {
             Err(EvalError::NoSeeds)
         ));
         r.seeds = vec![0];
-        r.split.gamma_la = 2.0;
+        r.split.labeled = Labeled::Ratio(2.0);
         assert!(matches!(
             r.clone().run(&mut NoSeedObserver),
             Err(EvalError::Split(_))
         ));
-        r.split.gamma_la = 0.1;
+        r.split.labeled = Labeled::Ratio(0.1);
         r.fit.params.push(("lr".into(), serde_json::json!(-1.0)));
         assert!(matches!(
             r.clone().run(&mut NoSeedObserver),
