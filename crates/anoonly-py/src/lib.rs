@@ -33,7 +33,9 @@ use pyo3::types::{PyBytes, PyDict};
 
 use anoonly::data::{self, DataError, Dataset, LoadOptions};
 use anoonly::experiment::{EvalData, EvalError, EvalRequest, SeedObserver};
-use anoonly::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, Model};
+use anoonly::methods::{
+    FitError, FitOptions, FitParams, MethodKind, MethodParams, Model, ScoreError,
+};
 use anoonly::metrics as core_metrics;
 use anoonly::model_file::{self, ModelFileError};
 use anoonly::probability as core_probability;
@@ -346,6 +348,19 @@ struct PyModel {
     model: Model,
 }
 
+/// A model's computation on rows from Python (`X` float32, C-contiguous), the GIL released
+/// while it runs, its error a `ValueError`: what scoring and the representation share.
+fn on_rows<'py, D: ndarray::Dimension>(
+    py: Python<'py>,
+    what: &str,
+    x: &PyReadonlyArray2<'py, f32>,
+    run: impl FnOnce(ArrayView2<f32>) -> Result<ndarray::Array<f32, D>, ScoreError> + Send,
+) -> PyResult<Bound<'py, numpy::PyArray<f32, D>>> {
+    let x = c_contiguous("X", x)?;
+    let out = py.detach(|| guarded(what, || run(x).map_err(value_error)))?;
+    Ok(out.into_pyarray(py))
+}
+
 #[pymethods]
 impl PyModel {
     /// The method's name (`deepsad`, ...).
@@ -385,13 +400,21 @@ impl PyModel {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let x = c_contiguous("X", &x)?;
-        let scores = py.detach(|| {
-            guarded("decision_function", || {
-                self.model.decision_function(x).map_err(value_error)
-            })
-        })?;
-        Ok(scores.into_pyarray(py))
+        on_rows(py, "decision_function", &x, |x| {
+            self.model.decision_function(x)
+        })
+    }
+
+    /// The hidden features before the method's last layer for each row of `x` (float32,
+    /// rows x width; the library's `Model::representation`): what `decision_function(X,
+    /// return_rep=True)` returns beside the scores. A `ValueError` for a method without
+    /// them (XGBOD). The GIL is released while it runs.
+    fn representation<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        on_rows(py, "representation", &x, |x| self.model.representation(x))
     }
 
     /// The score above which a row is called an anomaly at `contamination`.

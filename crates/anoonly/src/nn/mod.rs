@@ -99,6 +99,30 @@ pub fn eval_rows<M: Module + Clone>(
     Array1::from(out)
 }
 
+/// Inference-mode output rows of `x` whole, chunk by chunk as [`eval_rows`] scores them:
+/// `width` values per row (the output width, given so that no row still gives the right
+/// shape). For a method's hidden features ([`crate::methods::Method::representation`]);
+/// row-wise like the scores, so a row's result does not depend on the others.
+pub fn eval_matrix(
+    x: ndarray::ArrayView2<f32>,
+    width: usize,
+    mut forward: impl FnMut(&Matrix) -> Matrix,
+) -> Matrix {
+    let mut out = Matrix::zeros((x.nrows(), width));
+    let mut start = 0;
+    for chunk in x.axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK) {
+        let chunk = pool::copy(chunk);
+        let y = forward(&chunk);
+        out.slice_mut(ndarray::s![start..start + y.nrows(), ..])
+            .assign(&y);
+        start += y.nrows();
+        pool::recycle(chunk);
+        pool::recycle(y);
+    }
+    pool::clear();
+    out
+}
+
 /// Training mode uses batch statistics in normalisation layers (and back-propagates through
 /// them); evaluation mode uses running statistics and caches nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
