@@ -7,9 +7,14 @@
    la = 0.1, with numpy + sklearn (train_test_split stratified), to compare with the
    docs/protocol.md 1.5 table.
 
+3. ADBench's labeled-count mode (`nla`, `la` an int): the labeled rows of
+   `data_generator.generator` for a few counts and the ratio on synthetic labels, written to
+   crates/anoonly/tests/fixtures/protocol_nla.json (`--nla`; tests/protocol_nla.rs reads it).
+
 Run once; the printed numbers are pasted into the Rust tests (tests do not run Python).
 """
 
+import json
 import math
 import sys
 from pathlib import Path
@@ -63,8 +68,10 @@ def pipeline_counts(y, seed=42, la=0.1):
     )
 
 
-def pipeline_indices(y, seed=42, la=0.1, normal_clean=True, norla=1.0):
-    """The official data_generator.generator steps on row indices (X = original row index)."""
+def generator_split(y, seed):
+    """The official data_generator.generator up to the split, on row indices (X = original
+    row index): seed, resample small files to 1000 rows, subsample large ones to 10000,
+    stratified 70/30 split. Returns (X_train, X_test, y_train)."""
     n = len(y)
     X = np.arange(n).reshape(-1, 1)
     np.random.seed(seed)
@@ -81,6 +88,12 @@ def pipeline_indices(y, seed=42, la=0.1, normal_clean=True, norla=1.0):
     X_train, X_test, y_train, _y_test = train_test_split(
         X, y, test_size=0.3, shuffle=True, stratify=y
     )
+    return X_train, X_test, y_train
+
+
+def pipeline_indices(y, seed=42, la=0.1, normal_clean=True, norla=1.0):
+    """The official data_generator.generator steps on row indices (X = original row index)."""
+    X_train, X_test, y_train = generator_split(y, seed)
     idx_normal = np.where(y_train == 0)[0]
     idx_normal = idx_normal[: math.ceil(len(idx_normal) * norla)]
     idx_anomaly = np.where(y_train == 1)[0]
@@ -89,6 +102,39 @@ def pipeline_indices(y, seed=42, la=0.1, normal_clean=True, norla=1.0):
     idx_unlabeled = idx_normal if normal_clean else np.append(idx_normal, idx_unlabeled_anomaly)
     order = np.append(idx_unlabeled, idx_labeled)
     return X_train[order, 0], X_test[:, 0], len(idx_labeled)
+
+
+def labeled_rows(y, seed, la):
+    """ADBench's `generator(la=...)` on row indices, up to the labeled anomalies
+    (data_generator.py 228-353, `at_least_one_labeled=True` as run.py calls it): `la` an
+    int is a count (`AssertionError` when the train split has fewer anomalies), a float a
+    ratio. Returns (labeled original rows in draw order, train anomalies) or the error."""
+    X_train, _X_test, y_train = generator_split(y, seed)
+    idx_anomaly = np.where(y_train == 1)[0]
+    if type(la) is float:
+        idx_labeled = np.random.choice(idx_anomaly, math.ceil(la * len(idx_anomaly)), replace=False)
+    elif la > len(idx_anomaly):
+        return None, len(idx_anomaly)
+    else:
+        idx_labeled = np.random.choice(idx_anomaly, la, replace=False)
+    return [int(i) for i in X_train[idx_labeled, 0]], len(idx_anomaly)
+
+
+def nla_fixture(path):
+    """Labeled rows for counts and the ratio 0.1 on `y[i] = 1 iff i % 7 == 3`: a duplicated
+    file (300 rows), a plain one (2000) and a subsampled one (12000)."""
+    cases = []
+    for n, seed in [(300, 42), (2000, 0), (2000, 7), (12000, 1)]:
+        y = (np.arange(n) % 7 == 3).astype(int)
+        for la in [0, 1, 5, 10, 25, 50, 0.1, 10_000]:
+            rows, n_anomalies = labeled_rows(y, seed, la)
+            mode = "ratio" if type(la) is float else "count"
+            cases.append(
+                dict(n=n, seed=seed, mode=mode, la=la, train_anomalies=n_anomalies, labeled=rows)
+            )
+    lines = ",\n".join(json.dumps(c) for c in cases)
+    Path(path).write_text('{"cases": [\n' + lines + "\n]}\n")
+    print(f"wrote {path} ({len(cases)} cases)")
 
 
 def fmt(v, k=8):
@@ -129,6 +175,12 @@ def shared_counts(root):
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--nla"]:
+        nla_fixture(
+            Path(__file__).resolve().parents[1]
+            / "crates/anoonly/tests/fixtures/protocol_nla.json"
+        )
+        sys.exit(0)
     mt_prefixes()
     synthetic_indices()
     root = (

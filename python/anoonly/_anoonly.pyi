@@ -22,6 +22,7 @@ class Model:
     def notes(self) -> list[str]: ...
     def params_json(self) -> str: ...
     def decision_function(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def representation(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
     def threshold(self, contamination: float) -> float: ...
     def to_bytes(self) -> bytes: ...
     def save(self, path: str) -> None: ...
@@ -87,9 +88,10 @@ def split(
     seed: int,
     protocol: str,
     setting: str,
-    gamma_la: float,
+    gamma_la: float | None,
     normal_ratio: float,
     max_rows: int | None,
+    n_labeled: int | None = None,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.uint8],
@@ -111,7 +113,7 @@ def evaluate(
     seeds: list[int],
     protocol: str,
     setting: str,
-    gamma_la: float,
+    gamma_la: float | None,
     normal_ratio: float,
     max_rows: int | None,
     verbose: bool,
@@ -120,6 +122,7 @@ def evaluate(
     name: str = "arrays",
     path: str | None = None,
     label_column: str | None = None,
+    n_labeled: int | None = None,
 ) -> list[str]: ...
 def run_cli(args: list[str]) -> int: ...
 def _buffer_address(x: npt.NDArray[np.float32]) -> int: ...

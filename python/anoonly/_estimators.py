@@ -266,10 +266,32 @@ class BaseDetector:
             )
         return model
 
-    def decision_function(self, X: Any) -> npt.NDArray[np.float32]:
-        """Anomaly scores of ``X`` (higher = more anomalous), float32."""
+    # --- return_rep (issue 19: representations) -------------------------------------------
+    @overload
+    def decision_function(
+        self, X: Any, return_rep: Literal[False] = ...
+    ) -> npt.NDArray[np.float32]: ...
+
+    @overload
+    def decision_function(
+        self, X: Any, return_rep: Literal[True]
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+
+    def decision_function(
+        self, X: Any, return_rep: bool = False
+    ) -> npt.NDArray[np.float32] | tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """Anomaly scores of ``X`` (higher = more anomalous), float32. With ``return_rep``
+        (DeepOD's keyword), ``(scores, reps)``: also the hidden features before the
+        method's last layer, one float32 row per row of ``X`` (the paper's Fig. 10; a
+        ``ValueError`` for XGBOD, which has none; docs/python.md lists each method's)."""
         model = self._model()
-        return model.decision_function(as_features(X))
+        x = as_features(X)
+        scores = model.decision_function(x)
+        if return_rep:
+            return scores, model.representation(x)
+        return scores
+
+    # --- end return_rep --------------------------------------------------------------------
 
     @overload
     def predict(

@@ -43,7 +43,8 @@ def split(
     seed: int = 0,
     protocol: str = _SPLIT["protocol"],
     setting: str = _SPLIT["setting"],
-    gamma_la: float = _SPLIT["gamma_la"],
+    gamma_la: float | None = None,
+    n_labeled: int | None = None,
     normal_ratio: float = _SPLIT["normal_ratio"],
     max_rows: int | None = _SPLIT["max_rows"],
 ) -> tuple[
@@ -55,13 +56,26 @@ def split(
     """The train/test split ``anoonly eval`` makes at ``seed`` (same options, same
     defaults; ``max_rows=None`` is ``--max-rows none``): returns ``(X_train, y_train,
     X_test, y_test)``, both parts min-max scaled with the train split. ``y`` holds the true
-    labels (1 = anomaly); ``y_train`` has 1 for the labeled anomalies only (``gamma_la`` of
-    the train anomalies) and ``y_test`` the true labels. Fitting an estimator with
-    ``random_state=seed`` on the train part and scoring the test part gives ``eval``'s
-    scores bit for bit."""
+    labels (1 = anomaly); ``y_train`` has 1 for the labeled anomalies only and ``y_test`` the
+    true labels. The labeled anomalies are a ratio ``gamma_la`` of the train anomalies
+    (``--gamma-la``; the library's default, 0.1, when neither is given) or, exclusive with
+    it, a count ``n_labeled`` (``--n-labeled``, ADBench's ``nla``: the first ``n_labeled``
+    of the draw the ratio makes; a train split with fewer anomalies is a ``ValueError``).
+    Fitting an estimator with ``random_state=seed`` on the train part and scoring the test
+    part gives ``eval``'s scores bit for bit."""
     x = as_features(X)
     labels = as_labels(y, x.shape[0])
-    return _anoonly.split(x, labels, seed, protocol, setting, gamma_la, normal_ratio, max_rows)
+    return _anoonly.split(
+        x,
+        labels,
+        seed,
+        protocol,
+        setting,
+        gamma_la,
+        normal_ratio,
+        max_rows,
+        n_labeled=_count("n_labeled", n_labeled),
+    )
 
 
 def metrics(y_true: Any, scores: Any) -> dict[str, float]:
@@ -82,7 +96,8 @@ def evaluate(
     anoonly: bool = False,
     setting: str = _SPLIT["setting"],
     protocol: str = _SPLIT["protocol"],
-    gamma_la: float = _SPLIT["gamma_la"],
+    gamma_la: float | None = None,
+    n_labeled: int | None = None,
     normal_ratio: float = _SPLIT["normal_ratio"],
     max_rows: int | None = _SPLIT["max_rows"],
     seeds: Sequence[int] = (0,),
@@ -96,7 +111,8 @@ def evaluate(
     part, and return one dict per seed with the fields of ``anoonly eval --json`` (metrics
     as fractions, ``fit_seconds``, ``n_train``, ``method_params``, ...). ``method`` is read
     as ``--method`` is (case-insensitive: ``"devnet"``, ``"DevNet"``); the split keywords
-    default to the library's, as ``split``'s do.
+    default to the library's, as ``split``'s do (``gamma_la`` or ``n_labeled``, exclusive;
+    a count-mode record has ``n_labeled_requested`` in place of ``gamma_la``).
 
     ``X`` is a data file (read as ``load_data`` reads it, ``y`` not given) or the features
     with ``y`` the true labels (1 = anomaly; the records call the data ``name``). Any other
@@ -117,18 +133,30 @@ def evaluate(
             raise TypeError("seeds must be integers, got None")
         seed_list.append(n)
     options = (protocol, setting, gamma_la, normal_ratio, max_rows, bool(verbose))
+    count = _count("n_labeled", n_labeled)
     if isinstance(X, (str, os.PathLike)):
         if y is not None:
             raise TypeError("evaluate(path, y): a data file holds its own labels; pass no y")
         lines = _anoonly.evaluate(
-            fit_params, seed_list, *options, path=os.fspath(X), label_column=label_column
+            fit_params,
+            seed_list,
+            *options,
+            path=os.fspath(X),
+            label_column=label_column,
+            n_labeled=count,
         )
     else:
         if y is None:
             raise TypeError("evaluate(X) needs the true labels y (or a data file path as X)")
         x = as_features(X)
         lines = _anoonly.evaluate(
-            fit_params, seed_list, *options, x=x, y=as_labels(y, x.shape[0]), name=name
+            fit_params,
+            seed_list,
+            *options,
+            x=x,
+            y=as_labels(y, x.shape[0]),
+            name=name,
+            n_labeled=count,
         )
     records: list[dict[str, Any]] = [json.loads(line) for line in lines]
     return records

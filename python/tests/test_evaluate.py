@@ -126,3 +126,32 @@ def test_console_script_is_the_command(cli: Path, labeled: dict[str, Any]) -> No
         ours, native = run(script(), *args), run(cli, *args)
         assert ours.returncode == native.returncode == status
         assert ours.stderr == native.stderr and ours.stderr.startswith("error: ")
+
+
+# --- Labeled-count mode (issue 19) ---------------------------------------------------------
+
+
+def test_count_mode_is_evals_and_nested(cli: Path, labeled: dict[str, Any]) -> None:
+    """``n_labeled`` labels exactly that many train anomalies, the first of the draw the
+    ratio makes (nested), gives ``eval --n-labeled``'s records, and is exclusive with
+    ``gamma_la``; too many is a ValueError naming the counts."""
+    X, y = labeled["X"], labeled["y"]
+    prev: set[bytes] = set()
+    for k in (1, 3, 5):
+        X_train, y_train, _, _ = anoonly.split(X, y, seed=2, n_labeled=k)
+        assert int(y_train.sum()) == k
+        rows = {r.tobytes() for r in X_train[y_train == 1]}
+        assert prev <= rows
+        prev = rows
+    proc = run_cli(
+        cli, "eval", "--data", str(labeled["path"]), "--method", "devnet", "--epochs", "2",
+        "--n-labeled", "3", "--seeds", "4", "--json",
+    )  # fmt: skip
+    expected = [json.loads(line) for line in proc.stdout.splitlines()]
+    got = anoonly.evaluate(labeled["path"], method="devnet", epochs=2, n_labeled=3, seeds=[4])
+    assert [without(r, *TIMINGS) for r in got] == [without(r, *TIMINGS) for r in expected]
+    assert got[0]["n_labeled_requested"] == 3 and "gamma_la" not in got[0]
+    with pytest.raises(ValueError, match="exclusive"):
+        anoonly.split(X, y, gamma_la=0.2, n_labeled=3)
+    with pytest.raises(ValueError, match=r"n_labeled = 100000 but the train split has \d+ anomalies"):
+        anoonly.evaluate(X, y, method="devnet", epochs=2, n_labeled=100_000)

@@ -136,8 +136,11 @@ def test_split_defaults_are_the_librarys_and_the_commands(cli: Path) -> None:
     library: dict[str, Any] = json.loads(anoonly._anoonly.split_defaults())
     for func in (anoonly.split, anoonly.evaluate):
         sig = inspect.signature(func).parameters
-        for name in ("protocol", "setting", "gamma_la", "normal_ratio", "max_rows"):
+        for name in ("protocol", "setting", "normal_ratio", "max_rows"):
             assert sig[name].default == library[name], (func.__name__, name)
+        # The labeled anomalies: a ratio or a count, exclusive; neither given is the
+        # library's default ratio (resolved by the library).
+        assert sig["gamma_la"].default is None and sig["n_labeled"].default is None
     for name in ("protocol", "setting", "gamma_la", "normal_ratio", "max_rows"):
         shown = help_default(cli, name.replace("_", "-"))
         value = library[name]

@@ -16,7 +16,7 @@ use crate::stats::{
     PairedEvidence, RankComparison, Verdict, ALPHA, BOOTSTRAP_RESAMPLES,
 };
 use anoonly::methods::MethodKind;
-use anoonly::protocol::{Protocol, Setting};
+use anoonly::protocol::{Labeled, Protocol, Setting};
 
 /// The seed of every bootstrap of a report.
 pub const BOOTSTRAP_SEED: u64 = 0;
@@ -37,9 +37,10 @@ struct PairInput<'a> {
     variant: Variant,
     /// What the row compares where the table has more than one value (an ablation value).
     tag: String,
-    /// The ablation value compared (none in other tables) and the gamma_la of the cells.
+    /// The ablation value compared (none in other tables) and the labeled anomalies of the
+    /// cells.
     value: Option<Override>,
-    gamma_la: f64,
+    labeled: Labeled,
     a: Vec<&'a ResultRecord>,
     b: Vec<&'a ResultRecord>,
 }
@@ -64,12 +65,12 @@ pub struct MetricEvidence {
 pub struct PairedRow {
     pub method: MethodKind,
     pub variant: Variant,
-    /// The row's label in its table: the ablation value, with the gamma_la where the
-    /// table spans several (empty in other tables).
+    /// The row's label in its table: the ablation value, with the labeled anomalies where
+    /// the table spans several (empty in other tables).
     pub tag: String,
     /// The ablation value compared (none in other tables).
     pub value: Option<Override>,
-    pub gamma_la: f64,
+    pub labeled: Labeled,
     /// Mean fit seconds of a cell of `a` and of `b`.
     pub fit_seconds: (f64, f64),
     /// Distinct `(pretrain_epochs, epochs)` of `b`'s cells as their lines recorded them.
@@ -117,11 +118,11 @@ impl SectionRanks {
     }
 }
 
-/// `leakage-free` against `adbench` at one setting, gamma_la and ablation.
+/// `leakage-free` against `adbench` at one setting, labeled anomalies and ablation.
 #[derive(Clone, Debug)]
 pub struct ProtocolComparison {
     pub setting: Setting,
-    pub gamma_la: f64,
+    pub labeled: Labeled,
     pub ablation: Option<Override>,
     /// Families in report order (the per-family columns).
     pub families: Vec<String>,
@@ -183,7 +184,7 @@ fn anoonly_table(sec: &Section) -> Option<PairedTable> {
             variant: Variant::AnoOnly,
             tag: String::new(),
             value: None,
-            gamma_la: sec.key.gamma_la(),
+            labeled: sec.key.labeled,
             a: base,
             b: of_variant(&sec.results, row.method, Variant::AnoOnly),
         });
@@ -197,7 +198,7 @@ fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
         sections.iter().find(|s| {
             s.key.protocol == protocol
                 && s.key.setting == key.setting
-                && s.key.gamma_la() == key.gamma_la()
+                && s.key.labeled == key.labeled
                 && s.key.ablation == key.ablation
         })
     };
@@ -220,7 +221,7 @@ fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
                 variant: row.variant,
                 tag: String::new(),
                 value: None,
-                gamma_la: free.key.gamma_la(),
+                labeled: free.key.labeled,
                 a: of_variant(&adbench.results, row.method, row.variant),
                 b,
             });
@@ -237,7 +238,7 @@ fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
         );
         out.push(ProtocolComparison {
             setting: free.key.setting,
-            gamma_la: free.key.gamma_la(),
+            labeled: free.key.labeled,
             ablation: free.key.ablation.clone(),
             table: paired_table("adbench", "leakage-free", pairs, &families),
             families,
@@ -251,10 +252,10 @@ fn protocol_comparisons(sections: &[Section]) -> Vec<ProtocolComparison> {
 fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
     let mut out = Vec::new();
     for group in ablation_groups(sections) {
-        let several_gammas = group
+        let several_labeled = group
             .sections
             .iter()
-            .map(|s| s.key.gamma_la().to_bits())
+            .map(|s| super::sections::labeled_order(s.key.labeled))
             .collect::<BTreeSet<_>>()
             .len()
             > 1;
@@ -265,7 +266,7 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
                     s.key.ablation.is_none()
                         && s.key.setting == sec.key.setting
                         && s.key.protocol == sec.key.protocol
-                        && s.key.gamma_la() == sec.key.gamma_la()
+                        && s.key.labeled == sec.key.labeled
                 }) else {
                     continue;
                 };
@@ -274,11 +275,11 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
                     if a.is_empty() {
                         continue;
                     }
-                    let tag = if several_gammas {
+                    let tag = if several_labeled {
                         format!(
-                            "{} (gamma_la {}%)",
+                            "{} ({})",
                             value.value(),
-                            super::sections::fmt_num(100.0 * sec.key.gamma_la())
+                            super::sections::labeled_text(sec.key.labeled)
                         )
                     } else {
                         value.value().to_string()
@@ -288,7 +289,7 @@ fn ablation_comparisons(sections: &[Section]) -> Vec<AblationComparison> {
                         variant: row.variant,
                         tag,
                         value: Some((*value).clone()),
-                        gamma_la: sec.key.gamma_la(),
+                        labeled: sec.key.labeled,
                         a,
                         b: of_variant(&sec.results, row.method, row.variant),
                     });
@@ -368,7 +369,7 @@ fn paired_table(a: &str, b: &str, pairs: Vec<PairInput<'_>>, families: &[String]
             variant: p.variant,
             tag: p.tag.clone(),
             value: p.value.clone(),
-            gamma_la: p.gamma_la,
+            labeled: p.labeled,
             fit_seconds: (mean_fit(&p.a), mean_fit(&p.b)),
             epochs_a: epochs_of(&p.a),
             epochs_b: epochs_of(&p.b),
@@ -511,15 +512,15 @@ fn section_ranks(sec: &Section) -> Result<SectionRanks, String> {
     })
 }
 
-/// A section's file-name-safe slug: `clean_adbench_gamma_la10`, with the ablation
+/// A section's file-name-safe slug: `clean_adbench_gamma_la10` (`clean_adbench_n_labeled10`
+/// for a count), with the ablation
 /// (`_norm-bn`) and characters other than letters, digits, `.` and `-` replaced by `-`.
 pub fn slug(key: &SectionKey) -> String {
-    let mut s = format!(
-        "{}_{}_gamma_la{}",
-        key.setting_name(),
-        key.protocol_name(),
-        super::sections::fmt_num(100.0 * key.gamma_la())
-    );
+    let labeled = match key.labeled {
+        Labeled::Ratio(g) => format!("gamma_la{}", super::sections::fmt_num(100.0 * g)),
+        Labeled::Count(k) => format!("n_labeled{k}"),
+    };
+    let mut s = format!("{}_{}_{labeled}", key.setting_name(), key.protocol_name(),);
     if let Some(o) = &key.ablation {
         s.push_str(&format!("_{}-{}", o.name(), o.value()));
     }

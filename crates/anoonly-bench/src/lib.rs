@@ -59,6 +59,8 @@
 pub mod cd_diagram;
 pub mod evidence;
 #[cfg(feature = "plots")]
+pub mod fig10;
+#[cfg(feature = "plots")]
 pub mod figures;
 pub mod grid;
 pub mod order;
@@ -69,6 +71,8 @@ pub mod report;
 pub mod results;
 pub mod sections;
 pub mod stats;
+#[cfg(feature = "plots")]
+pub mod tsne;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::ControlFlow;
@@ -155,6 +159,10 @@ pub trait BenchObserver: Sync {
 
     /// Every cell has finished; the report is written next.
     fn finished(&self, _counts: Counts) {}
+
+    /// A figure that needs more than the results is being computed (Fig. 10's refits and
+    /// t-SNE, tens of seconds): `what` says what.
+    fn figure_started(&self, _what: &str) {}
 }
 
 /// A [`BenchObserver`] that shows nothing and never stops a run.
@@ -237,6 +245,9 @@ pub enum BenchError {
     #[cfg(feature = "plots")]
     #[error(transparent)]
     Figure(#[from] figures::FigureError),
+    /// Fig. 10's embeddings could not be computed or read.
+    #[error("{0}: {1}")]
+    Fig10(PathBuf, String),
     #[error("{0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error("thread pool: {0}")]
@@ -293,6 +304,8 @@ pub fn run_grids(
         observer,
         store,
     )?;
+    #[cfg(feature = "plots")]
+    update_fig10(grids, opts, observer)?;
     let outputs = write_report(&opts.out)?;
     Ok(RunSummary {
         cells: plan.cells,
@@ -303,6 +316,42 @@ pub fn run_grids(
         stages: shared.map(|s| shared_stages(&s)).unwrap_or_default(),
         outputs,
     })
+}
+
+/// Computes Fig. 10's embeddings ([`fig10::update`]) for the cells of this run (of its
+/// shard) that have finished.
+#[cfg(feature = "plots")]
+fn update_fig10(
+    grids: &[Grid],
+    opts: &RunOptions,
+    observer: &dyn BenchObserver,
+) -> Result<(), BenchError> {
+    let cells = selected(grids, opts.shard)?;
+    let finished: std::collections::HashSet<String> = results::read_results(&opts.out)?
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    let pairs = fig10::pairs(&cells, fig10::FAMILIES);
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let names: Vec<&str> = pairs
+        .iter()
+        .map(|(c, _, _)| c.dataset.name.as_str())
+        .collect();
+    observer.figure_started(&format!(
+        "{}: t-SNE of DeepSAD's features on {} (refits of the seed-0 cells)",
+        fig10::NAME,
+        names.join(", ")
+    ));
+    fig10::update(
+        &cells,
+        &finished,
+        &opts.out,
+        fig10::FAMILIES,
+        &fig10::Fig10Settings::default(),
+    )?;
+    Ok(())
 }
 
 /// The cells a run of `grids` holds (those of `shard`, dealt as a run deals them), in
@@ -549,15 +598,21 @@ fn write_figures(
     outputs: &mut Vec<PathBuf>,
 ) -> Result<(), BenchError> {
     let planned = plots::plan(sections, analysis);
+    let mut captions: Vec<(String, String)> = Vec::new();
     for p in &planned {
         outputs.extend(p.figure.write(dir, &p.name)?);
+        captions.push((p.name.clone(), p.caption.clone()));
     }
-    if !planned.is_empty() {
+    // Fig. 10 from the embeddings the run stored, when it stored them.
+    if let Some(fig) = fig10::read(dir)? {
+        outputs.extend(fig10::write(&fig, dir)?);
+        captions.push((fig10::NAME.to_string(), fig10::caption(&fig)));
+    }
+    if !captions.is_empty() {
         md.push_str("## Figures\n\n");
-        for p in &planned {
+        for (name, caption) in &captions {
             md.push_str(&format!(
-                "- `{0}.png` / `{0}.svg`: {1}\n\n  ![{0}]({0}.png)\n",
-                p.name, p.caption
+                "- `{name}.png` / `{name}.svg`: {caption}\n\n  ![{name}]({name}.png)\n"
             ));
         }
     }
@@ -621,6 +676,20 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeSummary, BenchError> {
         ftext.push('\n');
     }
     write_atomic(&fpath, ftext.as_bytes()).map_err(|e| BenchError::Io(fpath.clone(), e))?;
+    // Fig. 10's embeddings: the first shard's that computed them (refits of one pair of
+    // cells, the same in any shard that holds both).
+    #[cfg(feature = "plots")]
+    if let Some(from) = dirs
+        .iter()
+        .map(|d| d.join(fig10::FILE))
+        .find(|p| p.is_file())
+    {
+        let to = out.join(fig10::FILE);
+        if from != to {
+            let bytes = std::fs::read(&from).map_err(|e| BenchError::Io(from.clone(), e))?;
+            write_atomic(&to, &bytes).map_err(|e| BenchError::Io(to.clone(), e))?;
+        }
+    }
     let outputs = write_report_from(out, &all, &fails)?;
     Ok(MergeSummary {
         cells: all.len(),

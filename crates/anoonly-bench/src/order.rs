@@ -57,9 +57,10 @@ pub fn share_group_with(cell: &Cell, stages: &[StageSpec]) -> Option<String> {
     if shared.is_empty() {
         return None;
     }
-    let gamma_la = match cell.setting {
-        Setting::Clean => "*".to_string(),
-        Setting::Noisy => cell.gamma_la.to_string(),
+    // The clean setting's unlabeled rows are the same in either labeled-anomaly mode.
+    let labeled = match cell.setting {
+        Setting::Clean => "gamma_la=*".to_string(),
+        Setting::Noisy => cell.labeled.to_string(),
     };
     let ablation = cell
         .ablation
@@ -68,7 +69,7 @@ pub fn share_group_with(cell: &Cell, stages: &[StageSpec]) -> Option<String> {
         .map(Override::to_string)
         .unwrap_or_default();
     Some(format!(
-        "{}/{}/{}/{}/gamma_la={gamma_la}/seed={}/{ablation}",
+        "{}/{}/{}/{}/{labeled}/seed={}/{ablation}",
         cell.method.name(),
         cell.dataset.name,
         cell.protocol.name(),
@@ -133,6 +134,7 @@ mod tests {
     use super::*;
     use crate::grid::{DatasetRef, Variant};
     use anoonly::methods::MethodKind;
+    use anoonly::protocol::Labeled;
 
     fn grid() -> Grid {
         Grid {
@@ -153,7 +155,7 @@ mod tests {
             method: MethodKind::Feawad,
             variant,
             setting,
-            gamma_la,
+            labeled: Labeled::Ratio(gamma_la),
             seed: 0,
             ablation,
             protocol: g.protocol,
@@ -192,6 +194,18 @@ mod tests {
             noisy,
             group(cell(Variant::AnoOnly, Setting::Noisy, 0.5, None))
         );
+        // Count mode: the clean setting's unlabeled rows are the train normals in either
+        // mode; the noisy setting's depend on which anomalies are labeled.
+        let count = |setting, k| Cell {
+            labeled: Labeled::Count(k),
+            ..cell(Variant::Base, setting, 0.1, None)
+        };
+        assert_eq!(base, group(count(Setting::Clean, 10)));
+        assert_ne!(noisy, group(count(Setting::Noisy, 10)));
+        assert_ne!(
+            group(count(Setting::Noisy, 5)),
+            group(count(Setting::Noisy, 10))
+        );
         let mut devnet = cell(Variant::Base, Setting::Clean, 0.1, None);
         devnet.method = MethodKind::DevNet;
         assert!(share_group(&devnet).is_none());
@@ -228,7 +242,7 @@ mod tests {
             method: MethodKind::DevNet,
             variant: Variant::Base,
             setting,
-            gamma_la,
+            labeled: Labeled::Ratio(gamma_la),
             seed: 0,
             ablation,
             protocol: g.protocol,

@@ -1,5 +1,6 @@
 //! Which figures a set of results supports, and their data: Fig. 4 (AUCPR box plot per
-//! method, with and without AnoOnly), Fig. 5 (AUCROC against gamma_la), Fig. 8 (clean
+//! method, with and without AnoOnly), Fig. 5 (AUCROC against gamma_la, and against n_labeled
+//! in count mode), Fig. 8 (clean
 //! against label noise), one sweep figure per ablation switch (Figs. 6, 7, 9, Table 2) and
 //! a critical-difference diagram per section with a rank comparison.
 
@@ -11,10 +12,12 @@ use super::cd_diagram::CdDiagram;
 use super::evidence::{cd_name, Analysis};
 use super::figures::{BoxStats, Chart, Figure, FigureError, Series};
 use super::grid::{Switch, Variant};
-use super::sections::{ablation_groups, label, variants, AblationGroup, Metric, Section};
+use super::sections::{
+    ablation_groups, label, labeled_order, variants, AblationGroup, Metric, Section,
+};
 use anoonly::experiment::MeanSd;
 use anoonly::methods::MethodKind;
-use anoonly::protocol::Setting;
+use anoonly::protocol::{Labeled, Setting};
 
 /// A figure to write: file stem, caption for the report, and the drawing.
 pub struct Planned {
@@ -43,7 +46,7 @@ fn pct(m: MeanSd) -> (f64, f64) {
     (100.0 * m.mean, 100.0 * m.sd)
 }
 
-/// Sections without ablation, by (protocol, setting, gamma_la).
+/// Sections without ablation, by (protocol, setting, labeled anomalies).
 fn plain(sections: &[Section]) -> Vec<&Section> {
     sections
         .iter()
@@ -124,31 +127,52 @@ fn fig4(sec: &Section) -> Planned {
     }
 }
 
-/// Fig. 5: mean AUCROC (mean of family means, ± sd over seeds) against gamma_la.
-fn fig5(sections: &[Section]) -> Option<Planned> {
+/// Fig. 5: mean AUCROC (mean of family means, ± sd over seeds) against gamma_la, and its
+/// count-mode twin against n_labeled (`fig5_n_labeled`), each where the main section's
+/// setting and protocol have at least two sections of that mode.
+fn fig5(sections: &[Section], counts: bool) -> Option<Planned> {
     let main = main_section(sections)?;
     let mut sweep: Vec<&Section> = plain(sections)
         .into_iter()
         .filter(|s| s.key.setting == main.key.setting && s.key.protocol == main.key.protocol)
+        .filter(|s| s.key.labeled.count().is_some() == counts)
         .collect();
     if sweep.len() < 2 {
         return None;
     }
-    sweep.sort_by(|a, b| a.key.gamma_la().total_cmp(&b.key.gamma_la()));
+    sweep.sort_by_key(|s| labeled_order(s.key.labeled));
     let categories = sweep
         .iter()
-        .map(|s| format!("{}%", (100.0 * s.key.gamma_la() * 100.0).round() / 100.0))
+        .map(|s| match s.key.labeled {
+            Labeled::Ratio(g) => format!("{}%", (100.0 * g * 100.0).round() / 100.0),
+            Labeled::Count(k) => k.to_string(),
+        })
         .collect();
+    let (name, what, x_label, title) = if counts {
+        (
+            "fig5_n_labeled",
+            "the number of labeled anomalies n_labeled (count mode, ADBench's `nla`)",
+            "n_labeled",
+            "AUCROC against the number of labeled anomalies",
+        )
+    } else {
+        (
+            "fig5_gamma_la",
+            "the labeled-anomaly ratio gamma_la",
+            "gamma_la",
+            "AUCROC against the labeled anomaly ratio",
+        )
+    };
     Some(Planned {
-        name: "fig5_gamma_la".into(),
+        name: name.into(),
         caption: format!(
-            "AUCROC (mean of family means ± sd over seeds) against the labeled-anomaly ratio gamma_la, {} · {} (paper Fig. 5)",
+            "AUCROC (mean of family means ± sd over seeds) against {what}, {} · {} (paper Fig. 5)",
             main.key.setting_name(),
             main.key.protocol_name()
         ),
         figure: Drawn::Chart(Figure {
-            title: "AUCROC against the labeled anomaly ratio".into(),
-            x_label: "gamma_la".into(),
+            title: title.into(),
+            x_label: x_label.into(),
             y_label: "AUCROC (%)".into(),
             chart: Chart::Lines {
                 categories,
@@ -178,14 +202,14 @@ fn variant_series(secs: &[&Section], metric: Metric) -> Vec<Series> {
 }
 
 /// Fig. 8: mean AUCROC per method variant, clean against label noise, at the main
-/// section's gamma_la and protocol.
+/// section's labeled anomalies and protocol.
 fn fig8(sections: &[Section]) -> Option<Planned> {
     let main = main_section(sections)?;
     let find = |setting: Setting| {
         plain(sections).into_iter().find(|s| {
             s.key.setting == setting
                 && s.key.protocol == main.key.protocol
-                && s.key.gamma_la() == main.key.gamma_la()
+                && s.key.labeled == main.key.labeled
         })
     };
     let (clean, noisy) = (find(Setting::Clean)?, find(Setting::Noisy)?);
@@ -208,8 +232,11 @@ fn fig8(sections: &[Section]) -> Option<Planned> {
     Some(Planned {
         name: "fig8_label_noise".into(),
         caption: format!(
-            "AUCROC (mean of family means ± sd over seeds) per method variant, clean against label noise, gamma_la {}% (paper Fig. 8)",
-            100.0 * main.key.gamma_la()
+            "AUCROC (mean of family means ± sd over seeds) per method variant, clean against label noise, {} (paper Fig. 8)",
+            match main.key.labeled {
+                Labeled::Ratio(g) => format!("gamma_la {}%", 100.0 * g),
+                Labeled::Count(k) => format!("n_labeled {k}"),
+            }
         ),
         figure: Drawn::Chart(Figure {
             title: "Clean against label noise".into(),
@@ -296,7 +323,8 @@ pub fn plan(sections: &[Section], analysis: &Analysis) -> Vec<Planned> {
     if let Some(s) = main_section(sections) {
         out.push(fig4(s));
     }
-    out.extend(fig5(sections));
+    out.extend(fig5(sections, false));
+    out.extend(fig5(sections, true));
     out.extend(fig8(sections));
     out.extend(ablation_figs(sections));
     out.extend(cd_figs(sections, analysis));

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::grid::{protocol_suffix, Cell, Override, Variant};
 use anoonly::experiment::EvalRecord;
 use anoonly::methods::{FitParams, MethodKind};
-use anoonly::protocol::{Protocol, Setting};
+use anoonly::protocol::{Labeled, Protocol, Setting};
 
 pub const RESULTS_FILE: &str = "results.jsonl";
 pub const FAILURES_FILE: &str = "failures.jsonl";
@@ -55,7 +55,9 @@ pub struct ResultRecord {
     pub method: MethodKind,
     pub setting: Setting,
     pub protocol: Protocol,
-    pub gamma_la: f64,
+    /// `gamma_la` (ratio mode) or `n_labeled_requested` (count mode), as the record wrote it.
+    #[serde(flatten)]
+    pub labeled: Labeled,
     pub seed: u64,
     pub aucroc: f64,
     pub aucpr: f64,

@@ -1,7 +1,8 @@
 //! The sections of a bench report, a pure function of the results they group: family
 //! averaging as docs/protocol.md 1.4 defines it (metric per file, plain mean over the family's
 //! files, then plain mean over the families), mean and sd over seeds, one section per
-//! setting, protocol, gamma_la and ablation override, rows in the registry's (the paper's)
+//! setting, protocol, labeled anomalies (a gamma_la ratio or an n_labeled count) and
+//! ablation override, rows in the registry's (the paper's)
 //! order, and the ablation groups with their values in axis order. `report` writes them as
 //! text and `plots` as figures; both read this module, neither the other.
 
@@ -15,7 +16,7 @@ use super::paper::Paper;
 use super::results::ResultRecord;
 use anoonly::experiment::MeanSd;
 use anoonly::methods::MethodKind;
-use anoonly::protocol::{Protocol, Setting};
+use anoonly::protocol::{Labeled, Protocol, Setting};
 use anoonly::vocab::NormKind;
 
 /// A metric of a results line.
@@ -118,29 +119,50 @@ pub fn family_means(results: &[&ResultRecord], metric: Metric) -> FamilyMeans {
     }
 }
 
-/// The results sharing a setting, protocol, gamma_la and ablation override: one block of
-/// tables in the report. Sections are ordered by the setting's and the protocol's names,
-/// gamma_la, then the override (by name and spelling).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The results sharing a setting, protocol, labeled anomalies and ablation override: one
+/// block of tables in the report. Sections are ordered by the setting's and the protocol's
+/// names, the labeled anomalies (ratios ascending, then counts ascending), then the override
+/// (by name and spelling).
+#[derive(Clone, Debug)]
 pub struct SectionKey {
     pub setting: Setting,
     pub protocol: Protocol,
-    /// gamma_la's bits: non-negative floats order like their bit patterns.
-    gamma_la_bits: u64,
+    /// A ratio (`gamma_la`) or a count (`n_labeled`): the two modes are never one section.
+    pub labeled: Labeled,
     pub ablation: Option<Override>,
 }
 
+/// The order (and identity) of a labeled-anomaly mode in sections: ratios first, by their
+/// bits (non-negative floats order like their bit patterns), then counts.
+pub(crate) fn labeled_order(l: Labeled) -> (u8, u64) {
+    match l {
+        Labeled::Ratio(g) => (0, g.to_bits()),
+        Labeled::Count(k) => (1, k as u64),
+    }
+}
+
+impl SectionKey {
+    fn order(&self) -> (&'static str, &'static str, (u8, u64), Option<Override>) {
+        (
+            self.setting_name(),
+            self.protocol_name(),
+            labeled_order(self.labeled),
+            self.ablation.clone(),
+        )
+    }
+}
+
+impl PartialEq for SectionKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.order() == other.order()
+    }
+}
+
+impl Eq for SectionKey {}
+
 impl Ord for SectionKey {
     fn cmp(&self, other: &Self) -> Ordering {
-        let k = |s: &SectionKey| {
-            (
-                s.setting_name(),
-                s.protocol_name(),
-                s.gamma_la_bits,
-                s.ablation.clone(),
-            )
-        };
-        k(self).cmp(&k(other))
+        self.order().cmp(&other.order())
     }
 }
 
@@ -150,12 +172,20 @@ impl PartialOrd for SectionKey {
     }
 }
 
+/// A labeled-anomaly mode in titles and labels: `gamma_la 10%` or `n_labeled 10`.
+pub(crate) fn labeled_text(l: Labeled) -> String {
+    match l {
+        Labeled::Ratio(g) => format!("gamma_la {}%", fmt_num(100.0 * g)),
+        Labeled::Count(k) => format!("n_labeled {k}"),
+    }
+}
+
 impl SectionKey {
     pub fn of(r: &ResultRecord) -> Self {
         SectionKey {
             setting: r.setting,
             protocol: r.protocol,
-            gamma_la_bits: r.gamma_la.to_bits(),
+            labeled: r.labeled,
             ablation: r.ablation.clone(),
         }
     }
@@ -170,25 +200,24 @@ impl SectionKey {
         self.protocol.name()
     }
 
-    pub fn gamma_la(&self) -> f64 {
-        f64::from_bits(self.gamma_la_bits)
-    }
-
     /// The paper's Tables 1/3/4 are the clean setting at gamma_la = 10% on the authors'
     /// pipeline; only such sections get paper values.
     pub fn is_paper_setting(&self) -> bool {
         self.setting == Setting::Clean
             && self.protocol == Protocol::Adbench
-            && (self.gamma_la() - 0.1).abs() < 1e-12
+            && self
+                .labeled
+                .ratio()
+                .is_some_and(|g| (g - 0.1).abs() < 1e-12)
             && self.ablation.is_none()
     }
 
     pub fn title(&self) -> String {
         let mut t = format!(
-            "{} · {} · gamma_la {}%",
+            "{} · {} · {}",
             self.setting_name(),
             self.protocol_name(),
-            fmt_num(100.0 * self.gamma_la())
+            labeled_text(self.labeled)
         );
         if let Some(o) = &self.ablation {
             let _ = write!(t, " · {o}");
@@ -279,7 +308,7 @@ pub(crate) struct AblationGroup<'a> {
 }
 
 impl AblationGroup<'_> {
-    /// The group's section of override `value` (one per gamma_la).
+    /// The group's section of override `value` (one per labeled-anomaly mode).
     pub(crate) fn sections_of<'s>(
         &'s self,
         value: &'s Override,

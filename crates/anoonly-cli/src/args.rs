@@ -42,7 +42,8 @@ pub(crate) enum Command {
     Fit(FitArgs),
     /// Score rows with a saved model (higher = more anomalous).
     Score(ScoreArgs),
-    /// Built-in synthetic data: DeepSAD against DeepSAD+AnoOnly, in seconds, no file needed.
+    /// Built-in synthetic data (the paper's kind: an embedding, one class normal; and a
+    /// Gaussian mixture): each method with an AnoOnly variant against it, in seconds.
     Demo(DemoArgs),
     /// Run a grid of evaluations (files x methods x variants x settings x gamma_la x seeds)
     /// in parallel, into a directory: results.jsonl, report.md/.csv beside the paper's

@@ -48,7 +48,8 @@ struct BenchRunArgs {
     #[arg(long, value_parser = suite_parser())]
     suite: Option<Suite>,
     /// The grid as a TOML file (fields: files, files_from, synthetic, methods, variants,
-    /// settings, gamma_la, seeds, ablations, protocol, epochs, set; [[grids]] for several).
+    /// settings, gamma_la, n_labeled, seeds, ablations, protocol, epochs, set; [[grids]] for
+    /// several).
     /// Flags below override it.
     #[arg(long)]
     grid: Option<PathBuf>,
@@ -65,8 +66,14 @@ struct BenchRunArgs {
     variants: Vec<Variant>,
     #[arg(long, value_enum, value_delimiter = ',')]
     settings: Vec<SettingArg>,
+    /// Labeled-anomaly ratios. With --n-labeled, the grid's labeled axis is both lists;
+    /// either alone replaces the grid's axis.
     #[arg(long, value_delimiter = ',')]
     gamma_la: Vec<f64>,
+    /// Labeled-anomaly counts (ADBench's count mode, `nla`: e.g. 5,10,25,50); cells keyed
+    /// `n_labeled=N` in place of `gamma_la=R`.
+    #[arg(long, value_delimiter = ',', value_name = "N")]
+    n_labeled: Vec<usize>,
     #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
     #[arg(long, value_enum)]
@@ -271,6 +278,7 @@ impl BenchRunArgs {
             variants: self.variants.clone(),
             settings: self.settings.iter().map(|s| s.setting()).collect(),
             gamma_la: self.gamma_la.clone(),
+            n_labeled: self.n_labeled.clone(),
             seeds: self.seeds.clone(),
             protocol: self.protocol.map(ProtocolArg::protocol),
             epochs: self.epochs,

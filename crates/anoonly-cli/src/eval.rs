@@ -9,7 +9,7 @@ use clap::Args;
 use anoonly::experiment::{
     record_line, summary_line, EvalData, EvalRecord, EvalRequest, SeedObserver, DEFAULT_SEEDS,
 };
-use anoonly::protocol::SplitParams;
+use anoonly::protocol::{Labeled, SplitParams};
 use anoonly::train::EpochReport;
 
 use crate::args::{DataArgs, ModelArgs, ProtocolArg, SettingArg};
@@ -27,8 +27,12 @@ pub(crate) struct EvalArgs {
     #[arg(long, value_enum, default_value = SplitParams::default().protocol.name())]
     protocol: ProtocolArg,
     /// Fraction of train anomalies that are labeled (at least one).
-    #[arg(long, default_value_t = SplitParams::default().gamma_la)]
+    #[arg(long, default_value_t = default_gamma_la())]
     gamma_la: f64,
+    /// Label exactly N train anomalies instead of a fraction (ADBench's count mode, `nla`:
+    /// the first N of the draw the ratio makes); a train split with fewer is refused.
+    #[arg(long, value_name = "N", conflicts_with = "gamma_la")]
+    n_labeled: Option<usize>,
     /// Fraction of the train normals kept (the first ones of the shuffled train split), in
     /// (0, 1].
     #[arg(long, default_value_t = SplitParams::default().normal_ratio)]
@@ -42,6 +46,11 @@ pub(crate) struct EvalArgs {
     /// One JSON object per line on stdout; the summary goes to stderr.
     #[arg(long)]
     json: bool,
+}
+
+/// The protocol's default ratio (`SplitParams::default()`), `--gamma-la`'s default.
+fn default_gamma_la() -> f64 {
+    SplitParams::default().labeled.ratio().unwrap_or(0.1)
 }
 
 /// `--max-rows`: a row count, or `none` for no cap.
@@ -103,7 +112,10 @@ pub(crate) fn run(a: EvalArgs) -> Result<()> {
         split: SplitParams {
             protocol: a.protocol.protocol(),
             setting: a.setting.setting(),
-            gamma_la: a.gamma_la,
+            labeled: match a.n_labeled {
+                Some(k) => Labeled::Count(k),
+                None => Labeled::Ratio(a.gamma_la),
+            },
             normal_ratio: a.normal_ratio,
             max_rows: a.max_rows.0,
             ..SplitParams::default()

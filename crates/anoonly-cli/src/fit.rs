@@ -9,6 +9,7 @@ use clap::Args;
 use anoonly::data;
 use anoonly::model_file;
 use anoonly::output::check_output_path;
+use anoonly::protocol;
 use anoonly::train::EpochReport;
 
 use crate::args::{DataArgs, ModelArgs};
@@ -22,6 +23,11 @@ pub(crate) struct FitArgs {
     model: ModelArgs,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Keep only N of the file's labeled anomalies (the others become unlabeled rows),
+    /// drawn at --seed as `eval --n-labeled` draws them (ADBench's count mode); a file with
+    /// fewer is refused.
+    #[arg(long, value_name = "N")]
+    n_labeled: Option<usize>,
     /// Model file to write (safetensors with a JSON config).
     #[arg(long)]
     out: PathBuf,
@@ -31,7 +37,11 @@ pub(crate) fn run(a: FitArgs) -> Result<()> {
     let params = a.model.fit_options(a.seed)?.build()?;
     check_output_path(&a.out).map_err(anyhow::Error::msg)?;
     // All-0 labels are the fit's to judge (DeepSAD trains on them as Deep SVDD).
-    let ds = data::load_labeled(&a.data.data, &a.data.options())?;
+    let mut ds = data::load_labeled(&a.data.data, &a.data.options())?;
+    if let Some(n) = a.n_labeled {
+        ds.y = protocol::keep_labeled(ds.y.view(), n, a.seed)
+            .with_context(|| format!("{}", a.data.data.display()))?;
+    }
     let line = EpochLine::new(format!("fit {}", ds.name));
     let mut obs = |r: &EpochReport| {
         line.show(r);

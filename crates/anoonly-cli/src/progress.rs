@@ -108,4 +108,10 @@ impl BenchObserver for BenchDisplay {
             }
         }
     }
+
+    fn figure_started(&self, what: &str) {
+        if !matches!(self, BenchDisplay::Quiet) {
+            eprintln!("computing {what}");
+        }
+    }
 }

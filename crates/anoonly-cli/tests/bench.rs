@@ -331,7 +331,7 @@ fn rec(dataset: &str, family: &str, seed: u64, aucroc: f64) -> ResultRecord {
         variant: Variant::Base,
         setting: Setting::Clean,
         protocol: anoonly::protocol::Protocol::Adbench,
-        gamma_la: 0.1,
+        labeled: anoonly::protocol::Labeled::Ratio(0.1),
         seed,
         ablation: None,
         aucroc,
@@ -486,6 +486,74 @@ fn quick_suite_writes_report_and_figures() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(!name.starts_with('.'), "left {name}");
     }
+}
+
+/// Count mode (`n_labeled`) beside a ratio: its own cells (keyed `n_labeled=N`), records
+/// saying the mode, its own report sections, an `n_labeled` CSV column and the count sweep
+/// figure; a count above a file's train anomalies fails that cell with the counts named.
+#[test]
+fn count_mode_cells_records_and_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("nla");
+    let grid = Grid {
+        methods: vec![MethodKind::DevNet],
+        seeds: vec![0],
+        gamma_la: vec![0.1],
+        n_labeled: vec![5, 10, 1000],
+        ..small_grid()
+    };
+    let s = anoonly_bench::run(&grid, &opts(&out, false, 2), &QuietRun).unwrap();
+    // synthetic_0 has 105 train anomalies: 1000 is refused for both variants.
+    assert_eq!((s.cells, s.failed), (8, 2), "{s:?}");
+    let failures = std::fs::read_to_string(out.join("failures.jsonl")).unwrap();
+    assert!(
+        failures.contains("n_labeled = 1000 but the train split has 105 anomalies"),
+        "{failures}"
+    );
+    let lines = std::fs::read_to_string(out.join("results.jsonl")).unwrap();
+    let mut counts = 0;
+    for line in lines.lines() {
+        let key = line.split('"').nth(3).unwrap();
+        if key.contains("/n_labeled=") {
+            counts += 1;
+            assert!(line.contains("\"n_labeled_requested\":"), "{line}");
+            assert!(!line.contains("\"gamma_la\""), "{line}");
+            let k: usize = key
+                .split("n_labeled=")
+                .nth(1)
+                .unwrap()
+                .split('/')
+                .next()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!(line.contains(&format!("\"n_labeled\":{k},")), "{line}");
+        } else {
+            assert!(key.contains("/gamma_la=0.1/"), "{key}");
+            assert!(line.contains("\"gamma_la\":0.1,"), "{line}");
+        }
+    }
+    assert_eq!(counts, 4);
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    for title in [
+        "## clean · adbench · gamma_la 10%",
+        "## clean · adbench · n_labeled 5",
+        "## clean · adbench · n_labeled 10",
+    ] {
+        assert!(report.contains(title), "{title}");
+    }
+    let csv = std::fs::read_to_string(out.join("report.csv")).unwrap();
+    assert!(
+        csv.starts_with("setting,protocol,gamma_la,n_labeled,ablation,"),
+        "{csv}"
+    );
+    assert!(csv.contains("\nclean,adbench,0.1,,,devnet,"), "{csv}");
+    assert!(csv.contains("\nclean,adbench,,5,,devnet,"), "{csv}");
+    assert!(out.join("fig5_n_labeled.png").is_file());
+    assert!(
+        !out.join("fig5_gamma_la.png").exists(),
+        "one ratio is no sweep"
+    );
 }
 
 /// `anoonly bench ARGS --out DIR` (the binary), its exit status and stderr.

@@ -27,6 +27,32 @@ fn demo_prints_both_variants() {
     let out = stdout(&o);
     assert!(out.contains("| DeepSAD |"), "{out}");
     assert!(out.contains("| DeepSAD + AnoOnly |"), "{out}");
+    // Both built-in data sets, each method with an AnoOnly variant on each (the costly
+    // ones named as left out), and one line per table saying what it shows.
+    assert!(
+        out.contains("\nembedding: 2000 rows x 64 features, 100 anomalies"),
+        "{out}"
+    );
+    assert!(
+        out.contains("\nsynthetic: 3150 rows x 32 features, 150 anomalies"),
+        "{out}"
+    );
+    for m in anoonly::methods::MethodKind::ALL
+        .iter()
+        .filter(|m| m.supports_anoonly())
+    {
+        let row = format!("| {} + AnoOnly |", m.display_name());
+        let left_out = format!("{} is left out", m.display_name());
+        assert!(
+            out.matches(&row).count() == 2 || out.contains(&left_out),
+            "{m}: {out}"
+        );
+    }
+    let verdicts = out
+        .lines()
+        .filter(|l| l.starts_with("AnoOnly raises") || l.starts_with("AnoOnly lowers"))
+        .count();
+    assert_eq!(verdicts, 2, "{out}");
 }
 
 /// The binary is `anoonly_cli::run`: called in-process (as the Python package's console

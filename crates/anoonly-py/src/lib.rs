@@ -33,7 +33,9 @@ use pyo3::types::{PyBytes, PyDict};
 
 use anoonly::data::{self, DataError, Dataset, LoadOptions};
 use anoonly::experiment::{EvalData, EvalError, EvalRequest, SeedObserver};
-use anoonly::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, Model};
+use anoonly::methods::{
+    FitError, FitOptions, FitParams, MethodKind, MethodParams, Model, ScoreError,
+};
 use anoonly::metrics as core_metrics;
 use anoonly::model_file::{self, ModelFileError};
 use anoonly::probability as core_probability;
@@ -346,6 +348,19 @@ struct PyModel {
     model: Model,
 }
 
+/// A model's computation on rows from Python (`X` float32, C-contiguous), the GIL released
+/// while it runs, its error a `ValueError`: what scoring and the representation share.
+fn on_rows<'py, D: ndarray::Dimension>(
+    py: Python<'py>,
+    what: &str,
+    x: &PyReadonlyArray2<'py, f32>,
+    run: impl FnOnce(ArrayView2<f32>) -> Result<ndarray::Array<f32, D>, ScoreError> + Send,
+) -> PyResult<Bound<'py, numpy::PyArray<f32, D>>> {
+    let x = c_contiguous("X", x)?;
+    let out = py.detach(|| guarded(what, || run(x).map_err(value_error)))?;
+    Ok(out.into_pyarray(py))
+}
+
 #[pymethods]
 impl PyModel {
     /// The method's name (`deepsad`, ...).
@@ -385,13 +400,21 @@ impl PyModel {
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
-        let x = c_contiguous("X", &x)?;
-        let scores = py.detach(|| {
-            guarded("decision_function", || {
-                self.model.decision_function(x).map_err(value_error)
-            })
-        })?;
-        Ok(scores.into_pyarray(py))
+        on_rows(py, "decision_function", &x, |x| {
+            self.model.decision_function(x)
+        })
+    }
+
+    /// The hidden features before the method's last layer for each row of `x` (float32,
+    /// rows x width; the library's `Model::representation`): what `decision_function(X,
+    /// return_rep=True)` returns beside the scores. A `ValueError` for a method without
+    /// them (XGBOD). The GIL is released while it runs.
+    fn representation<'py>(
+        &self,
+        py: Python<'py>,
+        x: PyReadonlyArray2<'py, f32>,
+    ) -> PyResult<Bound<'py, PyArray2<f32>>> {
+        on_rows(py, "representation", &x, |x| self.model.representation(x))
     }
 
     /// The score above which a row is called an anomaly at `contamination`.
@@ -468,18 +491,22 @@ type SplitArrays<'py> = (
     Bound<'py, PyArray1<u8>>,
 );
 
-/// The split options of `anoonly eval` (protocol and setting by their CLI names).
+/// The split options of `anoonly eval` (protocol and setting by their CLI names; the
+/// labeled anomalies as `--gamma-la` or `--n-labeled`, exclusive, the library's default
+/// ratio when neither is given).
 fn split_params(
     protocol: &str,
     setting: &str,
-    gamma_la: f64,
+    gamma_la: Option<f64>,
+    n_labeled: Option<usize>,
     normal_ratio: f64,
     max_rows: Option<usize>,
 ) -> PyResult<SplitParams> {
     Ok(SplitParams {
         protocol: parsed_arg("protocol", protocol)?,
         setting: parsed_arg("setting", setting)?,
-        gamma_la,
+        labeled: protocol::Labeled::from_options(gamma_la, n_labeled)
+            .map_err(PyValueError::new_err)?,
         normal_ratio,
         max_rows,
         ..SplitParams::default()
@@ -490,7 +517,7 @@ fn split_params(
 /// both parts min-max scaled with the train split; `y_train` 1 = labeled anomaly, `y_test`
 /// the true labels.
 #[pyfunction]
-#[pyo3(signature = (x, y, seed, protocol, setting, gamma_la, normal_ratio, max_rows))]
+#[pyo3(signature = (x, y, seed, protocol, setting, gamma_la, normal_ratio, max_rows, n_labeled = None))]
 #[allow(clippy::too_many_arguments)]
 fn split<'py>(
     py: Python<'py>,
@@ -499,11 +526,19 @@ fn split<'py>(
     seed: u64,
     protocol: &str,
     setting: &str,
-    gamma_la: f64,
+    gamma_la: Option<f64>,
     normal_ratio: f64,
     max_rows: Option<usize>,
+    n_labeled: Option<usize>,
 ) -> PyResult<SplitArrays<'py>> {
-    let params = split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?;
+    let params = split_params(
+        protocol,
+        setting,
+        gamma_la,
+        n_labeled,
+        normal_ratio,
+        max_rows,
+    )?;
     params.validate().map_err(value_error)?;
     let (x, y) = (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
     let s = py.detach(|| {
@@ -606,7 +641,7 @@ fn eval_error(e: EvalError, observer: &mut PyObserver) -> PyErr {
 /// `y` true labels, named `name` in the records). The GIL is released while it runs;
 /// `verbose` and Ctrl-C as in `fit`.
 #[pyfunction]
-#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None))]
+#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None, n_labeled = None))]
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     py: Python<'_>,
@@ -614,7 +649,7 @@ fn evaluate(
     seeds: Vec<u64>,
     protocol: &str,
     setting: &str,
-    gamma_la: f64,
+    gamma_la: Option<f64>,
     normal_ratio: f64,
     max_rows: Option<usize>,
     verbose: bool,
@@ -623,6 +658,7 @@ fn evaluate(
     name: &str,
     path: Option<PathBuf>,
     label_column: Option<String>,
+    n_labeled: Option<usize>,
 ) -> PyResult<Vec<String>> {
     let data = match (path, x, y) {
         (Some(path), None, None) => EvalData::File {
@@ -644,7 +680,14 @@ fn evaluate(
     };
     let request = EvalRequest {
         data,
-        split: split_params(protocol, setting, gamma_la, normal_ratio, max_rows)?,
+        split: split_params(
+            protocol,
+            setting,
+            gamma_la,
+            n_labeled,
+            normal_ratio,
+            max_rows,
+        )?,
         fit: params.get().options.clone(),
         seeds,
     };

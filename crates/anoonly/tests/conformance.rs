@@ -450,6 +450,34 @@ fn every_method_fits_scores_and_round_trips() {
         nan[[4, 2]] = f32::NAN;
         assert!(m.decision_function(nan.view()).is_err(), "{what}");
         common::assert_round_trip(&m, ds.x.view());
+        // Hidden features before the last layer, where the method has them: a row each,
+        // finite, deterministic, row by row, the same after a model-file round trip.
+        match m.representation(ds.x.view()) {
+            Ok(rep) => {
+                assert_eq!(rep.nrows(), ds.n_rows(), "{what}");
+                assert!(rep.ncols() > 0, "{what}");
+                assert!(rep.iter().all(|v| v.is_finite()), "{what}");
+                let part = m.representation(ds.x.slice(s![3..10, ..])).unwrap();
+                assert_eq!(
+                    common::bits(&part),
+                    common::bits(&rep.slice(s![3..10, ..]).to_owned()),
+                    "{what}: features depend on the batch"
+                );
+                let bytes = anoonly::model_file::to_bytes(&m).unwrap();
+                let back =
+                    anoonly::model_file::from_bytes(&bytes, std::path::Path::new("mem")).unwrap();
+                assert_eq!(
+                    common::bits(&back.representation(ds.x.view()).unwrap()),
+                    common::bits(&rep),
+                    "{what}: features after a round trip"
+                );
+            }
+            Err(e) => assert!(
+                matches!(e, anoonly::methods::ScoreError::NoRepresentation(k) if k == kind),
+                "{what}: {e}"
+            ),
+        }
+        assert!(m.representation(narrow.view()).is_err(), "{what}");
     }
 }
 

@@ -6,8 +6,8 @@ mod common;
 use std::collections::HashSet;
 
 use anoonly::protocol::{
-    split, split_indices, split_owned, MinMax, Protocol, ProtocolError, Resampling, Setting, Split,
-    SplitParams,
+    split, split_indices, split_owned, Labeled, MinMax, Protocol, ProtocolError, Resampling,
+    Setting, Split, SplitParams,
 };
 use common::{bits, widen};
 use ndarray::{array, Array1, Array2, ShapeBuilder};
@@ -324,21 +324,21 @@ fn invalid_params_name_the_field() {
     assert!(d().validate().is_ok());
     assert_eq!(
         field(SplitParams {
-            gamma_la: 0.0,
+            labeled: Labeled::Ratio(0.0),
             ..d()
         }),
         "gamma_la"
     );
     assert_eq!(
         field(SplitParams {
-            gamma_la: 1.5,
+            labeled: Labeled::Ratio(1.5),
             ..d()
         }),
         "gamma_la"
     );
     assert_eq!(
         field(SplitParams {
-            gamma_la: f64::NAN,
+            labeled: Labeled::Ratio(f64::NAN),
             ..d()
         }),
         "gamma_la"
@@ -372,7 +372,7 @@ fn invalid_params_name_the_field() {
         "max_rows"
     );
     assert!(SplitParams {
-        gamma_la: 1.0,
+        labeled: Labeled::Ratio(1.0),
         ..d()
     }
     .validate()

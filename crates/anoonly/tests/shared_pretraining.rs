@@ -8,7 +8,7 @@ mod common;
 
 use anoonly::experiment::{evaluate_once, evaluate_shared, EvalConfig, EvalRecord};
 use anoonly::methods::{FitParams, MethodKind};
-use anoonly::protocol::{Setting, SplitParams};
+use anoonly::protocol::{Labeled, Setting, SplitParams};
 use anoonly::train::shared::{SharedStages, StageCache, StageStats, STAGE_DIR};
 use anoonly::train::Silent;
 use anoonly::Dataset;
@@ -33,7 +33,7 @@ fn cfg(fit: FitParams, setting: Setting, gamma_la: f64) -> EvalConfig {
         fit,
         split: SplitParams {
             setting,
-            gamma_la,
+            labeled: Labeled::Ratio(gamma_la),
             ..SplitParams::default()
         },
     }
@@ -42,7 +42,7 @@ fn cfg(fit: FitParams, setting: Setting, gamma_la: f64) -> EvalConfig {
 /// Everything of a record but its timings, as bits.
 fn key(r: &EvalRecord) -> String {
     format!(
-        "{} {} {} {:?} {} {} {} {} {} {} {} {} {} {} {}",
+        "{} {} {} {:?} {} {} {} {} {} {} {} {} {:?} {} {}",
         r.dataset,
         r.method,
         r.anoonly,
@@ -55,7 +55,7 @@ fn key(r: &EvalRecord) -> String {
         r.empty_batches,
         r.seed,
         r.setting,
-        r.gamma_la,
+        r.labeled,
         r.lambda_n,
         serde_json::to_string(&r.method_params).unwrap()
     )

@@ -18,6 +18,9 @@ pub struct GridAxes {
     pub variants: Vec<Variant>,
     pub settings: Vec<Setting>,
     pub gamma_la: Vec<f64>,
+    /// Labeled-anomaly counts. `gamma_la` and `n_labeled` together are the labeled axis:
+    /// either given replaces the grid's whole axis (ratios and counts).
+    pub n_labeled: Vec<usize>,
     pub seeds: Vec<u64>,
     pub protocol: Option<Protocol>,
     /// Epochs for every method that trains in epochs.
@@ -42,8 +45,9 @@ impl GridAxes {
         if !self.settings.is_empty() {
             grid.settings.clone_from(&self.settings);
         }
-        if !self.gamma_la.is_empty() {
+        if !self.gamma_la.is_empty() || !self.n_labeled.is_empty() {
             grid.gamma_la.clone_from(&self.gamma_la);
+            grid.n_labeled.clone_from(&self.n_labeled);
         }
         if !self.seeds.is_empty() {
             grid.seeds.clone_from(&self.seeds);

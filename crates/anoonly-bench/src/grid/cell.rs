@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Override;
 use anoonly::methods::MethodKind;
-use anoonly::protocol::{Protocol, Setting};
+use anoonly::protocol::{Labeled, Protocol, Setting};
 
 /// A method with or without AnoOnly.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -116,7 +116,10 @@ pub struct Cell {
     pub method: MethodKind,
     pub variant: Variant,
     pub setting: Setting,
-    pub gamma_la: f64,
+    /// The labeled anomalies: a ratio (`gamma_la`) or a count (serialised as a record
+    /// spells it, [`Labeled`]).
+    #[serde(flatten)]
+    pub labeled: Labeled,
     pub seed: u64,
     pub ablation: Option<Override>,
     /// The split protocol (the grid's): part of the key when it is not the default, so
@@ -135,6 +138,9 @@ impl Cell {
     /// cell's result depends on nothing but its key (not on the thread count, the shard or
     /// the order cells run in), and equals the matching `eval` run bit for bit.
     ///
+    /// The labeled anomalies read `gamma_la=0.1` (ratio mode, as keys always did) or
+    /// `n_labeled=10` (count mode) ([`Labeled`]'s `Display`).
+    ///
     /// Keys written before the protocol was part of them stay valid: the default protocol
     /// (`adbench`) adds nothing, any other ends the key (`.../seed=0/protocol=leakage-free`).
     /// What else shapes a cell but is not in its key (the grid's `epochs` and `set`) is
@@ -142,12 +148,12 @@ impl Cell {
     /// ([`crate::results::check_same_config`]).
     pub fn key(&self) -> String {
         let mut k = format!(
-            "{}/{}/{}/{}/gamma_la={}/seed={}",
+            "{}/{}/{}/{}/{}/seed={}",
             self.dataset.name,
             self.method,
             self.variant,
             self.setting.name(),
-            self.gamma_la,
+            self.labeled,
             self.seed
         );
         if let Some(o) = &self.ablation {

@@ -2,8 +2,9 @@
 //! with the crate (`suites/*.toml`, [`super::Suite`]).
 //!
 //! A file's top-level fields are one grid ([`Grid`]'s fields: `files`, `synthetic`,
-//! `methods`, `variants`, `settings`, `gamma_la`, `seeds`, `ablations`, `protocol`, `epochs`,
-//! `set`; what is absent takes [`Grid::default`]), plus:
+//! `methods`, `variants`, `settings`, `gamma_la`, `n_labeled`, `seeds`, `ablations`,
+//! `protocol`, `epochs`, `set`; what is absent takes [`Grid::default`], except that
+//! `n_labeled` (labeled-anomaly counts) without `gamma_la` means count cells only), plus:
 //! - `description`: one line saying what the grid is for (`--help` lists the suites' ones);
 //! - `files_from`: a named set of files found under `--data-dir` instead of `files`:
 //!   `families` (the paper's Table 1 families, `data/paper.toml`) or `classical` (every
@@ -103,6 +104,11 @@ impl GridFile {
                 .map(|v| v.try_into::<FileSet>())
                 .transpose()
                 .map_err(|e| at(format!("files_from: {}", one_line(&e))))?;
+            // Counts without ratios: the grid's labeled axis is the counts alone (the default
+            // ratio would otherwise add its cells).
+            if merged.contains_key("n_labeled") && !merged.contains_key("gamma_la") {
+                merged.insert("gamma_la".into(), toml::Value::Array(Vec::new()));
+            }
             let grid: Grid = merged.try_into().map_err(|e| at(one_line(&e)))?;
             if files_from.is_some() && !grid.files.is_empty() {
                 return Err(at("give `files` or `files_from`, not both".into()));
@@ -272,6 +278,40 @@ mod tests {
 
     /// Each `[[grids]]` entry starts from the top-level fields and overrides those it
     /// gives; the description is the file's.
+    /// `n_labeled` alone makes count cells only; beside `gamma_la` it adds them.
+    #[test]
+    fn n_labeled_without_gamma_la_is_a_count_only_grid() {
+        use anoonly::protocol::Labeled;
+        let labeled = |text: &str| -> Vec<Labeled> {
+            let mut v: Vec<Labeled> = one(text)
+                .cells()
+                .unwrap()
+                .into_iter()
+                .map(|c| c.labeled)
+                .collect();
+            v.dedup();
+            v
+        };
+        let counts = "synthetic = [0]\nmethods = [\"devnet\"]\nvariants = [\"base\"]\nseeds = [0]\nn_labeled = [5, 10]";
+        assert_eq!(labeled(counts), [Labeled::Count(10), Labeled::Count(5)]);
+        let both = format!("{counts}\ngamma_la = [0.1]");
+        assert_eq!(
+            labeled(&both),
+            [Labeled::Ratio(0.1), Labeled::Count(10), Labeled::Count(5)]
+        );
+        let g = one(counts);
+        assert_eq!(
+            g.cells().unwrap()[0].key(),
+            "synthetic_0/devnet/base/clean/n_labeled=10/seed=0"
+        );
+        // grid.json keeps what it always wrote when there is no count.
+        let json = serde_json::to_string(&Grid::default()).unwrap();
+        assert!(!json.contains("n_labeled"), "{json}");
+        assert!(serde_json::to_string(&g)
+            .unwrap()
+            .contains("\"n_labeled\":[5,10]"));
+    }
+
     #[test]
     fn grids_entries_inherit_the_top_level_fields() {
         let f = GridFile::parse(

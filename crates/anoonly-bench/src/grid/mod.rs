@@ -1,5 +1,6 @@
 //! The grid: which cells a bench run holds. A grid is the product of its axes (dataset file
-//! x method x variant x setting x gamma_la x seed, times its ablation overrides); several
+//! x method x variant x setting x labeled anomalies (gamma_la ratios, then n_labeled counts)
+//! x seed, times its ablation overrides); several
 //! grids join their cells. Its parts:
 //! - [`cell`](Cell): one evaluation and the key that names it in `results.jsonl`;
 //! - [`overrides`](Override): typed ablation overrides and how they apply to a cell;
@@ -20,7 +21,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use anoonly::methods::{parse_assignment, FitOptions, FitParams, MethodKind};
-use anoonly::protocol::{Protocol, Setting, SplitParams};
+use anoonly::protocol::{Labeled, Protocol, Setting, SplitParams};
 use anoonly::vocab::ParamError;
 
 pub use axes::{build_grids, GridAxes, GridSource};
@@ -44,7 +45,13 @@ pub struct Grid {
     pub methods: Vec<MethodKind>,
     pub variants: Vec<Variant>,
     pub settings: Vec<Setting>,
+    /// Labeled-anomaly ratios (ratio mode).
     pub gamma_la: Vec<f64>,
+    /// Labeled-anomaly counts (ADBench's count mode): cells beside the ratio cells. A grid
+    /// file that gives `n_labeled` without `gamma_la` has count cells only. Left out of
+    /// `grid.json` when empty, so a grid without counts writes what it always wrote.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub n_labeled: Vec<usize>,
     pub seeds: Vec<u64>,
     /// Ablation overrides; each adds its own set of cells. Empty: no ablation. A grid file
     /// may also list a sweep, `{name, values = [...]}` ([`GridFile`]).
@@ -67,6 +74,7 @@ impl Default for Grid {
             variants: vec![Variant::Base, Variant::AnoOnly],
             settings: vec![Setting::Clean],
             gamma_la: vec![0.1],
+            n_labeled: Vec::new(),
             seeds: vec![0, 1, 2],
             ablations: Vec::new(),
             protocol: Protocol::Adbench,
@@ -118,7 +126,10 @@ impl Grid {
             ("no method", self.methods.is_empty()),
             ("no variant", self.variants.is_empty()),
             ("no setting", self.settings.is_empty()),
-            ("no gamma_la", self.gamma_la.is_empty()),
+            (
+                "no gamma_la or n_labeled",
+                self.gamma_la.is_empty() && self.n_labeled.is_empty(),
+            ),
             ("no seed", self.seeds.is_empty()),
         ] {
             if empty {
@@ -130,6 +141,9 @@ impl Grid {
         } else {
             self.ablations.iter().cloned().map(Some).collect()
         };
+        let labeled: Vec<Labeled> = (self.gamma_la.iter().map(|&g| Labeled::Ratio(g)))
+            .chain(self.n_labeled.iter().map(|&k| Labeled::Count(k)))
+            .collect();
         let mut cells = Vec::new();
         for d in &datasets {
             for &method in &self.methods {
@@ -138,7 +152,7 @@ impl Grid {
                         continue;
                     }
                     for &setting in &self.settings {
-                        for &gamma_la in &self.gamma_la {
+                        for &labeled in &labeled {
                             for &seed in &self.seeds {
                                 for ablation in &ablations {
                                     cells.push(Cell {
@@ -146,7 +160,7 @@ impl Grid {
                                         method,
                                         variant,
                                         setting,
-                                        gamma_la,
+                                        labeled,
                                         seed,
                                         ablation: ablation.clone(),
                                         protocol: self.protocol,
@@ -185,7 +199,7 @@ impl Grid {
         let mut split = SplitParams {
             protocol: cell.protocol,
             setting: cell.setting,
-            gamma_la: cell.gamma_la,
+            labeled: cell.labeled,
             ..SplitParams::default()
         };
         if let Some(o) = &cell.ablation {

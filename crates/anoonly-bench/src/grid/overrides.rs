@@ -396,7 +396,7 @@ mod tests {
             method: MethodKind::DeepSad,
             variant: Variant::AnoOnly,
             setting: Setting::Clean,
-            gamma_la: 0.1,
+            labeled: anoonly::protocol::Labeled::Ratio(0.1),
             seed: 0,
             ablation: Some(o),
             protocol: Protocol::Adbench,

@@ -1,6 +1,10 @@
 //! The report's CSV files, one row per number: `report.csv` (the sections' family means
 //! beside the paper's), `evidence.csv` (every paired comparison) and `ranks.csv` (every rank
 //! comparison).
+//!
+//! The labeled anomalies are the `gamma_la` column (the ratio); where the results hold
+//! count-mode sections an `n_labeled` column follows it, and each row fills the one of its
+//! mode (the other empty). Results without counts give the files they always gave.
 
 use std::fmt::Write as _;
 
@@ -11,6 +15,30 @@ use crate::results::ResultRecord;
 use crate::sections::{sections, Metric, Section};
 use crate::stats::Verdict;
 use anoonly::experiment::MeanSd;
+use anoonly::protocol::Labeled;
+
+/// Whether any section is in count mode (the files then have an `n_labeled` column).
+fn has_counts(secs: &[Section]) -> bool {
+    secs.iter().any(|s| s.key.labeled.count().is_some())
+}
+
+/// A header with `n_labeled` after `gamma_la` when `counts`.
+fn header(columns: &str, counts: bool) -> String {
+    if counts {
+        columns.replacen(",gamma_la,", ",gamma_la,n_labeled,", 1)
+    } else {
+        columns.to_string()
+    }
+}
+
+/// The labeled-anomaly cell(s) of a row: the ratio, then (with `counts`) the count.
+fn labeled_cells(l: Labeled, counts: bool) -> String {
+    match (l, counts) {
+        (Labeled::Ratio(g), false) => g.to_string(),
+        (Labeled::Ratio(g), true) => format!("{g},"),
+        (Labeled::Count(k), _) => format!(",{k}"),
+    }
+}
 
 /// `report.csv`: one row per section x method variant x family (or `mean`) x metric,
 /// with the paper's value and the difference where the paper has one. Values in %.
@@ -20,8 +48,10 @@ pub fn csv(results: &[ResultRecord]) -> String {
 
 /// [`csv`](fn@csv) from sections already built.
 pub fn csv_of(secs: &[Section]) -> String {
-    let mut s = String::from(
+    let counts = has_counts(secs);
+    let mut s = header(
         "setting,protocol,gamma_la,ablation,method,anoonly,family,files,metric,mean,sd,seeds,paper,diff\n",
+        counts,
     );
     for sec in secs {
         let ablation = sec
@@ -59,7 +89,7 @@ pub fn csv_of(secs: &[Section]) -> String {
                         "{},{},{},{},{},{},{},{},{},{:.4},{:.4},{},{},{}",
                         sec.key.setting_name(),
                         sec.key.protocol_name(),
-                        sec.key.gamma_la(),
+                        labeled_cells(sec.key.labeled, counts),
                         ablation,
                         row.method,
                         anoonly,
@@ -91,15 +121,17 @@ pub fn evidence_csv(results: &[ResultRecord]) -> String {
 /// `ablation` (b = the value, a = the defaults); the column of the compared axis is empty.
 /// `p` and `p_holm` (Holm across the table's rows) are on the `mean` rows only.
 pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
-    let mut s = String::from(
+    let counts = has_counts(secs);
+    let mut s = header(
         "comparison,setting,protocol,gamma_la,ablation,method,anoonly,a,b,family,metric,files,seeds,diff,ci_lo,ci_hi,p,p_holm,wins,ties,losses,verdict\n",
+        counts,
     );
     let verdict_token = |v: &Verdict| match v {
         Verdict::Better { .. } => "better",
         Verdict::Worse { .. } => "worse",
         Verdict::NoDetectableDifference { .. } => "no_detectable_difference",
     };
-    // (comparison, setting, protocol, gamma_la, ablation, anoonly column, a, b)
+    // (comparison, setting, protocol, labeled anomalies, ablation, anoonly column, a, b)
     let mut emit = |coords: [String; 5], row: &PairedRow, anoonly: String, a: &str, b: &str| {
         for (m, e) in &row.metrics {
             let Ok(e) = e else { continue };
@@ -159,7 +191,7 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
                     "anoonly".into(),
                     sec.key.setting_name().into(),
                     sec.key.protocol_name().into(),
-                    sec.key.gamma_la().to_string(),
+                    labeled_cells(sec.key.labeled, counts),
                     abl.clone(),
                 ],
                 row,
@@ -180,7 +212,7 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
                     "protocol".into(),
                     pc.setting.name().into(),
                     String::new(),
-                    pc.gamma_la.to_string(),
+                    labeled_cells(pc.labeled, counts),
                     abl.clone(),
                 ],
                 row,
@@ -197,7 +229,7 @@ pub fn evidence_csv_of(secs: &[Section], analysis: &Analysis) -> String {
                     "ablation".into(),
                     ac.setting.name().into(),
                     ac.protocol.name().into(),
-                    row.gamma_la.to_string(),
+                    labeled_cells(row.labeled, counts),
                     String::new(),
                 ],
                 row,
@@ -220,8 +252,10 @@ pub fn ranks_csv(results: &[ResultRecord]) -> String {
 /// average rank (1 = best) over the files every variant ran, with the section's Friedman
 /// statistic and p-value and the Nemenyi CD at alpha.
 pub fn ranks_csv_of(secs: &[Section], analysis: &Analysis) -> String {
-    let mut s = String::from(
+    let counts = has_counts(secs);
+    let mut s = header(
         "setting,protocol,gamma_la,ablation,metric,method,anoonly,mean_rank,files,variants,friedman_statistic,friedman_p,cd,alpha\n",
+        counts,
     );
     for (sec, r) in secs.iter().zip(&analysis.ranks) {
         let Ok(r) = r else { continue };
@@ -241,7 +275,7 @@ pub fn ranks_csv_of(secs: &[Section], analysis: &Analysis) -> String {
                     "{},{},{},{abl},{},{method},{},{rank:.4},{},{},{stat},{p},{:.4},{}",
                     sec.key.setting_name(),
                     sec.key.protocol_name(),
-                    sec.key.gamma_la(),
+                    labeled_cells(sec.key.labeled, counts),
                     m.name(),
                     *v == Variant::AnoOnly,
                     r.files,

@@ -21,13 +21,13 @@ use super::grid::Variant;
 use super::paper::Paper;
 use super::results::{Failure, ResultRecord};
 use super::sections::{
-    ablation_groups, fmt_num, label, method_rank, sections, variants, AblationGroup, Metric,
-    Section,
+    ablation_groups, fmt_num, label, labeled_order, labeled_text, method_rank, sections, variants,
+    AblationGroup, Metric, Section,
 };
 use crate::stats::{ALPHA, BOOTSTRAP_RESAMPLES};
 use anoonly::experiment::{pct, MeanSd};
 use anoonly::methods::MethodKind;
-use anoonly::protocol::{Protocol, Setting};
+use anoonly::protocol::{Labeled, Protocol, Setting};
 use anoonly::train::stages::label_free;
 
 fn with_paper(m: MeanSd, paper: Option<f64>) -> String {
@@ -42,6 +42,39 @@ fn anoonly_word(v: Variant) -> &'static str {
         Variant::Base => "no",
         Variant::AnoOnly => "yes",
     }
+}
+
+/// What a section's labeled anomalies were, for its introduction.
+fn labeled_note(l: Labeled) -> String {
+    match l {
+        Labeled::Ratio(g) => format!(
+            "{}% labeled anomalies out of the train anomalies (at least one)",
+            fmt_num(100.0 * g)
+        ),
+        Labeled::Count(k) => format!(
+            "{k} labeled anomalies (count mode, ADBench's `nla`: the first {k} of the draw the ratio makes; a file whose train split has fewer fails)"
+        ),
+    }
+}
+
+/// The labeled anomalies of several sections: `gamma_la 5, 10%` for ratios alone (as
+/// reports always wrote it), each mode spelled out otherwise.
+fn labeled_list(modes: impl Iterator<Item = Labeled>) -> String {
+    let mut modes: Vec<Labeled> = modes.collect();
+    modes.sort_by_key(|l| labeled_order(*l));
+    modes.dedup_by_key(|l| labeled_order(*l));
+    if modes.iter().all(|l| l.ratio().is_some()) {
+        // Sorted as text, as reports always listed them.
+        let ratios: BTreeSet<String> = (modes.iter())
+            .filter_map(|l| l.ratio().map(|g| fmt_num(100.0 * g)))
+            .collect();
+        return format!(
+            "gamma_la {}%",
+            ratios.into_iter().collect::<Vec<_>>().join(", ")
+        );
+    }
+    let all: Vec<String> = modes.into_iter().map(labeled_text).collect();
+    all.join(", ")
 }
 
 /// What a section's protocol is, in its introduction.
@@ -104,11 +137,15 @@ pub fn markdown_of(
         }
         let _ = writeln!(
             s,
-            "Run with {}; {}; {} labeled anomalies out of the train anomalies (at least one). Seeds {}. Files per family: {}.\n",
+            "Run with {}; {}; {}. Seeds {}. Files per family: {}.\n",
             protocol_note(sec.key.protocol),
             setting_note(sec.key.setting),
-            format_args!("{}%", fmt_num(100.0 * sec.key.gamma_la())),
-            seeds.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+            labeled_note(sec.key.labeled),
+            seeds
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
             sec.families
                 .iter()
                 .map(|f| {
@@ -255,16 +292,12 @@ fn ablation_summaries(secs: &[Section], s: &mut String) {
     {
         let mut cols = variants(group.iter().flat_map(|g| &g.rows));
         cols.sort_by_key(|(m, v)| (method_rank(*m), *v));
-        let gammas: BTreeSet<String> = group
-            .iter()
-            .map(|g| fmt_num(100.0 * g.key.gamma_la()))
-            .collect();
         let _ = writeln!(
             s,
-            "## Ablation `{name}` ({} · {} · gamma_la {}%): AUCROC, mean of family means\n",
+            "## Ablation `{name}` ({} · {} · {}): AUCROC, mean of family means\n",
             setting.name(),
             protocol.name(),
-            gammas.into_iter().collect::<Vec<_>>().join(", ")
+            labeled_list(group.iter().map(|g| g.key.labeled))
         );
         let reference = Paper::get().ablation(name);
         if let Some(r) = reference {

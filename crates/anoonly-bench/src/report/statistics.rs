@@ -9,7 +9,7 @@ use crate::evidence::{
     cd_name, Analysis, MetricEvidence, PairedRow, PairedTable, SectionRanks, EVIDENCE_METRICS,
 };
 use crate::grid::Switch;
-use crate::sections::{fmt_num, label, Metric, Section};
+use crate::sections::{fmt_num, label, labeled_text, Metric, Section};
 use crate::stats::{format_p, Verdict, ALPHA};
 
 /// A difference in points, signed, one decimal (`+5.2`, `-0.3`, `0.0`).
@@ -246,9 +246,9 @@ pub(super) fn rank_table(sec: &Section, ranks: &Result<SectionRanks, String>, s:
 pub(super) fn protocol_sections(analysis: &Analysis, s: &mut String) {
     for pc in &analysis.protocols {
         let mut title = format!(
-            "## Leakage: `leakage-free` − `adbench` ({} · gamma_la {}%",
+            "## Leakage: `leakage-free` − `adbench` ({} · {}",
             pc.setting.name(),
-            fmt_num(100.0 * pc.gamma_la)
+            labeled_text(pc.labeled)
         );
         if let Some(o) = &pc.ablation {
             let _ = write!(title, " · {o}");

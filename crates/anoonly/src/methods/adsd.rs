@@ -234,7 +234,8 @@ impl FittedAdsd {
     fn features(&self, x: ArrayView2<f32>) -> Array2<f32> {
         let upto = self.net.layers.len() - 2;
         let width = self.hidden_width();
-        eval_matrix(&Sequential::new(self.net.layers[..upto].to_vec()), x, width)
+        let mut body = Sequential::new(self.net.layers[..upto].to_vec());
+        eval_matrix(x, width, |chunk| body.forward(chunk, Mode::Eval))
     }
 
     /// The last hidden width (the input width of the last Linear).

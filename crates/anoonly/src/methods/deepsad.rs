@@ -384,6 +384,13 @@ impl Method for FittedDeepSad {
         self.scores(x)
     }
 
+    /// The input of the last `Linear(20→10)`: the 20-d output of the second hidden block
+    /// (Linear, DeepSAD's own BatchNorm without affine, LeakyReLU), the features the paper's
+    /// Fig. 10 shows. (The 10-d code after the last layer is what the distance reads.)
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        Some(self.net.eval_before_last(x))
+    }
+
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.net.state("net.", out);
         out.push(vec_tensor("c", &self.c));

@@ -28,7 +28,7 @@
 //! creates the N(0,1) sample but does not use it) and numpy's generator streams (every draw
 //! here comes from [`component_rng`]).
 
-use ndarray::{Array1, ArrayView1, ArrayView2, ArrayViewMut1};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut1};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 
@@ -408,6 +408,12 @@ impl Method for FittedDevNet {
 
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32> {
         self.scores(x)
+    }
+
+    /// The input of the linear score layer: the 20-d ReLU output of the hidden layer, after
+    /// AnoOnly's (Keras) BatchNorm when the fit had one.
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        Some(self.net.eval_before_last(x))
     }
 
     fn state(&self, out: &mut Vec<NamedTensor>) {

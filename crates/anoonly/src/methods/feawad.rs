@@ -359,6 +359,16 @@ impl Method for FittedFeawad {
         self.outputs(x).column(0).to_owned()
     }
 
+    /// The 33-d input of the output layer: the second head layer's 32 ReLU outputs and the
+    /// reconstruction-error norm, after FEAWAD's own (Keras) BatchNorm.
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        let mut net = (*self.net).clone();
+        let width = net.out.d_in();
+        Some(crate::nn::eval_matrix(x, width, |chunk| {
+            net.representation(chunk)
+        }))
+    }
+
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.net.state("net.", out);
     }

@@ -16,7 +16,7 @@
 //! zeroes the generator's gradients before its own step); in the G step the gradient
 //! reaching the discriminator is discarded likewise, and `f(x)` is a constant.
 
-use ndarray::{Array1, ArrayView1, ArrayView2, Axis, Zip};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Zip};
 use serde::{Deserialize, Serialize};
 
 use super::{FitError, Knobs, Method, MethodKind};
@@ -425,6 +425,17 @@ impl Method for FittedGanomaly {
 
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32> {
         self.scores(x)
+    }
+
+    /// The generator's latent code `z = tanh(W₁x)` (`d/4` wide): GANomaly scores with no
+    /// last layer, by the distance of `z` to its re-encoding `ẑ`, so its hidden features
+    /// are the code the score compares (DeepOD's encoder features).
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        let mut encoder = self.generator.encoder.clone();
+        let width = latent_width(x.ncols());
+        Some(crate::nn::eval_matrix(x, width, |chunk| {
+            encoder.forward(chunk, Mode::Eval)
+        }))
     }
 
     fn state(&self, out: &mut Vec<NamedTensor>) {

@@ -172,14 +172,13 @@ pub trait Method: Sized + Clone + fmt::Debug + Send + Sync + 'static {
     /// Anomaly scores (higher = more anomalous) for rows already checked.
     fn decision_function(&self, x: ArrayView2<f32>) -> Array1<f32>;
 
-    /// The hidden features the method's last layer reads (the paper's Fig. 10; DeepOD's
-    /// `return_rep`), in inference mode, one row per input row, for rows already checked;
-    /// `None` for a method without such a layer. (Provided while the methods are wired; to
-    /// become a required item.)
-    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
-        let _ = x;
-        None
-    }
+    /// The hidden features the method's last layer reads (the paper's Fig. 10, "hidden
+    /// features before the last layer"; DeepOD's `return_rep`), in inference mode, one row
+    /// per input row, for rows already checked; chunked like the scores, so a row's features
+    /// do not depend on the other rows. Where AnoOnly adds or keeps a BatchNorm before the
+    /// last layer, they are its output: what AnoOnly changes. `None` for a method without
+    /// such a layer (XGBOD's trees). docs/python.md lists each method's choice.
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>>;
 
     /// Fitted state as named tensors (model files).
     fn state(&self, out: &mut Vec<NamedTensor>);
@@ -500,6 +499,8 @@ pub enum ScoreError {
     NonFinite { row: usize, col: usize },
     #[error("contamination {0} must lie in (0, 0.5]")]
     Contamination(f64),
+    #[error("{0} has no hidden features before a last layer (no network scores its rows)")]
+    NoRepresentation(MethodKind),
 }
 
 /// A fitted model: its parameters, input width, fitted state and training scores (kept
@@ -655,18 +656,34 @@ impl Model {
         self.fitted.decision_function(x)
     }
 
-    /// Anomaly scores: higher = more anomalous.
-    pub fn decision_function(&self, x: ArrayView2<f32>) -> Result<Array1<f32>, ScoreError> {
+    /// Checks rows to score: the model's feature count, every value finite.
+    fn check_rows(&self, x: ArrayView2<f32>) -> Result<(), ScoreError> {
         if x.ncols() != self.n_features {
             return Err(ScoreError::FeatureCount {
                 expected: self.n_features,
                 found: x.ncols(),
             });
         }
-        if let Some((row, col)) = first_non_finite(x) {
-            return Err(ScoreError::NonFinite { row, col });
+        match first_non_finite(x) {
+            Some((row, col)) => Err(ScoreError::NonFinite { row, col }),
+            None => Ok(()),
         }
+    }
+
+    /// Anomaly scores: higher = more anomalous.
+    pub fn decision_function(&self, x: ArrayView2<f32>) -> Result<Array1<f32>, ScoreError> {
+        self.check_rows(x)?;
         Ok(self.raw_scores(x))
+    }
+
+    /// The hidden features before the method's last layer for each row of `x`
+    /// ([`Method::representation`]: the paper's Fig. 10, DeepOD's `return_rep`), checked as
+    /// [`Model::decision_function`] checks its input; an error for a method without them.
+    pub fn representation(&self, x: ArrayView2<f32>) -> Result<Array2<f32>, ScoreError> {
+        self.check_rows(x)?;
+        self.fitted
+            .representation(x)
+            .ok_or(ScoreError::NoRepresentation(self.kind()))
     }
 
     /// The score above which a row is called an anomaly: the `1 − contamination` quantile

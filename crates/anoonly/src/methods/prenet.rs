@@ -386,6 +386,16 @@ impl Method for FittedPReNet {
         self.scores(x)
     }
 
+    /// The shared feature branch φ of each row (20-d: Linear, ReLU, and AnoOnly's
+    /// BatchNorm when the fit had one): what the pair score layer reads of a row, on the
+    /// left beside a reference anomaly and on the right beside an unlabeled row.
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        let mut feature = self.net.feature.clone();
+        Some(crate::nn::eval_matrix(x, self.net.hidden(), |chunk| {
+            feature.forward(chunk, Mode::Eval)
+        }))
+    }
+
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.net.state("net.", out);
         out.push(mat_tensor("ref_anomalies", &self.ref_anomalies));

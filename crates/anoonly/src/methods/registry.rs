@@ -214,6 +214,12 @@ macro_rules! registry {
                 }
             }
 
+            fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+                match self {
+                    $(Fitted::$variant(f) => f.representation(x)),+
+                }
+            }
+
             fn state(&self, out: &mut Vec<NamedTensor>) {
                 match self {
                     $(Fitted::$variant(f) => f.state(out)),+

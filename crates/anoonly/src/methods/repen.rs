@@ -412,6 +412,19 @@ impl Method for FittedRepen {
         self.scores(x)
     }
 
+    /// The learned representation (`hidden` wide, 20 by default): what the LeSiNN scorer
+    /// reads, REPEN having no last layer of its own.
+    fn representation(&self, x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        let width = match self.net.layers.first() {
+            Some(crate::nn::Layer::Linear(l)) => l.d_out(),
+            _ => 0,
+        };
+        let mut net = self.net.clone();
+        Some(crate::nn::eval_matrix(x, width, |chunk| {
+            net.forward(chunk, Mode::Eval)
+        }))
+    }
+
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.net.state("net.", out);
         out.push(mat_tensor("lesinn.refs", &self.lesinn.refs));

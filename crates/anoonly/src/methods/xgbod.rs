@@ -164,6 +164,11 @@ impl Method for FittedXgbod {
         self.booster.predict_proba(self.features(x).view())
     }
 
+    /// None: gradient-boosted trees score `[X ‖ TOS]`; there is no hidden layer.
+    fn representation(&self, _x: ArrayView2<f32>) -> Option<Array2<f32>> {
+        None
+    }
+
     fn state(&self, out: &mut Vec<NamedTensor>) {
         self.tos.state("tos.", out);
         self.booster.state("boost.", out);

@@ -101,22 +101,23 @@ pub fn eval_rows<M: Module + Clone>(
     Array1::from(out)
 }
 
-/// Inference-mode forward of `x` in chunks of [`EVAL_CHUNK`] rows, the whole output rows
-/// (`width` columns each): a network's hidden features ([`crate::methods::Method::representation`]).
-pub fn eval_matrix<M: Module + Clone>(
-    net: &M,
+/// Inference-mode output rows of `x` whole, chunk by chunk as [`eval_rows`] scores them:
+/// `width` values per row (the output width, given so that no row still gives the right
+/// shape). For a method's hidden features ([`crate::methods::Method::representation`]);
+/// row-wise like the scores, so a row's result does not depend on the others.
+pub fn eval_matrix(
     x: ndarray::ArrayView2<f32>,
     width: usize,
-) -> Array2<f32> {
-    let mut net = net.clone();
-    let mut out = Array2::<f32>::zeros((x.nrows(), width));
-    for (chunk, mut dst) in x
-        .axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK)
-        .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), EVAL_CHUNK))
-    {
+    mut forward: impl FnMut(&Matrix) -> Matrix,
+) -> Matrix {
+    let mut out = Matrix::zeros((x.nrows(), width));
+    let mut start = 0;
+    for chunk in x.axis_chunks_iter(ndarray::Axis(0), EVAL_CHUNK) {
         let chunk = pool::copy(chunk);
-        let y = net.forward(&chunk, Mode::Eval);
-        dst.assign(&y);
+        let y = forward(&chunk);
+        out.slice_mut(ndarray::s![start..start + y.nrows(), ..])
+            .assign(&y);
+        start += y.nrows();
         pool::recycle(chunk);
         pool::recycle(y);
     }

@@ -111,6 +111,27 @@ impl Sequential {
     pub fn new(layers: Vec<Layer>) -> Sequential {
         Sequential { layers }
     }
+
+    /// Every layer but the last, and the last: the features a net's last layer reads
+    /// come from the first part ([`crate::methods::Method::representation`]).
+    pub fn split_last(&self) -> (Sequential, Option<&Layer>) {
+        match self.layers.split_last() {
+            Some((last, body)) => (Sequential::new(body.to_vec()), Some(last)),
+            None => (Sequential::default(), None),
+        }
+    }
+
+    /// The input of the last layer for each row of `x`, in inference mode, chunked as
+    /// the scores are ([`super::eval_matrix`]). The last layer must be a [`Linear`] (its
+    /// input width is the result's); a net without one gives no columns.
+    pub fn eval_before_last(&self, x: ndarray::ArrayView2<f32>) -> Matrix {
+        let (mut body, last) = self.split_last();
+        let width = match last {
+            Some(Layer::Linear(l)) => l.d_in(),
+            _ => 0,
+        };
+        super::eval_matrix(x, width, |chunk| body.forward(chunk, Mode::Eval))
+    }
 }
 
 impl Module for Sequential {

@@ -10,8 +10,10 @@
 //!    per-class train counts by [`approximate_mode`], per-class permutation, then train and test
 //!    lists each permuted;
 //! 4. [`MinMax`] fitted on **all** train rows, applied to train and test;
-//! 5. train normals cut to the first `ceil(normal_ratio·|normals|)`; labeled anomalies:
-//!    `k = max(1, ceil(gamma_la·|train anomalies|))` drawn without replacement;
+//! 5. train normals cut to the first `ceil(normal_ratio·|normals|)`; labeled anomalies: the
+//!    first `k` of a permutation of the train anomalies (`np.random.choice(..., k,
+//!    replace=False)`), `k = max(1, ceil(gamma_la·|train anomalies|))` in ratio mode or the
+//!    count asked for in ADBench's count mode (`nla`; [`Labeled`]);
 //! 6. [`Setting::Clean`] drops the unlabeled train anomalies, [`Setting::Noisy`] keeps them with
 //!    label 0;
 //! 7. train order: `[normals, unlabeled anomalies (noisy only, ascending), labeled anomalies]`.
@@ -99,6 +101,125 @@ macro_rules! named_enum {
 named_enum!(Protocol, "protocol", [Adbench => "adbench", LeakageFree => "leakage-free"]);
 named_enum!(Setting, "setting", [Clean => "clean", Noisy => "noisy"]);
 
+/// How many of the train anomalies are labeled: ADBench's two modes (its `la` argument is a
+/// float or an int). Both label the first `k` of one permutation of the train anomalies,
+/// drawn with the same RNG consumption whatever `k` (legacy `choice` without replacement is
+/// `permutation(n)[:k]`), so at a seed the labeled sets are nested: count 5 ⊂ count 10 ⊂
+/// the ratio's set when that labels at least 10, and count mode labels the rows ratio mode
+/// labels for the same number.
+///
+/// Serialised flattened into its parent (split parameters, records, cells) as one field:
+/// `"gamma_la": 0.1` for a ratio, exactly as before count mode existed, so every ratio record
+/// is byte-identical to an older one, or `"n_labeled_requested": 10` for a count. (Records
+/// already carry `n_labeled`, the number labeled, in both modes; the requested count is its
+/// own field so a record says which mode made it.)
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "LabeledFields", into = "LabeledFields")]
+pub enum Labeled {
+    /// `gamma_la`: this fraction of the train anomalies, `max(1, ceil(gamma_la·n))`, in
+    /// `(0, 1]` (the paper's and the AnoOnly code's `--la`).
+    Ratio(f64),
+    /// ADBench's `nla`: exactly this many; a train split with fewer anomalies is refused
+    /// (ADBench raises too). 0 labels none (ADBench's `nla = 0`: only a method that trains
+    /// without anomalies can fit it).
+    Count(usize),
+}
+
+/// [`Labeled`]'s fields as records spell them.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LabeledFields {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gamma_la: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    n_labeled_requested: Option<usize>,
+}
+
+impl From<Labeled> for LabeledFields {
+    fn from(l: Labeled) -> Self {
+        match l {
+            Labeled::Ratio(g) => LabeledFields {
+                gamma_la: Some(g),
+                n_labeled_requested: None,
+            },
+            Labeled::Count(k) => LabeledFields {
+                gamma_la: None,
+                n_labeled_requested: Some(k),
+            },
+        }
+    }
+}
+
+impl TryFrom<LabeledFields> for Labeled {
+    type Error = String;
+    fn try_from(f: LabeledFields) -> Result<Self, String> {
+        match (f.gamma_la, f.n_labeled_requested) {
+            (Some(g), None) => Ok(Labeled::Ratio(g)),
+            (None, Some(k)) => Ok(Labeled::Count(k)),
+            (Some(_), Some(_)) => {
+                Err("`gamma_la` and `n_labeled_requested` are exclusive: give one".into())
+            }
+            (None, None) => Err("missing field `gamma_la` (or `n_labeled_requested`)".into()),
+        }
+    }
+}
+
+impl Labeled {
+    /// The labeled anomalies of either front-end option, exclusive: `n_labeled` (a count)
+    /// or `gamma_la` (a ratio), else the protocol's default ratio.
+    pub fn from_options(gamma_la: Option<f64>, n_labeled: Option<usize>) -> Result<Self, String> {
+        match (gamma_la, n_labeled) {
+            (Some(_), Some(_)) => {
+                Err("gamma_la (a ratio) and n_labeled (a count) are exclusive: give one".into())
+            }
+            (_, Some(k)) => Ok(Labeled::Count(k)),
+            (Some(g), None) => Ok(Labeled::Ratio(g)),
+            (None, None) => Ok(SplitParams::default().labeled),
+        }
+    }
+
+    /// The ratio, in ratio mode.
+    pub fn ratio(self) -> Option<f64> {
+        match self {
+            Labeled::Ratio(g) => Some(g),
+            Labeled::Count(_) => None,
+        }
+    }
+
+    /// The count asked for, in count mode.
+    pub fn count(self) -> Option<usize> {
+        match self {
+            Labeled::Ratio(_) => None,
+            Labeled::Count(k) => Some(k),
+        }
+    }
+
+    /// How many of `n_anomalies` train anomalies are labeled; a count above them is refused.
+    pub fn k(self, n_anomalies: usize) -> Result<usize, ProtocolError> {
+        match self {
+            Labeled::Ratio(g) => {
+                Ok(((g * n_anomalies as f64).ceil() as usize).clamp(1, n_anomalies.max(1)))
+            }
+            Labeled::Count(k) if k > n_anomalies => Err(ProtocolError::TooFewAnomalies {
+                requested: k,
+                available: n_anomalies,
+                part: "the train split",
+            }),
+            Labeled::Count(k) => Ok(k),
+        }
+    }
+}
+
+/// The one spelling of a mode in bench keys and section titles: `gamma_la=0.1` (a ratio,
+/// as keys were always spelled) or `n_labeled=10` (a count).
+impl std::fmt::Display for Labeled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Labeled::Ratio(g) => write!(f, "gamma_la={g}"),
+            Labeled::Count(k) => write!(f, "n_labeled={k}"),
+        }
+    }
+}
+
 /// Parameters of [`split`]. `SplitParams::default()` holds the protocol's defaults (the
 /// paper's and `anoonly eval`'s), the one place front ends take them from (the CLI's flag
 /// defaults, Python's `split`/`evaluate` keywords through `_anoonly.split_defaults()`).
@@ -106,8 +227,10 @@ named_enum!(Setting, "setting", [Clean => "clean", Noisy => "noisy"]);
 pub struct SplitParams {
     pub protocol: Protocol,
     pub setting: Setting,
-    /// Fraction of train anomalies that are labeled, in `(0, 1]`.
-    pub gamma_la: f64,
+    /// How many train anomalies are labeled: a ratio `gamma_la` in `(0, 1]` or a count
+    /// (serialised as `gamma_la` or `n_labeled_requested`, see [`Labeled`]).
+    #[serde(flatten)]
+    pub labeled: Labeled,
     /// Fraction of rows in the test set, in `(0, 1)`.
     pub test_size: f64,
     /// Files with fewer rows are resampled with replacement up to this many (ADBench only).
@@ -123,7 +246,7 @@ impl Default for SplitParams {
         SplitParams {
             protocol: Protocol::Adbench,
             setting: Setting::Clean,
-            gamma_la: 0.1,
+            labeled: Labeled::Ratio(0.1),
             test_size: 0.3,
             min_rows: 1000,
             max_rows: Some(10000),
@@ -138,8 +261,10 @@ impl SplitParams {
         let bad = |field: &'static str, reason: String| {
             Err(ProtocolError::InvalidParam { field, reason })
         };
-        if !(self.gamma_la > 0.0 && self.gamma_la <= 1.0) {
-            return bad("gamma_la", format!("{} is not in (0, 1]", self.gamma_la));
+        if let Labeled::Ratio(g) = self.labeled {
+            if !(g > 0.0 && g <= 1.0) {
+                return bad("gamma_la", format!("{g} is not in (0, 1]"));
+            }
         }
         if !(self.test_size > 0.0 && self.test_size < 1.0) {
             return bad("test_size", format!("{} is not in (0, 1)", self.test_size));
@@ -196,6 +321,14 @@ pub enum ProtocolError {
     },
     #[error("the train split holds no anomaly, so none can be labeled")]
     NoAnomalyInTrain,
+    /// Count mode asked for more labeled anomalies than there are (ADBench refuses too).
+    #[error("n_labeled = {requested} but {part} has {available} anomalies")]
+    TooFewAnomalies {
+        requested: usize,
+        available: usize,
+        /// `the train split`, or `the file` (`fit --n-labeled`).
+        part: &'static str,
+    },
     #[error("{n_rows} rows: a split indexes rows with 32 bits, at most 4294967295 rows")]
     TooManyRows { n_rows: usize },
 }
@@ -491,7 +624,7 @@ fn stratified_split(
 }
 
 /// The training rows of a split and their labels.
-struct Labeled {
+struct TrainRows {
     /// Original row indices in train order `[normals, unlabeled anomalies (noisy),
     /// labeled anomalies]`.
     order: Vec<u32>,
@@ -502,24 +635,23 @@ struct Labeled {
 }
 
 /// Steps 5 to 7 on the train split `train` (positions, mapped to original rows by
-/// `orig`): the first `ceil(normal_ratio · normals)` normals kept, `max(1, ceil(gamma_la ·
-/// anomalies))` anomalies drawn to be labeled, the unlabeled ones kept (noisy) or dropped
-/// (clean), in the official order.
+/// `orig`): the first `ceil(normal_ratio · normals)` normals kept, the first `k` of a
+/// permutation of the anomalies labeled ([`Labeled::k`]), the unlabeled ones kept (noisy) or
+/// dropped (clean), in the official order.
 fn label_anomalies(
     train: &[u32],
     label: impl Fn(u32) -> u8,
     orig: impl Fn(u32) -> u32,
     params: &SplitParams,
     rng: &mut Mt19937,
-) -> Result<Labeled, ProtocolError> {
+) -> Result<TrainRows, ProtocolError> {
     let n_normal = train.iter().filter(|&&i| label(i) == 0).count();
     let keep_normals = ((n_normal as f64 * params.normal_ratio).ceil() as usize).min(n_normal);
     let pos_anomaly: Vec<usize> = (0..train.len()).filter(|&p| label(train[p]) == 1).collect();
     if pos_anomaly.is_empty() {
         return Err(ProtocolError::NoAnomalyInTrain);
     }
-    let k =
-        ((params.gamma_la * pos_anomaly.len() as f64).ceil() as usize).clamp(1, pos_anomaly.len());
+    let k = params.labeled.k(pos_anomaly.len())?;
     let pick = rng.permutation_u32(pos_anomaly.len());
     let labeled = &pick[..k];
     let mut order: Vec<u32> = train
@@ -550,12 +682,40 @@ fn label_anomalies(
     );
     let mut labels = vec![0u8; n_unlabeled];
     labels.resize(order.len(), 1);
-    Ok(Labeled {
+    Ok(TrainRows {
         order,
         labels,
         n_labeled: k,
         n_unlabeled_anomalies,
     })
+}
+
+/// The labels of a whole file with only `n` of its anomalies left labeled (`anoonly fit
+/// --n-labeled`, where no split is made): the first `n` of a permutation of its anomaly rows
+/// (taken in row order), drawn as step 5 draws the labeled anomalies (numpy's MT19937 seeded
+/// with `seed`); the other anomalies become unlabeled rows (label 0), since they stay in the
+/// data. A file with fewer than `n` anomalies is refused.
+pub fn keep_labeled(y: ArrayView1<u8>, n: usize, seed: u64) -> Result<Array1<u8>, ProtocolError> {
+    if let Some(index) = y.iter().position(|&v| v > 1) {
+        return Err(ProtocolError::InvalidLabel {
+            index,
+            value: y[index],
+        });
+    }
+    let anomalies: Vec<usize> = (0..y.len()).filter(|&i| y[i] == 1).collect();
+    if n > anomalies.len() {
+        return Err(ProtocolError::TooFewAnomalies {
+            requested: n,
+            available: anomalies.len(),
+            part: "the file",
+        });
+    }
+    let pick = Mt19937::from_seed(seed).permutation_u32(anomalies.len());
+    let mut out = Array1::zeros(y.len());
+    for &j in &pick[..n] {
+        out[anomalies[j as usize]] = 1;
+    }
+    Ok(out)
 }
 
 /// Checks what every split needs of `x` and `y`: as many labels as rows, finite features.

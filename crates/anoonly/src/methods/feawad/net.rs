@@ -222,8 +222,10 @@ fn relu_mask(g: &mut Matrix, a: &Matrix) {
     });
 }
 
-impl Module for FeawadNet {
-    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+impl FeawadNet {
+    /// Everything up to the output layer: its 33-d input `z3` (`[a2 ‖ n_r]` after the norm
+    /// layer) and what a train-mode backward needs.
+    fn head_input(&mut self, x: &Matrix, mode: Mode) -> (Matrix, NetCache) {
         let h = self.ae.encoder.forward(x, mode);
         let xhat = self.ae.decoder.forward(&h, mode);
         let mut rhat = pool::zip_map(x.view(), xhat.view(), |a, b| a - b);
@@ -236,7 +238,6 @@ impl Module for FeawadNet {
         Zip::from(rhat.rows_mut())
             .and(&norm)
             .for_each(|mut r, &n| r.mapv_inplace(|v| v / n));
-        let nc = norm.view().insert_axis(Axis(1));
         let (d, c) = (rhat.ncols(), h.ncols());
         let mut z0 = pool::zeros(x.nrows(), d + c + 1);
         z0.slice_mut(s![.., ..d]).assign(&rhat);
@@ -253,10 +254,24 @@ impl Module for FeawadNet {
             Some(l) => l.forward(&z2, mode),
             None => z2,
         };
+        (z3, NetCache { rhat, norm, a1, a2 })
+    }
+
+    /// The output layer's 33-d input in inference mode (FEAWAD's hidden features before
+    /// its last layer, [`crate::methods::Method::representation`]).
+    pub fn representation(&mut self, x: &Matrix) -> Matrix {
+        self.head_input(x, Mode::Eval).0
+    }
+}
+
+impl Module for FeawadNet {
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+        let (z3, cache) = self.head_input(x, mode);
         let s = self.out.forward(&z3, mode);
+        let nc = cache.norm.view().insert_axis(Axis(1));
         let out = concatenate![Axis(1), s.view(), nc];
         if mode == Mode::Train {
-            self.cache.push(NetCache { rhat, norm, a1, a2 });
+            self.cache.push(cache);
         }
         out
     }

@@ -72,7 +72,8 @@ impl RosasNet {
     pub fn features(&self, x: ArrayView2<f32>) -> Array2<f32> {
         let mut layers = self.enc.layers.clone();
         layers.extend_from_slice(&self.head.layers[..self.pre_out()]);
-        eval_matrix(&Sequential::new(layers), x, self.half)
+        let mut chain = Sequential::new(layers);
+        eval_matrix(x, self.half, |chunk| chain.forward(chunk, Mode::Eval))
     }
 }
 
