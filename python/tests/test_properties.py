@@ -14,7 +14,6 @@ import pickle
 import tempfile
 import warnings
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,14 +39,12 @@ PROPERTY_SETTINGS = settings(
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def report_counts() -> Iterator[None]:
-    yield
-    total = OUTCOMES.pop("cases", 0)
-    detail = ", ".join(f"{k} {v}" for k, v in sorted(OUTCOMES.items()))
-    import sys
-
-    sys.__stderr__.write(f"\nhypothesis: {total} cases ran ({detail})\n")
+def summary() -> str:
+    """The line conftest's pytest_terminal_summary prints after the run."""
+    counts = dict(OUTCOMES)
+    total = counts.pop("cases", 0)
+    detail = ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return f"hypothesis: {total} cases ran ({detail})"
 
 
 FORBIDDEN = ("panic", "internal error", "this is a bug")
