@@ -303,10 +303,16 @@ class BaseDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
         labels = as_labels(y, x.shape[0])
         for name in (*_FITTED, "feature_names_in_"):
             self.__dict__.pop(name, None)
-        model = _anoonly.fit(params, x, labels, verbose=bool(self.verbose), threads=n_threads)
         # Sets n_features_in_ and, for a frame with string column names, feature_names_in_
         # (scikit-learn's own bookkeeping; the arrays were checked above).
         validate_data(self, X, reset=True, skip_check_array=True)
+        try:
+            model = _anoonly.fit(params, x, labels, verbose=bool(self.verbose), threads=n_threads)
+        except BaseException:
+            # A failed or interrupted fit leaves the estimator unfitted.
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+            raise
         for note in model.notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._set_fitted(model, self.contamination)

@@ -116,7 +116,7 @@ def test_ctrl_c_stops_the_fit_and_leaves_it_unfitted(
     assert hasattr(est, "decision_scores_")
     big_X, big_y = big()
     interrupted(lambda: est.fit(big_X, semi_labels(big_y)), monkeypatch)
-    assert not hasattr(est, "decision_scores_")
+    assert not hasattr(est, "decision_scores_") and not hasattr(est, "n_features_in_")
     with pytest.raises(anoonly.NotFittedError):
         est.decision_function(X)
 

@@ -862,8 +862,9 @@ fn run_bench<'py>(
         )),
     };
     if let Some(stop) = interrupt {
-        // Ctrl-C came after the last cell had started: the run finished all the same.
-        drop(stop);
+        // Ctrl-C came after the last cell had started: the run finished and its report is
+        // written, but the user asked to stop, so the interrupt is raised all the same.
+        return Err(stop);
     }
     let d = PyDict::new(py);
     d.set_item("cells", summary.cells)?;
