@@ -5,10 +5,18 @@
 #      command). The tests that read ../shared/data are #[ignore]d with that reason; when
 #      ../shared/data/adbench exists they run too (--include-ignored), and the script says
 #      which of the two it did;
-#   2. the Python package: scripts/venv.sh (.venv, or $ANOONLY_VENV, with the test
-#      requirements and the package built from this checkout), then pytest on python/tests
-#      with skip reasons shown (-rs): the tests that need ../shared skip, saying so. The
-#      Python tests compare against target/release/anoonly.
+#   2. the Python package, as a user installs it: scripts/venv.sh builds the abi3 wheel and
+#      the sdist once (scripts/wheel.sh, target/wheels) and installs the wheel into .venv
+#      (the gate's environment); then a fresh virtual environment outside the checkout,
+#      made and filled with a minimal PATH (/usr/bin:/bin: no Rust toolchain, no
+#      ~/.cargo/bin), gets the wheel from PyPI's dependencies and python/requirements-test.txt,
+#      and pytest runs python/tests from outside the checkout against it, with skip
+#      reasons shown (-rs): the tests that need ../shared skip, saying so, and
+#      test_install.py fails if anoonly was imported from the checkout. The tests
+#      compare against target/release/anoonly;
+#   3. the estimator contract (python/tests/test_sklearn.py) again, in a second fresh
+#      environment with the oldest scikit-learn the package supports (pyproject.toml's
+#      floor, OLDEST_SKLEARN below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,5 +35,43 @@ else
 fi
 
 python=$(scripts/venv.sh python/requirements-test.txt)
+wheel=$(ls "$PWD"/target/wheels/anoonly-*-abi3-*.whl)
+echo "=== built $(basename "$wheel") and $(basename "$(ls target/wheels/anoonly-*.tar.gz)")"
+
+# The oldest scikit-learn pyproject.toml accepts (`scikit-learn>=X`), and numpy as of it.
+OLDEST_SKLEARN=$(sed -n 's/.*"scikit-learn>=\([0-9.]*\)".*/\1/p' pyproject.toml)
+[ -n "$OLDEST_SKLEARN" ] || { echo "no scikit-learn floor in pyproject.toml" >&2; exit 1; }
+
+# A fresh environment outside the checkout, made and used with a minimal environment: no
+# Rust toolchain on PATH (installing must not need one), nothing of this shell's.
+system_python="${CLEAN_PYTHON:-/usr/bin/python3}"
+clean=$(mktemp -d "${TMPDIR:-/tmp}/anoonly-wheel.XXXXXX")
+trap 'rm -rf "$clean"' EXIT
+repo="$PWD"
+in_clean() {
+    env -i PATH="$1/bin:/usr/bin:/bin" HOME="$HOME" LANG=C.UTF-8 \
+        ANOONLY_BIN="$repo/target/release/anoonly" ANOONLY_INSTALLED="$1" "${@:2}"
+}
+fresh_env() {
+    env -i PATH=/usr/bin:/bin HOME="$HOME" "$system_python" -m venv "$1"
+    if in_clean "$1" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
+        echo "a Rust toolchain is on the clean PATH" >&2
+        exit 1
+    fi
+}
+
+echo "=== Python tests: the wheel in a fresh environment ($clean/wheel), run from outside the checkout"
+fresh_env "$clean/wheel"
+in_clean "$clean/wheel" pip install --quiet --disable-pip-version-check \
+    "$wheel" -r python/requirements-test.txt
 # The fixture fails (rather than skips) when ANOONLY_BIN names a missing file.
-ANOONLY_BIN="$PWD/target/release/anoonly" "$python" -m pytest -rs python/tests
+(cd "$clean" && in_clean "$clean/wheel" python -m pytest -rs -p no:cacheprovider \
+    --rootdir "$repo" "$repo/python/tests")
+
+echo "=== the estimator contract with the oldest supported scikit-learn ($OLDEST_SKLEARN)"
+fresh_env "$clean/oldest"
+# numpy below 2.3: the releases current when that scikit-learn came out.
+in_clean "$clean/oldest" pip install --quiet --disable-pip-version-check \
+    "$wheel" "scikit-learn==$OLDEST_SKLEARN" "numpy<2.3" pandas pytest
+(cd "$clean" && in_clean "$clean/oldest" python -m pytest -rs -p no:cacheprovider \
+    --rootdir "$repo" "$repo/python/tests/test_sklearn.py" "$repo/python/tests/test_install.py")

@@ -14,12 +14,17 @@ One class per method of the library, made from the Rust registry at import
 
 Model files are those of the ``anoonly`` command (``clf.save(path)``,
 ``anoonly.load(path)``); ``load_data``, ``split`` and ``metrics`` are the command's readers,
-its evaluation split and the paper's metrics; ``evaluate`` is ``anoonly eval`` in one call.
+its evaluation split and the paper's metrics; ``evaluate`` is ``anoonly eval`` in one call
+and ``bench`` is ``anoonly bench`` (a grid of evaluations, its report's tables returned).
+The estimators follow scikit-learn's estimator contract (``Pipeline``, ``clone``,
+``GridSearchCV``), scale raw features themselves (``preprocessing="auto"``) and compute on
+every core (``n_jobs=None``).
 Installing the package also installs the ``anoonly`` command.
 """
 
 from anoonly import _estimators
 from anoonly._anoonly import __version__
+from anoonly._bench import bench
 from anoonly._estimators import BaseDetector, NotFittedError, load
 from anoonly._functions import evaluate, load_data, metrics, split
 
@@ -32,6 +37,7 @@ __all__ = [
     "BaseDetector",
     "NotFittedError",
     "__version__",
+    "bench",
     "evaluate",
     "load",
     "load_data",

@@ -1,6 +1,6 @@
 """Type stubs of the extension module (crates/anoonly-py/src/lib.rs)."""
 
-from typing import final
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -17,12 +17,18 @@ class Model:
     @property
     def n_features(self) -> int: ...
     @property
+    def preprocessing(self) -> str: ...
+    @property
     def train_scores(self) -> npt.NDArray[np.float32]: ...
     @property
     def notes(self) -> list[str]: ...
     def params_json(self) -> str: ...
-    def decision_function(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
-    def representation(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]: ...
+    def decision_function(
+        self, x: npt.NDArray[np.float32], threads: int = 1
+    ) -> npt.NDArray[np.float32]: ...
+    def representation(
+        self, x: npt.NDArray[np.float32], threads: int = 1
+    ) -> npt.NDArray[np.float32]: ...
     def threshold(self, contamination: float) -> float: ...
     def to_bytes(self) -> bytes: ...
     def save(self, path: str) -> None: ...
@@ -43,6 +49,7 @@ class FitParams:
         bn_loss_weight: float,
         epochs: int | None,
         seed: int,
+        preprocessing: str = "none",
     ) -> FitParams: ...
     def to_json(self) -> str: ...
 
@@ -76,7 +83,9 @@ def fit(
     x: npt.NDArray[np.float32],
     y: npt.NDArray[np.uint8],
     verbose: bool = False,
+    threads: int = 1,
 ) -> Model: ...
+def available_threads() -> int: ...
 def load(path: str) -> Model: ...
 def from_bytes(data: bytes, name: str = "<memory>") -> Model: ...
 def load_data(
@@ -123,6 +132,28 @@ def evaluate(
     path: str | None = None,
     label_column: str | None = None,
     n_labeled: int | None = None,
+    threads: int = 1,
 ) -> list[str]: ...
+def bench(
+    out: str,
+    *,
+    suite: str | None,
+    grid: str | None,
+    data_dir: str,
+    files: list[str],
+    methods: list[str],
+    variants: list[str],
+    settings: list[str],
+    gamma_la: list[float],
+    n_labeled: list[int],
+    seeds: list[int],
+    protocol: str | None,
+    epochs: int | None,
+    set: list[tuple[str, str, str]],
+    resume: bool,
+    threads: int,
+    cache: str | None,
+    verbose: bool,
+) -> dict[str, Any]: ...
 def run_cli(args: list[str]) -> int: ...
 def _buffer_address(x: npt.NDArray[np.float32]) -> int: ...

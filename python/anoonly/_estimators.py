@@ -11,9 +11,16 @@ keyword in its signature (``inspect.signature(cls.__init__)``, as scikit-learn's
 ``norm``, ``empty_batch``, ``bn_loss_weight``) are the library's ``TrainParams`` fields;
 the baselines have no AnoOnly variant and take none of them.
 
-scikit-learn's estimator protocol is implemented by duck typing (``get_params``,
-``set_params``, parameters stored as given), so ``sklearn.base.clone`` works without a
-dependency on scikit-learn or PyOD.
+scikit-learn's estimator contract: the classes derive from scikit-learn's ``BaseEstimator``
+and ``OutlierMixin`` (scikit-learn >= 1.6 is a runtime dependency, as it is for PyOD and
+DeepOD). The contract has changed in most scikit-learn releases (1.6 replaced the tag
+dictionaries by ``__sklearn_tags__`` and ``Tags`` objects, and ``validate_data`` became a
+function); the base classes carry each version's form, where a copy of the protocol here
+would have to follow them release by release. ``validate_data(..., skip_check_array=True)``
+sets and checks ``n_features_in_`` and ``feature_names_in_`` as every scikit-learn
+estimator does (same warnings, same errors), while the arrays themselves go through
+``anoonly._inputs`` (no copy of a C-contiguous float32 matrix). docs/python.md lists the
+``check_estimator`` checks that do not apply and why.
 
 Static typing: the classes do not exist until import, so a type checker cannot see them.
 This module and ``anoonly`` declare a module-level ``__getattr__`` returning
@@ -41,6 +48,9 @@ from typing import Any, Callable, ClassVar, Literal, Union, cast, overload
 
 import numpy as np
 import numpy.typing as npt
+from sklearn.base import BaseEstimator, OutlierMixin
+from sklearn.exceptions import NotFittedError as SklearnNotFittedError
+from sklearn.utils.validation import validate_data
 
 from anoonly import _anoonly
 from anoonly._inputs import as_features, as_labels
@@ -53,14 +63,61 @@ _TRAIN_DEFAULTS: dict[str, Any] = {
     k: v for k, v in json.loads(_anoonly.train_defaults()).items() if k != "seed"
 }
 
-# Keywords every estimator takes besides its method's hyperparameters (PyOD's names);
-# `epochs` only where the method trains in epochs (XGBOD's rounds are `n_estimators`).
+# Keywords every estimator takes besides its method's hyperparameters (PyOD's, DeepOD's
+# and scikit-learn's names); `epochs` only where the method trains in epochs (XGBOD's rounds
+# are `n_estimators`).
 _COMMON_DEFAULTS: dict[str, Any] = {
     "contamination": 0.1,
+    "preprocessing": "auto",
     "epochs": None,
     "random_state": None,
+    "n_jobs": None,
+    "device": None,
     "verbose": False,
 }
+
+# `preprocessing=` values besides the library's names: PyOD's booleans (True: standardise,
+# as PyOD's deep detectors do; False: none) and None.
+_PREPROCESSING_ALIASES: dict[Any, str] = {True: "standard", False: "none", None: "none"}
+
+
+def _preprocessing(value: Any) -> str:
+    """The library's name of a ``preprocessing=`` value (checked by the library)."""
+    if isinstance(value, bool) or value is None:
+        return _PREPROCESSING_ALIASES[value]
+    if not isinstance(value, str):
+        raise TypeError(
+            f"preprocessing must be a string ('auto', 'minmax', 'standard', 'none'), "
+            f"True, False or None, got {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def threads(n_jobs: Any) -> int:
+    """The matrix products' thread count of ``n_jobs``, scikit-learn's meaning: a positive
+    count, -1 all cores, -2 all but one (``cores + 1 + n_jobs``, at least 1); ``None`` all
+    cores, as the command's default ``--threads`` (scores do not depend on it)."""
+    cores = _anoonly.available_threads()
+    if n_jobs is None:
+        return cores
+    if isinstance(n_jobs, bool):
+        raise TypeError(f"n_jobs must be an integer or None, got {n_jobs!r}")
+    try:
+        n = operator.index(n_jobs)
+    except TypeError:
+        raise TypeError(
+            f"n_jobs must be an integer or None, got {type(n_jobs).__name__} {n_jobs!r}"
+        ) from None
+    if n == 0:
+        raise ValueError("n_jobs == 0 has no meaning: a positive count, -1 = all cores, or None")
+    return max(1, cores + 1 + n) if n < 0 else min(n, 1 << 16)
+
+
+def _check_device(device: Any) -> None:
+    """DeepOD's ``device=``: only the CPU exists here."""
+    if device is None or (isinstance(device, str) and device.lower() == "cpu"):
+        return
+    raise ValueError(f"anoonly computes on the CPU; device={device!r} is not available")
 
 
 def _keyword_defaults(
@@ -75,9 +132,9 @@ def _keyword_defaults(
     return {**head, **common, **tail, **hyperparameters}
 
 
-class NotFittedError(ValueError, AttributeError):
-    """The estimator is used before ``fit`` (scikit-learn's exception of the same name
-    derives from the same two classes)."""
+class NotFittedError(SklearnNotFittedError):  # type: ignore[misc]
+    """The estimator is used before ``fit``: scikit-learn's exception (a ``ValueError`` and
+    an ``AttributeError``), so ``except sklearn.exceptions.NotFittedError`` catches it."""
 
 
 def _json_default(value: Any) -> Any:
@@ -112,16 +169,17 @@ def _count(name: str, value: Any) -> int | None:
     return n
 
 
-class BaseDetector:
-    """What every anoonly estimator shares: PyOD's detector contract.
+class BaseDetector(OutlierMixin, BaseEstimator):  # type: ignore[misc]
+    """What every anoonly estimator shares: PyOD's detector contract on scikit-learn's
+    estimator base classes.
 
     After ``fit``: ``decision_scores_`` (scores of the training rows, float32),
     ``threshold_`` (the ``1 - contamination`` quantile of ``decision_scores_``),
-    ``labels_`` (``decision_scores_ > threshold_`` as 0/1), ``n_features_in_`` and
-    ``model_`` (the fitted library model).
+    ``labels_`` (``decision_scores_ > threshold_`` as 0/1), ``n_features_in_``,
+    ``feature_names_in_`` (when ``X`` was a frame with string column names) and ``model_``
+    (the fitted library model).
     """
 
-    _estimator_type = "outlier_detector"
     # Set on each method's class from the registry (`_make_class`): the library's method
     # name, its hyperparameters with their defaults in declaration order, its training
     # options and whether it trains in epochs.
@@ -131,8 +189,11 @@ class BaseDetector:
     _has_epochs: ClassVar[bool] = True
 
     contamination: float
+    preprocessing: Any
     epochs: int | None
     random_state: int | None
+    n_jobs: int | None
+    device: str | None
     verbose: bool
 
     model_: _anoonly.Model
@@ -163,24 +224,15 @@ class BaseDetector:
 
     # -- scikit-learn's estimator protocol -----------------------------------------------
 
-    def get_params(self, deep: bool = True) -> dict[str, Any]:
-        """The constructor keywords and their values, as given."""
-        return {name: getattr(self, name) for name in self._defaults()}
-
     def set_params(self, **params: Any) -> BaseDetector:
-        """Sets constructor keywords (scikit-learn's ``set_params``); an unknown name is a
-        ``ValueError``, as in scikit-learn."""
-        defaults = self._defaults()
-        for name in params:
-            if name not in defaults:
-                raise ValueError(
-                    f"invalid parameter {name!r} for {type(self).__name__} "
-                    f"(known: {', '.join(defaults)})"
-                )
-        for name, value in params.items():
-            setattr(self, name, value)
+        """Sets constructor keywords (scikit-learn's ``set_params``: an unknown name is a
+        ``ValueError``), then checks the values as the constructor does."""
+        super().set_params(**params)
         self._check()
         return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return "model_" in self.__dict__
 
     def __repr__(self) -> str:
         defaults = self._defaults()
@@ -211,12 +263,15 @@ class BaseDetector:
             hyper,
             epochs=epochs,
             seed=0 if seed is None else seed,
+            preprocessing=_preprocessing(self.preprocessing),
             **train,
         )
 
     def _check(self) -> None:
         self._fit_params()
         _anoonly.check_contamination(self.contamination)
+        threads(self.n_jobs)
+        _check_device(self.device)
 
     # -- fitting and scoring --------------------------------------------------------------
 
@@ -224,6 +279,12 @@ class BaseDetector:
         """Trains on ``X`` with labels ``y`` (1 = labeled anomaly, 0 = unlabeled, PyOD's and
         DeepOD's convention) and sets ``decision_scores_``, ``threshold_``, ``labels_`` and
         ``n_features_in_``. Returns ``self``.
+
+        Features are scaled as ``preprocessing`` says (default ``"auto"``: raw columns
+        min-max scaled onto [0, 1] from the training rows, columns already in [0, 1] left
+        bit for bit as they are), and every scoring call applies the same scaling.
+        ``n_jobs`` threads compute the matrix products (``None``: all cores; the scores do
+        not depend on it).
 
         ``y=None`` (or no 1 in ``y``): DeepSAD trains as Deep SVDD and GANomaly as it always
         does (both learn from unlabeled rows); the other methods, and AnoOnly (no loss on
@@ -236,11 +297,22 @@ class BaseDetector:
         draws its pairs with replacement), it says so in a ``UserWarning``."""
         params = self._fit_params()
         _anoonly.check_contamination(self.contamination)
+        n_threads = threads(self.n_jobs)
+        _check_device(self.device)
         x = as_features(X)
         labels = as_labels(y, x.shape[0])
-        for name in ("model_", "decision_scores_", "threshold_", "labels_", "n_features_in_"):
+        for name in (*_FITTED, "feature_names_in_"):
             self.__dict__.pop(name, None)
-        model = _anoonly.fit(params, x, labels, verbose=bool(self.verbose))
+        # Sets n_features_in_ and, for a frame with string column names, feature_names_in_
+        # (scikit-learn's own bookkeeping; the arrays were checked above).
+        validate_data(self, X, reset=True, skip_check_array=True)
+        try:
+            model = _anoonly.fit(params, x, labels, verbose=bool(self.verbose), threads=n_threads)
+        except BaseException:
+            # A failed or interrupted fit leaves the estimator unfitted.
+            for name in ("n_features_in_", "feature_names_in_"):
+                self.__dict__.pop(name, None)
+            raise
         for note in model.notes:
             warnings.warn(note, UserWarning, stacklevel=2)
         self._set_fitted(model, self.contamination)
@@ -266,7 +338,18 @@ class BaseDetector:
             )
         return model
 
-    # --- return_rep (issue 19: representations) -------------------------------------------
+    def _features(self, X: Any) -> npt.NDArray[np.float32]:
+        """``X`` as the library reads it, checked against the fit: the same feature count
+        (scikit-learn's error message) and names (its warning or error)."""
+        self._model()
+        x = as_features(X)
+        validate_data(self, X, reset=False, skip_check_array=True)
+        return x
+
+    def _scores(self, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """The model's scores of checked features, on ``n_jobs`` threads."""
+        return self._model().decision_function(x, threads=threads(self.n_jobs))
+
     @overload
     def decision_function(
         self, X: Any, return_rep: Literal[False] = ...
@@ -280,18 +363,17 @@ class BaseDetector:
     def decision_function(
         self, X: Any, return_rep: bool = False
     ) -> npt.NDArray[np.float32] | tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-        """Anomaly scores of ``X`` (higher = more anomalous), float32. With ``return_rep``
-        (DeepOD's keyword), ``(scores, reps)``: also the hidden features before the
-        method's last layer, one float32 row per row of ``X`` (the paper's Fig. 10; a
-        ``ValueError`` for XGBOD, which has none; docs/python.md lists each method's)."""
-        model = self._model()
-        x = as_features(X)
-        scores = model.decision_function(x)
+        """Anomaly scores of ``X`` (higher = more anomalous), float32, after the fit's
+        preprocessing. With ``return_rep`` (DeepOD's keyword), ``(scores, reps)``: also the
+        hidden features before the method's last layer, one float32 row per row of ``X``
+        (the paper's Fig. 10; a ``ValueError`` for XGBOD, which has none; docs/python.md
+        lists each method's)."""
+        x = self._features(X)
+        scores = self._scores(x)
         if return_rep:
-            return scores, model.representation(x)
+            reps = self._model().representation(x, threads=threads(self.n_jobs))
+            return scores, reps
         return scores
-
-    # --- end return_rep --------------------------------------------------------------------
 
     @overload
     def predict(
@@ -374,6 +456,7 @@ class BaseDetector:
             "params": self.get_params(),
             "model": None if model is None else model.to_bytes(),
             "fit_contamination": self.__dict__.get("_fit_contamination"),
+            "feature_names_in_": self.__dict__.get("feature_names_in_"),
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
@@ -381,6 +464,28 @@ class BaseDetector:
             setattr(self, name, value)
         if state["model"] is not None:
             self._set_fitted(_anoonly.from_bytes(state["model"]), state["fit_contamination"])
+        if state.get("feature_names_in_") is not None:
+            self.feature_names_in_ = state["feature_names_in_"]
+
+
+# What a fit sets (and a failed or interrupted fit leaves unset).
+_FITTED = (
+    "model_",
+    "decision_scores_",
+    "threshold_",
+    "labels_",
+    "n_features_in_",
+    "_mu",
+    "_sigma",
+    "_fit_contamination",
+)
+
+
+def _immutable(value: Any) -> Any:
+    """A default as scikit-learn wants it in a signature: lists (``hidden=[100, 20]``) as
+    tuples (``check_parameters_default_constructible`` allows no mutable default); the
+    library reads both as the same JSON array."""
+    return tuple(_immutable(v) for v in value) if isinstance(value, list) else value
 
 
 def _make_init(name: str, defaults: dict[str, Any]) -> Callable[..., None]:
@@ -408,7 +513,7 @@ def _make_class(info: _anoonly.MethodInfo) -> type[BaseDetector]:
     defaults.pop("method")
     # `epochs` is the common keyword (the CLI's --epochs, None = the authors' count),
     # where the method trains in epochs; the rest are the method's own.
-    hyperparameters = {k: v for k, v in defaults.items() if k != "epochs"}
+    hyperparameters = {k: _immutable(v) for k, v in defaults.items() if k != "epochs"}
     train_options = dict(_TRAIN_DEFAULTS) if info.supports_anoonly else {}
     keywords = _keyword_defaults(train_options, info.trains_in_epochs, hyperparameters)
     listing = ", ".join(f"{k}={v!r}" for k, v in hyperparameters.items())
@@ -459,11 +564,15 @@ def load(path: PathLike, *, contamination: float = 0.1) -> BaseDetector:
     cls = estimator_class(model.method)
     config = json.loads(model.params_json())
     method, train = config["method"], config["train"]
-    params: dict[str, Any] = {"contamination": contamination, "random_state": train["seed"]}
+    params: dict[str, Any] = {
+        "contamination": contamination,
+        "random_state": train["seed"],
+        "preprocessing": config.get("preprocessing", "none"),
+    }
     if cls._has_epochs:
         params["epochs"] = method["epochs"]
     params.update({k: train[k] for k in cls._train_options})
-    params.update({k: method[k] for k in cls._hyperparameters})
+    params.update({k: _immutable(method[k]) for k in cls._hyperparameters})
     est = cls(**params)
     est._set_fitted(model, contamination)
     return est

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 
 from anoonly import _anoonly
-from anoonly._estimators import _count, estimator_class
+from anoonly._estimators import _count, estimator_class, threads
 from anoonly._inputs import as_features, as_labels, as_scores
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -103,6 +103,7 @@ def evaluate(
     seeds: Sequence[int] = (0,),
     label_column: str | None = None,
     name: str = "arrays",
+    n_jobs: int | None = None,
     verbose: bool = False,
     **params: Any,
 ) -> list[dict[str, Any]]:
@@ -117,14 +118,19 @@ def evaluate(
     ``X`` is a data file (read as ``load_data`` reads it, ``y`` not given) or the features
     with ``y`` the true labels (1 = anomaly; the records call the data ``name``). Any other
     keyword is the estimator's (``epochs``, ``lambda_n``, ``hidden``, ``n_estimators``, ...);
-    the seeds set both the split and the model. The same options give the same records as
-    the command, bit for bit (apart from timings). ``verbose`` and Ctrl-C as in ``fit``."""
+    the seeds set both the split and the model. ``preprocessing`` defaults to none here,
+    as in ``anoonly eval`` (the split scales the data; ``"auto"`` would leave it as it is,
+    bit for bit). The same options give the same records as the command, bit for bit
+    (apart from timings). ``n_jobs`` as the estimators' (``None``: all cores, as
+    ``eval``'s default ``--threads``); ``verbose`` and Ctrl-C as in ``fit``."""
     cls = estimator_class(method)
-    for own in ("random_state", "contamination"):
+    for own in ("random_state", "contamination", "device"):
         if own in params:
             raise TypeError(f"evaluate() takes no {own!r}: the seeds set the split and the model")
     if anoonly:
         params["anoonly"] = True
+    params.setdefault("preprocessing", None)
+    n_threads = threads(n_jobs)
     fit_params = cls(**params)._fit_params()
     seed_list = []
     for seed in seeds:
@@ -144,6 +150,7 @@ def evaluate(
             path=os.fspath(X),
             label_column=label_column,
             n_labeled=count,
+            threads=n_threads,
         )
     else:
         if y is None:
@@ -157,6 +164,7 @@ def evaluate(
             y=as_labels(y, x.shape[0]),
             name=name,
             n_labeled=count,
+            threads=n_threads,
         )
     records: list[dict[str, Any]] = [json.loads(line) for line in lines]
     return records

@@ -5,7 +5,8 @@ Anything ``numpy.asarray`` accepts goes in (lists, pandas frames, float64, Fortr
 a C-contiguous float32 matrix is passed on as it is (the extension reads it in place), any
 other is converted once. What cannot be converted without changing its meaning (objects,
 strings, a wrong number of dimensions, labels other than 0/1, a finite value that float32
-cannot hold) raises here, naming the problem; finiteness, shapes against the model and the
+cannot hold) raises here, naming the problem (in scikit-learn's words where its estimator
+checks expect them); finiteness, shapes against the model and the
 rest are the library's checks.
 """
 
@@ -21,12 +22,30 @@ import numpy.typing as npt
 _NUMERIC_KINDS = "biuf"
 
 
-def _refuse_dtype(name: str, arr: npt.NDArray[Any]) -> None:
-    if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise TypeError(
-            f"{name} has dtype {arr.dtype}: anoonly needs numbers "
-            f"(bool, integer or float), e.g. {name}.astype(float) if its values are numeric"
+def _numeric(name: str, arr: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    """``arr`` with a numeric dtype: itself when it has one; an object array (a frame with
+    an object column) converted when every value is a number, as scikit-learn converts it.
+    Complex values are a ``ValueError`` (scikit-learn's "Complex data not supported"),
+    strings, and objects that are not numbers, a ``TypeError``."""
+    if arr.dtype.kind in _NUMERIC_KINDS:
+        return arr
+    if arr.dtype.kind == "c":
+        raise ValueError(
+            f"Complex data not supported: {name} has dtype {arr.dtype} "
+            f"(anoonly needs real numbers, e.g. {name}.real or abs({name}))"
         )
+    if arr.dtype.kind == "O":
+        try:
+            return arr.astype(np.float64)
+        except (TypeError, ValueError) as e:
+            raise TypeError(
+                f"{name} has dtype object with a value that is not a number ({e}): "
+                "anoonly needs numbers (bool, integer or float)"
+            ) from None
+    raise TypeError(
+        f"{name} has dtype {arr.dtype}: anoonly needs numbers "
+        f"(bool, integer or float), e.g. {name}.astype(float) if its values are numeric"
+    )
 
 
 def as_features(X: Any, name: str = "X") -> npt.NDArray[np.float32]:
@@ -36,20 +55,28 @@ def as_features(X: Any, name: str = "X") -> npt.NDArray[np.float32]:
         raise TypeError(f"{name} is None: expected a 2-D array (n_samples, n_features)")
     if hasattr(X, "toarray") and hasattr(X, "nnz"):
         raise TypeError(f"{name} is a sparse matrix: pass a dense array ({name}.toarray())")
-    arr = np.asarray(X)
-    _refuse_dtype(name, arr)
+    arr = _numeric(name, np.asarray(X))
     if arr.ndim != 2:
         hint = (
-            " (one feature: X.reshape(-1, 1); one row: X.reshape(1, -1))" if arr.ndim == 1 else ""
+            " (Reshape your data: one feature X.reshape(-1, 1), one row X.reshape(1, -1))"
+            if arr.ndim == 1
+            else ""
         )
         raise ValueError(
             f"{name} must be 2-D (n_samples, n_features), got {arr.ndim}-D with shape "
             f"{arr.shape}{hint}"
         )
+    # The wording after the colon is scikit-learn's, which its estimator checks expect.
     if arr.shape[0] == 0:
-        raise ValueError(f"{name} has no rows (shape {arr.shape})")
+        raise ValueError(
+            f"{name} has no rows: found array with 0 sample(s) (shape={arr.shape}) while a "
+            "minimum of 1 is required."
+        )
     if arr.shape[1] == 0:
-        raise ValueError(f"{name} has no columns (shape {arr.shape})")
+        raise ValueError(
+            f"{name} has no columns: found array with 0 feature(s) (shape={arr.shape}) while "
+            "a minimum of 1 is required."
+        )
     with np.errstate(over="ignore", invalid="ignore"):
         out = np.ascontiguousarray(arr, dtype=np.float32)
     if out is not arr and arr.dtype.kind == "f" and arr.dtype.itemsize > 4:
@@ -75,8 +102,7 @@ def as_labels(y: Any, n_rows: int, name: str = "y") -> npt.NDArray[np.uint8]:
     labeled row (all 0)."""
     if y is None:
         return np.zeros(n_rows, dtype=np.uint8)
-    arr = np.asarray(y)
-    _refuse_dtype(name, arr)
+    arr = _numeric(name, np.asarray(y))
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
@@ -96,8 +122,7 @@ def as_labels(y: Any, n_rows: int, name: str = "y") -> npt.NDArray[np.uint8]:
 
 def as_scores(scores: Any, name: str = "scores") -> npt.NDArray[np.float32]:
     """A 1-D float32 vector of scores (for the metrics)."""
-    arr = np.asarray(scores)
-    _refuse_dtype(name, arr)
+    arr = _numeric(name, np.asarray(scores))
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     return np.ascontiguousarray(arr, dtype=np.float32)

@@ -14,12 +14,18 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
-# (estimator, keywords, the `anoonly fit` flags that say the same)
+# (estimator, keywords, the `anoonly fit` flags that say the same). The estimators'
+# preprocessing default is "auto", the command's "none": each case says which it uses, so
+# all four kinds cross between the two (the model file keeps the scaler).
 CASES: list[tuple[type[anoonly.BaseDetector], dict[str, Any], list[str]]] = [
-    (anoonly.DeepSAD, {"epochs": 3}, ["--method", "deepsad", "--epochs", "3"]),
     (
         anoonly.DeepSAD,
-        {"anoonly": True, "epochs": 3, "hidden": [16, 8], "lr": 0.001},
+        {"epochs": 3},
+        ["--method", "deepsad", "--epochs", "3", "--preprocessing", "auto"],
+    ),
+    (
+        anoonly.DeepSAD,
+        {"anoonly": True, "epochs": 3, "hidden": [16, 8], "lr": 0.001, "preprocessing": None},
         [
             "--method",
             "deepsad",
@@ -41,8 +47,11 @@ CASES: list[tuple[type[anoonly.BaseDetector], dict[str, Any], list[str]]] = [
             "bn_loss_weight": 0.5,
             "empty_batch": "skip",
             "batch_size": 64,
+            "preprocessing": "standard",
         },
         [
+            "--preprocessing",
+            "standard",
             "--method",
             "deepsad",
             "--anoonly",
@@ -61,6 +70,8 @@ CASES: list[tuple[type[anoonly.BaseDetector], dict[str, Any], list[str]]] = [
         anoonly.DevNet,
         {"lambda_n": 0.5, "norm": "layernorm", "loss": "paper", "epochs": 3},
         [
+            "--preprocessing",
+            "auto",
             "--method",
             "devnet",
             "--lambda-n",
@@ -75,12 +86,12 @@ CASES: list[tuple[type[anoonly.BaseDetector], dict[str, Any], list[str]]] = [
     ),
     (
         anoonly.PReNet,
-        {"anoonly": True, "epochs": 2},
-        ["--method", "prenet", "--anoonly", "--epochs", "2"],
+        {"anoonly": True, "epochs": 2, "preprocessing": "minmax"},
+        ["--method", "prenet", "--anoonly", "--epochs", "2", "--preprocessing", "minmax"],
     ),
     (
         anoonly.FEAWAD,
-        {"compat": "official", "epochs": 2, "pretrain_epochs": 2},
+        {"compat": "official", "epochs": 2, "pretrain_epochs": 2, "preprocessing": False},
         [
             "--method",
             "feawad",
@@ -92,12 +103,29 @@ CASES: list[tuple[type[anoonly.BaseDetector], dict[str, Any], list[str]]] = [
             "pretrain_epochs=2",
         ],
     ),
-    (anoonly.GANomaly, {"epochs": 2}, ["--method", "ganomaly", "--epochs", "2"]),
-    (anoonly.REPEN, {"epochs": 2}, ["--method", "repen", "--epochs", "2"]),
+    (
+        anoonly.GANomaly,
+        {"epochs": 2, "preprocessing": True},
+        ["--method", "ganomaly", "--epochs", "2", "--preprocessing", "standard"],
+    ),
+    (
+        anoonly.REPEN,
+        {"epochs": 2},
+        ["--method", "repen", "--epochs", "2", "--preprocessing", "auto"],
+    ),
     (
         anoonly.XGBOD,
-        {"n_estimators": 10, "max_depth": 2},
-        ["--method", "xgbod", "--set", "n_estimators=10", "--set", "max_depth=2"],
+        {"n_estimators": 10, "max_depth": 2, "preprocessing": "auto"},
+        [
+            "--method",
+            "xgbod",
+            "--set",
+            "n_estimators=10",
+            "--set",
+            "max_depth=2",
+            "--preprocessing",
+            "auto",
+        ],
     ),
 ]
 

@@ -178,7 +178,7 @@ def test_unknown_keyword_is_a_type_error_listing_known_ones() -> None:
         anoonly.XGBOD(anoonly=True)
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'epochs'.*n_estimators"):
         anoonly.XGBOD(epochs=10)
-    with pytest.raises(ValueError, match="invalid parameter 'foo'"):
+    with pytest.raises(ValueError, match="Invalid parameter 'foo'"):
         anoonly.DevNet().set_params(foo=1)
 
 

@@ -13,6 +13,7 @@ import _thread
 import re
 import signal
 import threading
+from pathlib import Path
 from typing import Any, Callable
 
 import anoonly
@@ -115,7 +116,7 @@ def test_ctrl_c_stops_the_fit_and_leaves_it_unfitted(
     assert hasattr(est, "decision_scores_")
     big_X, big_y = big()
     interrupted(lambda: est.fit(big_X, semi_labels(big_y)), monkeypatch)
-    assert not hasattr(est, "decision_scores_")
+    assert not hasattr(est, "decision_scores_") and not hasattr(est, "n_features_in_")
     with pytest.raises(anoonly.NotFittedError):
         est.decision_function(X)
 
@@ -130,3 +131,19 @@ def test_ctrl_c_stops_evaluate(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     # The progress names the data and the seed, as the command's.
     assert lines[0].startswith(f"anoonly: arrays seed 0: epoch 1/{EPOCHS} loss ")
+
+
+def test_ctrl_c_stops_bench_and_resume_finishes_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 2 datasets x 2 methods x 2 variants x 20 seeds = 160 short cells on one worker.
+    grid = {"suite": "quick", "seeds": range(20), "epochs": 3, "n_jobs": 1}
+    lines = interrupted(
+        lambda: anoonly.bench(**grid, out=tmp_path, verbose=True, as_frame=False), monkeypatch
+    )
+    assert lines[0].startswith("anoonly bench: 160 cell(s) to run")
+    done = len((tmp_path / "results.jsonl").read_text().splitlines())
+    assert 0 < done < 160, done
+    rest = anoonly.bench(**grid, out=tmp_path, resume=True, as_frame=False)
+    assert (rest["summary"]["skipped"], rest["summary"]["ran"]) == (done, 160 - done)
+    assert len(rest["results"]) == 160

@@ -1,6 +1,8 @@
 """On the shared ADBench files (skipped loudly without ../shared): the readers give numpy's
-arrays, and the README's Python example runs as written and prints the AUCROC values
-`anoonly eval` reports for the same file, method and seed."""
+arrays, the README's Python example runs as written and prints the AUCROC values
+`anoonly eval` reports for the same file, method and seed, and docs/python.md's notebook
+example (a Pipeline, a GridSearchCV over lambda_n, anoonly.bench on two files) runs as
+written and prints the output the page shows."""
 
 from __future__ import annotations
 
@@ -68,3 +70,22 @@ def test_readme_example_runs_and_prints_evals_aucroc(shared: Path, cli: Path) ->
         assert round(json.loads(proc.stdout)["aucroc"], 3) == value
     # The paper's effect on this file: AnoOnly above the vanilla method.
     assert printed[1] > printed[0]
+
+
+def doc_block(marker: str, lang: str) -> str:
+    text = (REPO / "docs" / "python.md").read_text()
+    m = re.search(rf"<!-- {marker}[^>]*-->\s*(?:[^`]*?)```{lang}\n(.*?)```", text, re.S)
+    assert m, f"docs/python.md has no <!-- {marker} --> block"
+    return m.group(1)
+
+
+def test_python_md_notebook_example_prints_what_the_page_shows(shared: Path) -> None:
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(REPO)  # the example uses ../shared relative to the repository
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(doc_block("notebook-example", "python"), "python.md", "exec"), {})
+    finally:
+        os.chdir(cwd)
+    assert out.getvalue() == doc_block("notebook-output", "text")

@@ -1,5 +1,7 @@
 """The GIL is released while the library trains: another Python thread keeps running.
-Fits in two threads at once give the models of the same fits run one after the other."""
+Fits in two threads at once give the models of the same fits run one after the other.
+`n_jobs` (the matrix products' threads) changes no bit of a model or a score; `device` is
+the CPU."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import time
 
 import anoonly
 import numpy as np
-from conftest import semi_labels
+import pytest
+from conftest import CLASSES, FAST, semi_labels
 from pyod.utils.data import generate_data
 
 
@@ -64,3 +67,60 @@ def test_concurrent_fits_equal_sequential_fits() -> None:
     assert [results[s] for s in seeds] == sequential
     assert len(set(sequential)) == len(seeds)
     np.testing.assert_equal(len(results), len(seeds))
+
+
+@pytest.fixture(scope="module")
+def wide() -> tuple[np.ndarray, np.ndarray]:
+    """Wide enough (768 features) that the training products of 128 rows and more run on
+    several threads (the library threads a product from 2^23 multiply-adds on)."""
+    X, _, y, _ = generate_data(
+        n_train=900, n_test=1, n_features=768, contamination=0.1, random_state=5
+    )
+    return X, semi_labels(y)
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_n_jobs_1_and_2_give_the_same_bits(
+    cls: type[anoonly.BaseDetector], wide: tuple[np.ndarray, np.ndarray]
+) -> None:
+    X, y = wide
+    one = cls(n_jobs=1, random_state=1, **FAST[cls]).fit(X, y)
+    two = cls(n_jobs=2, random_state=1, **FAST[cls]).fit(X, y)
+    assert one.model_.to_bytes() == two.model_.to_bytes()
+    s1 = one.decision_function(X)
+    for n_jobs in (2, -1, None):
+        one.set_params(n_jobs=n_jobs)
+        np.testing.assert_array_equal(one.decision_function(X).view(np.uint32), s1.view(np.uint32))
+
+
+def test_evaluate_records_do_not_depend_on_n_jobs(wide: tuple[np.ndarray, np.ndarray]) -> None:
+    X, y = wide
+    runs = [anoonly.evaluate(X, y, method="devnet", epochs=2, n_jobs=n, seeds=[0]) for n in (1, 2)]
+    for r in runs:
+        for record in r:
+            record.pop("fit_seconds")
+            record.pop("score_seconds")
+    assert runs[0] == runs[1]
+
+
+def test_n_jobs_follows_scikit_learn() -> None:
+    from anoonly._estimators import threads
+
+    cores = anoonly._anoonly.available_threads()
+    assert threads(None) == cores and threads(-1) == cores
+    assert threads(-2) == max(1, cores - 1) and threads(3) == 3
+    with pytest.raises(ValueError, match="n_jobs == 0"):
+        anoonly.DeepSAD(n_jobs=0)
+    with pytest.raises(TypeError, match="n_jobs must be an integer"):
+        anoonly.DeepSAD(n_jobs=1.5)
+
+
+def test_device_is_the_cpu() -> None:
+    for device in (None, "cpu", "CPU"):
+        anoonly.DeepSAD(device=device)
+    with pytest.raises(
+        ValueError, match=r"^anoonly computes on the CPU; device='cuda' is not available$"
+    ):
+        anoonly.DeepSAD(device="cuda")
+    with pytest.raises(ValueError, match="device='mps'"):
+        anoonly.DevNet().set_params(device="mps")

@@ -9,6 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use anoonly::data::LoadOptions;
 use anoonly::methods::{parse_assignment, parse_value, FitOptions, MethodKind};
+use anoonly::preprocessing::Preprocessing;
 use anoonly::protocol::{Protocol, Setting};
 use anoonly::train::{NormKind, DEFAULT_BN_LOSS_WEIGHT};
 
@@ -116,6 +117,11 @@ pub(crate) struct ModelArgs {
     /// `--set batch_size=N` wins over it.
     #[arg(long)]
     pub(crate) batch_size: Option<usize>,
+    /// Feature scaling learnt from the training rows and kept in the model, so `score`
+    /// applies it too: none (the rows as given), auto (onto [0, 1]: min-max for raw
+    /// columns, bit for bit the identity for columns already in [0, 1]), minmax, standard.
+    #[arg(long, default_value = "none")]
+    pub(crate) preprocessing: Preprocessing,
 }
 
 impl ModelArgs {
@@ -131,6 +137,7 @@ impl ModelArgs {
         o.batch_size = self.batch_size;
         o.skip_empty_batches = self.skip_empty_batches;
         o.seed = seed;
+        o.preprocessing = self.preprocessing;
         for (name, value) in [("loss", &self.loss), ("compat", &self.compat)] {
             if let Some(v) = value {
                 o.params.push((name.to_string(), parse_value(v)));

@@ -159,8 +159,7 @@ fn bench_run(a: BenchRunArgs, threads: Option<usize>) -> Result<()> {
         .out
         .clone()
         .context("bench needs --out DIR (where results.jsonl and the report go)")?;
-    let threads =
-        threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let threads = threads.unwrap_or_else(anoonly::nn::available_threads);
     let display = if a.quiet {
         BenchDisplay::Quiet
     } else if std::io::stderr().is_terminal() {

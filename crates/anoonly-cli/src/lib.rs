@@ -71,9 +71,7 @@ where
     }
     // The products of eval/fit/score/demo use --threads (default: all cores), set for this
     // thread only; `bench` gives each worker its own setting (RunOptions::matmul_threads).
-    let matmul_threads = cli.threads.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
+    let matmul_threads = cli.threads.unwrap_or_else(anoonly::nn::available_threads);
     let result = anoonly::nn::with_matmul_threads(matmul_threads, || match cli.command {
         Command::Eval(a) => eval::run(a),
         Command::Fit(a) => fit::run(a),

@@ -11,6 +11,9 @@
 //! - The GIL is released ([`Python::detach`]) around every fit, scoring, file read and
 //!   split, so other Python threads run meanwhile. The caller must not modify an array
 //!   while a call that reads it runs.
+//! - Fits, scorings and evaluations take `threads`, the matrix products' thread count
+//!   ([`with_matmul_threads`] around the call; Python's `n_jobs`); scores do not depend on
+//!   it.
 //! - Every call into the library runs inside `guarded`: a panic (a bug: the library
 //!   checks its inputs) becomes a `RuntimeError` saying so, never an abort or a
 //!   `PanicException`.
@@ -20,6 +23,8 @@
 use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
 use numpy::{
@@ -38,9 +43,14 @@ use anoonly::methods::{
 };
 use anoonly::metrics as core_metrics;
 use anoonly::model_file::{self, ModelFileError};
+use anoonly::nn::{available_threads as core_available_threads, with_matmul_threads};
+use anoonly::preprocessing::Preprocessing;
 use anoonly::probability as core_probability;
 use anoonly::protocol::{self, SplitParams};
 use anoonly::train::{EmptyBatch, EpochReport, FitObserver, NormKind, TrainParams};
+use anoonly_bench::{
+    BenchError, BenchObserver, Cell, CellOutcome, Counts, GridAxes, GridSource, RunOptions, Variant,
+};
 
 /// Runs `f`, turning a panic into a `RuntimeError` that says it is a bug.
 fn guarded<T>(what: &str, f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
@@ -188,7 +198,7 @@ impl PyFitParams {
     /// value is a `ValueError` with the library's message). `hyperparameters` are
     /// `(name, JSON value)`; `epochs` is an error for a method without epochs (XGBOD).
     #[new]
-    #[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed))]
+    #[pyo3(signature = (method, hyperparameters, anoonly, lambda_n, norm, empty_batch, bn_loss_weight, epochs, seed, preprocessing = "none"))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         method: &str,
@@ -200,6 +210,7 @@ impl PyFitParams {
         bn_loss_weight: f32,
         epochs: Option<usize>,
         seed: u64,
+        preprocessing: &str,
     ) -> PyResult<Self> {
         guarded("parameter checks", || {
             let mut o = FitOptions::new(method_kind(method)?);
@@ -213,6 +224,7 @@ impl PyFitParams {
                 enum_arg::<EmptyBatch>("empty_batch", empty_batch)? == EmptyBatch::Skip;
             o.epochs = epochs;
             o.seed = seed;
+            o.preprocessing = parsed_arg::<Preprocessing>("preprocessing", preprocessing)?;
             for (name, json) in hyperparameters {
                 let value = serde_json::from_str(&json)
                     .map_err(|e| PyValueError::new_err(format!("{name} = {json}: {e}")))?;
@@ -316,17 +328,18 @@ impl SeedObserver for PyObserver {
 }
 
 /// Trains with `params` on `x` (float32, rows x features) and labels `y` (uint8, 1 =
-/// labeled anomaly, 0 = unlabeled). The GIL is released while it trains; after each epoch
-/// the progress line goes to `sys.stderr` when `verbose`, and Ctrl-C stops the fit
-/// (`KeyboardInterrupt`, no model).
+/// labeled anomaly, 0 = unlabeled), its matrix products on `threads` threads. The GIL is
+/// released while it trains; after each epoch the progress line goes to `sys.stderr` when
+/// `verbose`, and Ctrl-C stops the fit (`KeyboardInterrupt`, no model).
 #[pyfunction]
-#[pyo3(signature = (params, x, y, verbose = false))]
+#[pyo3(signature = (params, x, y, verbose = false, threads = 1))]
 fn fit(
     py: Python<'_>,
     params: &Bound<'_, PyFitParams>,
     x: PyReadonlyArray2<'_, f32>,
     y: PyReadonlyArray1<'_, u8>,
     verbose: bool,
+    threads: usize,
 ) -> PyResult<PyModel> {
     let params = &params.get().params;
     let (x, y): (ArrayView2<f32>, ArrayView1<u8>) =
@@ -334,12 +347,18 @@ fn fit(
     let mut observer = PyObserver::new(verbose, params.method.kind().to_string());
     let model = py.detach(|| {
         guarded("fit", || {
-            params
-                .fit_observed(x, y, &mut observer)
+            with_matmul_threads(threads, || params.fit_observed(x, y, &mut observer))
                 .map_err(|e| observer.error_or(fit_error(e)))
         })
     })?;
     Ok(PyModel { model })
+}
+
+/// The threads "all cores" means here (the command's default `--threads`): what the
+/// machine lets this process use.
+#[pyfunction]
+fn available_threads() -> usize {
+    core_available_threads()
 }
 
 /// A fitted model of the library (`anoonly::methods::Model`).
@@ -375,6 +394,13 @@ impl PyModel {
         self.model.n_features
     }
 
+    /// The preprocessing the model applies to every row it scores (`none`, `auto`,
+    /// `minmax`, `standard`).
+    #[getter]
+    fn preprocessing(&self) -> &'static str {
+        self.model.params.preprocessing.name()
+    }
+
     /// Decision scores of the training rows (a new float32 array).
     #[getter]
     fn train_scores<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f32>> {
@@ -393,28 +419,34 @@ impl PyModel {
         serde_json::to_string(&self.model.params).map_err(value_error)
     }
 
-    /// Anomaly scores of `x` (float32, C-contiguous), higher = more anomalous. The GIL is
-    /// released while it scores.
+    /// Anomaly scores of `x` (float32, C-contiguous), higher = more anomalous, the matrix
+    /// products on `threads` threads. The GIL is released while it scores.
+    #[pyo3(signature = (x, threads = 1))]
     fn decision_function<'py>(
         &self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         on_rows(py, "decision_function", &x, |x| {
-            self.model.decision_function(x)
+            with_matmul_threads(threads, || self.model.decision_function(x))
         })
     }
 
     /// The hidden features before the method's last layer for each row of `x` (float32,
     /// rows x width; the library's `Model::representation`): what `decision_function(X,
     /// return_rep=True)` returns beside the scores. A `ValueError` for a method without
-    /// them (XGBOD). The GIL is released while it runs.
+    /// them (XGBOD). The GIL is released while it runs; the matrix products on `threads`
+    /// threads.
     fn representation<'py>(
         &self,
         py: Python<'py>,
         x: PyReadonlyArray2<'py, f32>,
+        threads: usize,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
-        on_rows(py, "representation", &x, |x| self.model.representation(x))
+        on_rows(py, "representation", &x, |x| {
+            with_matmul_threads(threads, || self.model.representation(x))
+        })
     }
 
     /// The score above which a row is called an anomaly at `contamination`.
@@ -637,11 +669,12 @@ fn eval_error(e: EvalError, observer: &mut PyObserver) -> PyErr {
 }
 
 /// `anoonly eval` in one call: the library's `experiment::EvalRequest`, as the CLI's
-/// `eval` runs it, returning each seed's record as the JSON line of `eval --json`. The data is a file (`path`, read as `eval` reads it) or arrays (`x`,
-/// `y` true labels, named `name` in the records). The GIL is released while it runs;
-/// `verbose` and Ctrl-C as in `fit`.
+/// `eval` runs it, returning each seed's record as the JSON line of `eval --json`. The
+/// data is a file (`path`, read as `eval` reads it) or arrays (`x`, `y` true labels, named
+/// `name` in the records). The GIL is released while it runs; `verbose` and Ctrl-C as in
+/// `fit`; the matrix products on `threads` threads.
 #[pyfunction]
-#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None, n_labeled = None))]
+#[pyo3(signature = (params, seeds, protocol, setting, gamma_la, normal_ratio, max_rows, verbose, x = None, y = None, name = "arrays", path = None, label_column = None, n_labeled = None, threads = 1))]
 #[allow(clippy::too_many_arguments)]
 fn evaluate(
     py: Python<'_>,
@@ -659,6 +692,7 @@ fn evaluate(
     path: Option<PathBuf>,
     label_column: Option<String>,
     n_labeled: Option<usize>,
+    threads: usize,
 ) -> PyResult<Vec<String>> {
     let data = match (path, x, y) {
         (Some(path), None, None) => EvalData::File {
@@ -695,8 +729,7 @@ fn evaluate(
     let mut observer = PyObserver::new(verbose, String::new());
     let records = py.detach(|| {
         guarded("evaluate", || {
-            request
-                .run(&mut observer)
+            with_matmul_threads(threads, || request.run(&mut observer))
                 .map_err(|e| eval_error(e, &mut observer))
         })
     })?;
@@ -704,6 +737,197 @@ fn evaluate(
         .iter()
         .map(|r| serde_json::to_string(r).map_err(value_error))
         .collect()
+}
+
+/// Shows a bench run's progress (`verbose`: a line per finished cell on `sys.stderr`) and
+/// stops it when asked: the calling thread sets `stop` on Ctrl-C, and the next cell to
+/// finish returns `Break` (no new cell starts; the cells in flight finish first).
+struct PyBenchObserver {
+    verbose: bool,
+    stop: AtomicBool,
+}
+
+impl PyBenchObserver {
+    /// Writes `line` to `sys.stderr` (taking the GIL for a moment: called from the bench's
+    /// worker threads).
+    fn say(&self, line: String) {
+        if self.verbose {
+            Python::attach(|py| {
+                if let Ok(stderr) = py.import("sys").and_then(|m| m.getattr("stderr")) {
+                    let _ = stderr.call_method1("write", (line,));
+                    let _ = stderr.call_method0("flush");
+                }
+            });
+        }
+    }
+}
+
+impl BenchObserver for PyBenchObserver {
+    fn planned(&self, c: Counts) {
+        self.say(format!(
+            "anoonly bench: {} cell(s) to run, {} already done\n",
+            c.total, c.skipped
+        ));
+    }
+
+    fn cell_finished(&self, cell: &Cell, outcome: CellOutcome<'_>, c: Counts) -> ControlFlow<()> {
+        let what = match outcome {
+            CellOutcome::Done(r) => format!("AUCROC {:.3}", r.aucroc),
+            CellOutcome::Failed(e) => format!("FAILED: {e}"),
+        };
+        self.say(format!(
+            "anoonly bench: [{}/{}] {} {what}\n",
+            c.finished,
+            c.total,
+            cell.key()
+        ));
+        if self.stop.load(Ordering::SeqCst) {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    }
+}
+
+/// A list of library values from their names (`FromStr`), the error naming the argument.
+fn parsed_list<T: std::str::FromStr<Err = String>>(
+    name: &str,
+    values: &[String],
+) -> PyResult<Vec<T>> {
+    values.iter().map(|v| parsed_arg(name, v)).collect()
+}
+
+/// `anoonly bench` in one call (the bench crate's `build_grids` and `run_grids`, as the
+/// command runs them): the grid of `suite` or `grid` (a TOML file) with the given axes
+/// overriding it, run on `threads` workers into `out` (results.jsonl, report.md,
+/// report.csv, evidence.csv, ranks.csv, figures). Returns the run's summary; the tables are
+/// the files it wrote. The GIL is released while it runs; the calling thread checks for
+/// Ctrl-C every 50 ms and stops the run (`KeyboardInterrupt`: no new cell starts, the
+/// cells in flight finish, `resume=True` continues).
+#[pyfunction]
+#[pyo3(name = "bench", signature = (out, *, suite, grid, data_dir, files, methods, variants, settings, gamma_la, n_labeled, seeds, protocol, epochs, set, resume, threads, cache, verbose))]
+#[allow(clippy::too_many_arguments)]
+fn run_bench<'py>(
+    py: Python<'py>,
+    out: PathBuf,
+    suite: Option<String>,
+    grid: Option<PathBuf>,
+    data_dir: PathBuf,
+    files: Vec<PathBuf>,
+    methods: Vec<String>,
+    variants: Vec<String>,
+    settings: Vec<String>,
+    gamma_la: Vec<f64>,
+    n_labeled: Vec<usize>,
+    seeds: Vec<u64>,
+    protocol: Option<String>,
+    epochs: Option<usize>,
+    set: Vec<(String, String, String)>,
+    resume: bool,
+    threads: usize,
+    cache: Option<PathBuf>,
+    verbose: bool,
+) -> PyResult<Bound<'py, PyDict>> {
+    let source = match (grid, suite) {
+        (Some(path), None) => GridSource::File(path),
+        (None, Some(name)) => GridSource::Suite(parsed_arg("suite", &name)?),
+        (None, None) => GridSource::Default,
+        (Some(_), Some(_)) => {
+            return Err(PyValueError::new_err(
+                "bench: give a suite or a grid file, not both",
+            ))
+        }
+    };
+    let set = set
+        .iter()
+        .map(|(m, name, value)| {
+            Ok((
+                parsed_arg("set", m)?,
+                name.clone(),
+                anoonly::methods::parse_value(value),
+            ))
+        })
+        .collect::<PyResult<_>>()?;
+    let axes = GridAxes {
+        files,
+        methods: parsed_list::<MethodKind>("methods", &methods)?,
+        variants: parsed_list::<Variant>("variants", &variants)?,
+        settings: parsed_list("settings", &settings)?,
+        gamma_la,
+        n_labeled,
+        seeds,
+        protocol: protocol.map(|p| parsed_arg("protocol", &p)).transpose()?,
+        epochs,
+        set,
+    };
+    let opts = RunOptions {
+        out,
+        resume,
+        threads: threads.max(1),
+        // One core per worker, as the command's bench.
+        matmul_threads: 1,
+        shard: None,
+        share: true,
+        cache,
+    };
+    let observer = PyBenchObserver {
+        verbose,
+        stop: AtomicBool::new(false),
+    };
+    let mut interrupt: Option<PyErr> = None;
+    let result = py.detach(|| {
+        guarded("bench", || {
+            let grids =
+                anoonly_bench::build_grids(&source, &data_dir, &axes).map_err(value_error)?;
+            Ok(std::thread::scope(|scope| {
+                let run = scope.spawn(|| anoonly_bench::run_grids(&grids, &opts, &observer));
+                // Python runs signal handlers on the main thread only: this (calling)
+                // thread polls them while a scoped thread runs the grid.
+                while !run.is_finished() {
+                    std::thread::sleep(Duration::from_millis(50));
+                    if interrupt.is_none() {
+                        if let Err(e) = Python::attach(|py| py.check_signals()) {
+                            interrupt = Some(e);
+                            observer.stop.store(true, Ordering::SeqCst);
+                        }
+                    }
+                }
+                run.join()
+            }))
+        })
+    })?;
+    let summary = match result {
+        Ok(Ok(summary)) => summary,
+        Ok(Err(e)) => {
+            return Err(match (e, interrupt) {
+                (BenchError::Interrupted { .. }, Some(stop)) => stop,
+                (BenchError::Data(e), _) => data_error(e),
+                (e, _) => value_error(e),
+            })
+        }
+        Err(_) => return Err(PyRuntimeError::new_err(
+            "anoonly: internal error in bench (a worker panicked); this is a bug, please report it",
+        )),
+    };
+    if let Some(stop) = interrupt {
+        // Ctrl-C came after the last cell had started: the run finished and its report is
+        // written, but the user asked to stop, so the interrupt is raised all the same.
+        return Err(stop);
+    }
+    let d = PyDict::new(py);
+    d.set_item("cells", summary.cells)?;
+    d.set_item("skipped", summary.skipped)?;
+    d.set_item("ran", summary.ran)?;
+    d.set_item("failed", summary.failed)?;
+    d.set_item("wall_seconds", summary.wall_seconds)?;
+    d.set_item("threads", opts.threads)?;
+    let outputs: Vec<String> = summary
+        .outputs
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    d.set_item("outputs", outputs)?;
+    Ok(d)
 }
 
 /// Runs the `anoonly` command (the CLI's own code, `anoonly_cli::run_status`) on `args`
@@ -742,6 +966,8 @@ fn _anoonly(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(probability, m)?)?;
     m.add_function(wrap_pyfunction!(confidence, m)?)?;
     m.add_function(wrap_pyfunction!(evaluate, m)?)?;
+    m.add_function(wrap_pyfunction!(run_bench, m)?)?;
+    m.add_function(wrap_pyfunction!(available_threads, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(_buffer_address, m)?)?;
     Ok(())

@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::{DataError, Dataset, LoadOptions};
 use crate::methods::{FitError, FitOptions, FitParams, MethodKind, MethodParams, ScoreError};
 use crate::metrics::{evaluate, MetricError, Metrics};
+use crate::preprocessing::Preprocessing;
 use crate::protocol::{
     n_test_rows, plan, split_owned, Labeled, Protocol, ProtocolError, Setting, Split, SplitIndices,
     SplitParams, SplitPlan,
@@ -163,6 +164,10 @@ pub struct EvalRecord {
     /// The method's full hyperparameters, so a record says exactly what ran
     /// (e.g. DevNet's `loss`, FEAWAD's `compat`).
     pub method_params: MethodParams,
+    /// The scaling the model learnt from its training rows ([`crate::preprocessing`]); not
+    /// in the JSON when none (the default of `eval` and `bench`).
+    #[serde(default, skip_serializing_if = "Preprocessing::is_none")]
+    pub preprocessing: Preprocessing,
     /// What the fit did differently from the authors' code on this data
     /// ([`crate::train::TrainReport::notes`]); not in the JSON when there is none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -362,6 +367,7 @@ fn evaluate_parts(
         n_test_anomalies: y_test.iter().filter(|&&v| v == 1).count(),
         empty_batches: model.report.empty_batches,
         method_params: fit_params.method.clone(),
+        preprocessing: fit_params.preprocessing,
         notes: model.report.notes.clone(),
     })
 }

@@ -10,6 +10,8 @@
 //!   synthetic data for the demo.
 //! - [`protocol`]: the train/test split as the authors' code does it (ADBench) and a
 //!   leakage-free variant; labeled-anomaly selection (`gamma_la`), clean and noisy settings.
+//! - [`preprocessing`]: the feature scaling a model learns from its training rows and
+//!   applies to every row it scores (`preprocessing`, PyOD's option), kept in model files.
 //! - [`metrics`]: AUCROC, AUCPR (anomaly), AUCPR (normal), and the authors' AUCPR (normal).
 //! - [`nn`]: the numeric core: layers with explicit backward passes, optimisers, schedules.
 //! - [`train`]: the one training core, home of the `lambda_n` / AnoOnly switch, and the
@@ -40,6 +42,7 @@ pub mod metrics;
 pub mod model_file;
 pub mod nn;
 pub mod output;
+pub mod preprocessing;
 pub mod probability;
 pub mod protocol;
 pub mod rng;

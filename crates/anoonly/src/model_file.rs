@@ -1,8 +1,10 @@
 //! Model files: one self-describing safetensors file per fitted model. The header's
 //! metadata holds `format = "anoonly-model"`, a format version, the crate version and the
-//! model's configuration as JSON (method, hyperparameters, training parameters, input
-//! width); the tensors are the network state (torch state-dict names under `net.`), the
-//! method's extra state (DeepSAD's centre `c`) and the training scores. Python reads them
+//! model's configuration as JSON (method, hyperparameters, training parameters, the
+//! preprocessing, input width); the tensors are the network state (torch state-dict names
+//! under `net.`), the method's extra state (DeepSAD's centre `c`), the training scores and
+//! the preprocessing's per-column offset and scale. A model without preprocessing is
+//! written as format version 1, as before version 2 existed; one with it as version 2. Python reads them
 //! with `safetensors.numpy.load_file`.
 //!
 //! Files are written to a temporary file beside the target and renamed, so a crash never
@@ -17,8 +19,16 @@ use crate::methods::{FitParams, Model};
 use crate::output::write_atomic;
 use crate::vocab::tensor::{tensors_of, to_safetensors, StateError};
 
-/// Bumped whenever a model file written by an older version can no longer be read.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this anoonly writes and reads: bumped whenever a model file
+/// gains something an older reader would not apply. Version 2 adds the model's
+/// preprocessing (`config.params.preprocessing` and the tensors `preprocessing.offset`,
+/// `preprocessing.scale`).
+pub const FORMAT_VERSION: u32 = 2;
+/// The version written for a model without preprocessing: such a file is exactly what
+/// anoonly wrote before version 2 existed (byte for byte), so older readers still read it.
+pub const FORMAT_VERSION_PLAIN: u32 = 1;
+/// Every version this anoonly reads.
+const READ_VERSIONS: [u32; 2] = [FORMAT_VERSION_PLAIN, FORMAT_VERSION];
 const FORMAT_NAME: &str = "anoonly-model";
 /// Model files larger than this are refused before reading (no method comes close).
 const MAX_MODEL_BYTES: u64 = 2 << 30;
@@ -39,7 +49,7 @@ pub enum ModelFileError {
     },
     #[error("{path}: not an anoonly model file ({reason})")]
     NotAModel { path: PathBuf, reason: String },
-    #[error("{path}: model file format version {found}, this anoonly (v{}) reads version {FORMAT_VERSION}", env!("CARGO_PKG_VERSION"))]
+    #[error("{path}: model file format version {found}, this anoonly (v{}) reads versions {FORMAT_VERSION_PLAIN} to {FORMAT_VERSION}", env!("CARGO_PKG_VERSION"))]
     Version { path: PathBuf, found: String },
     #[error("{path}: model configuration is invalid: {reason}")]
     Config { path: PathBuf, reason: String },
@@ -75,9 +85,14 @@ pub fn to_bytes(model: &Model) -> Result<Vec<u8>, ModelFileError> {
         n_features: model.n_features,
     };
     let config_json = serde_json::to_string(&config).map_err(|e| config_error(e.to_string()))?;
+    let version = if model.scaler.is_some() {
+        FORMAT_VERSION
+    } else {
+        FORMAT_VERSION_PLAIN
+    };
     let meta = [
         ("format", FORMAT_NAME.to_string()),
-        ("format_version", FORMAT_VERSION.to_string()),
+        ("format_version", version.to_string()),
         ("anoonly_version", env!("CARGO_PKG_VERSION").to_string()),
         ("method", model.kind().to_string()),
         ("config", config_json),
@@ -127,13 +142,14 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
             meta.get("format")
         )));
     }
-    let version = meta.get("format_version").cloned().unwrap_or_default();
-    if version != FORMAT_VERSION.to_string() {
-        return Err(ModelFileError::Version {
+    let version_text = meta.get("format_version").cloned().unwrap_or_default();
+    let version = READ_VERSIONS
+        .into_iter()
+        .find(|v| v.to_string() == version_text)
+        .ok_or_else(|| ModelFileError::Version {
             path: path.to_path_buf(),
-            found: version,
-        });
-    }
+            found: version_text,
+        })?;
     let config: Config = meta
         .get("config")
         .ok_or_else(|| not_model("no `config` in the header".into()))
@@ -150,6 +166,15 @@ pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Model, ModelFileError> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
+    if version < FORMAT_VERSION && !config.params.preprocessing.is_none() {
+        return Err(ModelFileError::Config {
+            path: path.to_path_buf(),
+            reason: format!(
+                "preprocessing `{}` in a version {version} file (preprocessing came with version {FORMAT_VERSION})",
+                config.params.preprocessing
+            ),
+        });
+    }
     if config.n_features == 0 || config.n_features > 10_000_000 {
         return Err(ModelFileError::Config {
             path: path.to_path_buf(),

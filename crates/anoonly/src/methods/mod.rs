@@ -68,6 +68,7 @@ use std::str::FromStr;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2};
 use serde::{Deserialize, Serialize};
 
+use crate::preprocessing::{Preprocessing, Scaler};
 use crate::train::shared::StageCache;
 use crate::train::{
     FitContext, FitObserver, Interrupted, Silent, StageSpec, TrainParams, TrainReport,
@@ -441,6 +442,11 @@ pub const MAX_LAYER_WEIGHTS: u128 = 1 << 26;
 pub struct FitParams {
     pub method: MethodParams,
     pub train: TrainParams,
+    /// The scaling the model learns from its training rows and applies to every row it
+    /// scores ([`crate::preprocessing`]). Left out of the JSON when none, so the
+    /// configurations (model files, results) of fits without it read as before it existed.
+    #[serde(default, skip_serializing_if = "Preprocessing::is_none")]
+    pub preprocessing: Preprocessing,
 }
 
 /// Why a fit was refused or failed.
@@ -471,8 +477,14 @@ pub enum FitError {
         found: usize,
         needed: usize,
     },
-    #[error("training data: non-finite value at row {row}, column {col}")]
+    #[error("training data: non-finite value (NaN or inf) at row {row}, column {col}")]
     NonFinite { row: usize, col: usize },
+    #[error("training data: the value at row {row}, column {col} is beyond float32's range once scaled ({kind} preprocessing)")]
+    ScaledOverflow {
+        kind: Preprocessing,
+        row: usize,
+        col: usize,
+    },
     #[error("training data has {found} rows: {method} keeps an n x n kernel matrix and accepts at most {max}")]
     TooManyRows {
         method: MethodKind,
@@ -495,8 +507,14 @@ pub enum FitError {
 pub enum ScoreError {
     #[error("the model was trained on {expected} features, the data has {found}")]
     FeatureCount { expected: usize, found: usize },
-    #[error("non-finite value at row {row}, column {col}")]
+    #[error("non-finite value (NaN or inf) at row {row}, column {col}")]
     NonFinite { row: usize, col: usize },
+    #[error("the value at row {row}, column {col} is beyond float32's range once scaled by the model's {kind} preprocessing (fitted on training values far narrower)")]
+    ScaledOverflow {
+        kind: Preprocessing,
+        row: usize,
+        col: usize,
+    },
     #[error("contamination {0} must lie in (0, 0.5]")]
     Contamination(f64),
     #[error("{0} has no hidden features before a last layer (no network scores its rows)")]
@@ -509,6 +527,9 @@ pub enum ScoreError {
 pub struct Model {
     pub params: FitParams,
     pub n_features: usize,
+    /// The scaling fitted on the training rows (`params.preprocessing`), applied to every
+    /// row before the method sees it; `None` without preprocessing.
+    pub scaler: Option<Scaler>,
     pub fitted: Fitted,
     /// Decision scores of the training rows.
     pub train_scores: Array1<f32>,
@@ -528,6 +549,7 @@ impl FitParams {
         FitParams {
             method: MethodParams::defaults(kind),
             train: TrainParams::default(),
+            preprocessing: Preprocessing::None,
         }
     }
 
@@ -630,6 +652,16 @@ impl FitParams {
         if let Some((row, col)) = first_non_finite(x) {
             return Err(FitError::NonFinite { row, col });
         }
+        let scaler = Scaler::fit(self.preprocessing, x);
+        let scaled = scaler.as_ref().map(|s| s.transform(x));
+        if let Some((row, col)) = scaled.as_ref().and_then(|s| first_non_finite(s.view())) {
+            let kind = self.preprocessing;
+            return Err(FitError::ScaledOverflow { kind, row, col });
+        }
+        let x = match &scaled {
+            Some(s) => s.view(),
+            None => x.view(),
+        };
         let ctx = FitContext {
             observer,
             stages: shared,
@@ -638,6 +670,7 @@ impl FitParams {
         let mut model = Model {
             params: self.clone(),
             n_features: x.ncols(),
+            scaler,
             fitted,
             train_scores: Array1::zeros(0),
             report,
@@ -673,17 +706,38 @@ impl Model {
     /// Anomaly scores: higher = more anomalous.
     pub fn decision_function(&self, x: ArrayView2<f32>) -> Result<Array1<f32>, ScoreError> {
         self.check_rows(x)?;
-        Ok(self.raw_scores(x))
+        match self.scaled(x)? {
+            Some(scaled) => Ok(self.raw_scores(scaled.view())),
+            None => Ok(self.raw_scores(x)),
+        }
+    }
+
+    /// `x` (finite, `n_features` columns) through the model's preprocessing: what the
+    /// method reads in place of the caller's rows (every scoring path goes through it);
+    /// `None` without preprocessing (the rows as they are).
+    pub fn scaled(&self, x: ArrayView2<f32>) -> Result<Option<Array2<f32>>, ScoreError> {
+        let Some(scaler) = &self.scaler else {
+            return Ok(None);
+        };
+        let scaled = scaler.transform(x);
+        if let Some((row, col)) = first_non_finite(scaled.view()) {
+            let kind = scaler.kind;
+            return Err(ScoreError::ScaledOverflow { kind, row, col });
+        }
+        Ok(Some(scaled))
     }
 
     /// The hidden features before the method's last layer for each row of `x`
-    /// ([`Method::representation`]: the paper's Fig. 10, DeepOD's `return_rep`), checked as
-    /// [`Model::decision_function`] checks its input; an error for a method without them.
+    /// ([`Method::representation`]: the paper's Fig. 10, DeepOD's `return_rep`), checked and
+    /// preprocessed as [`Model::decision_function`] reads its input; an error for a method
+    /// without them.
     pub fn representation(&self, x: ArrayView2<f32>) -> Result<Array2<f32>, ScoreError> {
         self.check_rows(x)?;
-        self.fitted
-            .representation(x)
-            .ok_or(ScoreError::NoRepresentation(self.kind()))
+        let rep = match self.scaled(x)? {
+            Some(scaled) => self.fitted.representation(scaled.view()),
+            None => self.fitted.representation(x),
+        };
+        rep.ok_or(ScoreError::NoRepresentation(self.kind()))
     }
 
     /// The score above which a row is called an anomaly: the `1 − contamination` quantile
@@ -726,6 +780,9 @@ impl Model {
         let mut out = Vec::new();
         self.fitted.state(&mut out);
         out.push(vec_tensor("train_scores", &self.train_scores));
+        if let Some(s) = &self.scaler {
+            s.state(&mut out);
+        }
         out
     }
 
@@ -736,12 +793,14 @@ impl Model {
         tensors: &[NamedTensor],
     ) -> Result<Model, StateError> {
         let train_scores = load_vec_any(tensors, "train_scores")?;
+        let scaler = Scaler::from_state(params.preprocessing, n_features, tensors)?;
         let fitted = params
             .method
             .load_fitted(&params.train, n_features, tensors)?;
         Ok(Model {
             params,
             n_features,
+            scaler,
             fitted,
             train_scores,
             report: TrainReport::default(),

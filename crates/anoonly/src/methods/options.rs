@@ -3,6 +3,7 @@
 //! and the bindings apply the same options in the same order with the same checks.
 
 use super::{FitParams, MethodKind};
+use crate::preprocessing::Preprocessing;
 use crate::train::{EmptyBatch, DEFAULT_BN_LOSS_WEIGHT};
 use crate::vocab::{NormKind, ParamError};
 
@@ -28,6 +29,8 @@ pub struct FitOptions {
     /// Skip the optimiser step on batches without loss (default: step, as the authors).
     pub skip_empty_batches: bool,
     pub seed: u64,
+    /// The scaling the model learns from its training rows (default none).
+    pub preprocessing: Preprocessing,
     /// Method hyperparameters by field name (`--set NAME=VALUE`, a grid's `set`, Python's
     /// keywords), applied in order after `epochs` and `batch_size`, so an entry of the same
     /// name wins over them.
@@ -47,6 +50,7 @@ impl FitOptions {
             batch_size: None,
             skip_empty_batches: false,
             seed: 0,
+            preprocessing: Preprocessing::None,
             params: Vec::new(),
         }
     }
@@ -92,6 +96,7 @@ impl FitOptions {
         p.train.lambda_n = self.lambda_n;
         p.train.norm = self.norm;
         p.train.bn_loss_weight = self.bn_loss_weight;
+        p.preprocessing = self.preprocessing;
         if self.skip_empty_batches {
             p.train.empty_batch = EmptyBatch::Skip;
         }

@@ -56,6 +56,13 @@ pub fn with_matmul_threads<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     f()
 }
 
+/// The threads "all cores" means: what the machine lets this process use
+/// (`std::thread::available_parallelism`, which follows CPU affinity and cgroup quotas), 1
+/// if it cannot tell. The default of the command's `--threads` and of Python's `n_jobs`.
+pub fn available_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// The element types the kernel multiplies (`f32` for the networks, `f64` for XGBOD's
 /// one-class SVM decision values).
 pub trait Scalar: LinalgScalar + Send + Sync {}

@@ -34,7 +34,7 @@ pub use batchnorm::{BatchNorm1d, BnConvention};
 pub use bn_loss::BnLoss;
 pub use layernorm::LayerNorm;
 pub use linear::{Init, Linear};
-pub use matmul::{matmul_threads, with_matmul_threads};
+pub use matmul::{available_threads, matmul_threads, with_matmul_threads};
 pub use optim::{
     clip_grad_norm, Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd,
 };

@@ -399,10 +399,17 @@ impl MinMax {
 
     /// Scales `x` in place (computed in f64, stored as f32).
     pub fn transform_inplace(&self, x: &mut Array2<f32>) {
-        for mut row in x.rows_mut() {
-            for ((v, lo), s) in row.iter_mut().zip(self.min.iter()).zip(self.scale.iter()) {
-                *v = ((f64::from(*v) - f64::from(*lo)) / f64::from(*s)) as f32;
-            }
+        affine_inplace(x, &self.min, &self.scale);
+    }
+}
+
+/// `x[i, j] <- (x[i, j] - offset[j]) / scale[j]`, computed in f64 and stored as f32: the
+/// arithmetic of the split's [`MinMax`] and of a model's
+/// [`crate::preprocessing::Scaler`].
+pub(crate) fn affine_inplace(x: &mut Array2<f32>, offset: &Array1<f32>, scale: &Array1<f32>) {
+    for mut row in x.rows_mut() {
+        for ((v, lo), s) in row.iter_mut().zip(offset.iter()).zip(scale.iter()) {
+            *v = ((f64::from(*v) - f64::from(*lo)) / f64::from(*s)) as f32;
         }
     }
 }

@@ -40,6 +40,8 @@ pub enum StateError {
     },
     #[error("tensor `{0}` contains a non-finite value")]
     NonFinite(String),
+    #[error("tensor `{name}`: {reason}")]
+    Value { name: String, reason: String },
 }
 
 /// A vector as a named tensor.
