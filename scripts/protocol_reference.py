@@ -112,7 +112,8 @@ def labeled_rows(y, seed, la):
     X_train, _X_test, y_train = generator_split(y, seed)
     idx_anomaly = np.where(y_train == 1)[0]
     if type(la) is float:
-        idx_labeled = np.random.choice(idx_anomaly, math.ceil(la * len(idx_anomaly)), replace=False)
+        n_la = math.ceil(la * len(idx_anomaly))
+        idx_labeled = np.random.choice(idx_anomaly, n_la, replace=False)
     elif la > len(idx_anomaly):
         return None, len(idx_anomaly)
     else:
@@ -177,8 +178,7 @@ def shared_counts(root):
 if __name__ == "__main__":
     if sys.argv[1:] == ["--nla"]:
         nla_fixture(
-            Path(__file__).resolve().parents[1]
-            / "crates/anoonly/tests/fixtures/protocol_nla.json"
+            Path(__file__).resolve().parents[1] / "crates/anoonly/tests/fixtures/protocol_nla.json"
         )
         sys.exit(0)
     mt_prefixes()

@@ -4,11 +4,10 @@ gives them."""
 
 from __future__ import annotations
 
+import anoonly
 import numpy as np
 import pytest
 from conftest import CLASSES, METHODS, fast
-
-import anoonly
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

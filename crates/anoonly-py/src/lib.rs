@@ -438,6 +438,7 @@ impl PyModel {
     /// return_rep=True)` returns beside the scores. A `ValueError` for a method without
     /// them (XGBOD). The GIL is released while it runs; the matrix products on `threads`
     /// threads.
+    #[pyo3(signature = (x, threads = 1))]
     fn representation<'py>(
         &self,
         py: Python<'py>,

@@ -13,7 +13,7 @@
 //! so of `anoonly eval`'s and Python's `anoonly.split`'s) gets `lo = +0` and `hi - lo = 1`,
 //! and `(x - 0) / 1` is `x` in IEEE arithmetic for every finite `x` (signed zeros
 //! included), so its values reach the network bit for bit unchanged. A refitted
-//! [`Preprocessing::MinMax`] would not be the identity there: the clean setting drops the
+//! [`Preprocessing::Minmax`] would not be the identity there: the clean setting drops the
 //! unlabeled train anomalies after the split's scaler was fitted on all train rows, so a
 //! column's training maximum is often below 1 (the shared-data test counts how often).
 
