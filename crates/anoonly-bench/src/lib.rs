@@ -554,8 +554,15 @@ fn run_cells(
 }
 
 /// Rebuilds `report.md`, `report.csv` and the figures of a run directory from its
-/// `results.jsonl` (and `failures.jsonl`).
+/// `results.jsonl` (and `failures.jsonl`). A directory without `results.jsonl` is an
+/// error, not an empty report written over the one it holds (a committed snapshot that
+/// ships its report without its results would lose it).
 pub fn write_report(dir: &Path) -> Result<Vec<PathBuf>, BenchError> {
+    let path = dir.join(results::RESULTS_FILE);
+    if !path.is_file() {
+        let missing = std::io::Error::new(std::io::ErrorKind::NotFound, "no results file here");
+        return Err(results::ResultsError::Io(path, missing).into());
+    }
     let res = results::read_results(dir)?;
     let fails = results::read_failures(dir, &res)?;
     write_report_from(dir, &res, &fails)

@@ -730,3 +730,24 @@ fn bench_exits_1_when_cells_failed_and_merge_counts_them() {
     assert!(err.contains("merged 4 cells (4 failed)"), "{err}");
     assert_same_run(&merged, &failed);
 }
+
+/// `bench report` on a directory without `results.jsonl` (a snapshot that ships only its
+/// report) fails naming the file and leaves the report it holds as it was.
+#[test]
+fn report_without_results_is_an_error_and_keeps_the_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let report = tmp.path().join("report.md");
+    std::fs::write(&report, "# a report kept without its results\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_anoonly"))
+        .args(["bench", "report"])
+        .arg(tmp.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(RESULTS_FILE), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&report).unwrap(),
+        "# a report kept without its results\n"
+    );
+}
