@@ -26,8 +26,9 @@ use crate::score::ScoreArgs;
     about = "Semi-supervised anomaly detection with and without AnoOnly (loss on anomalies only)"
 )]
 pub(crate) struct Cli {
-    /// Worker threads for matrix products (default: all cores). Scores are bit-identical
-    /// for a fixed seed, data and thread count.
+    /// Worker threads (default: all cores): a fit's matrix products and large passes
+    /// (eval, fit, score, demo), cells run side by side (bench). Scores are bit-identical
+    /// for a fixed seed and data at any thread count.
     #[arg(long, global = true)]
     pub(crate) threads: Option<usize>,
     #[command(subcommand)]

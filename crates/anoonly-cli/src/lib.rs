@@ -69,16 +69,20 @@ where
         eprintln!("error: --threads must be at least 1");
         return 2;
     }
-    // The products of eval/fit/score/demo use --threads (default: all cores), set for this
-    // thread only; `bench` gives each worker its own setting (RunOptions::matmul_threads).
-    let matmul_threads = cli.threads.unwrap_or_else(anoonly::nn::available_threads);
-    let result = anoonly::nn::with_matmul_threads(matmul_threads, || match cli.command {
-        Command::Eval(a) => eval::run(a),
-        Command::Fit(a) => fit::run(a),
-        Command::Score(a) => score::run(a),
-        Command::Demo(a) => demo::run(a),
+    // eval/fit/score/demo run in a pool of --threads threads (default: all cores) that
+    // their products and passes share (nn::with_threads); `bench` runs one cell per worker
+    // thread, each on its own core (RunOptions::matmul_threads).
+    let threads = cli.threads.unwrap_or_else(anoonly::nn::available_threads);
+    let result = match cli.command {
         Command::Bench(a) => bench::run(a, cli.threads),
-    });
+        command => anoonly::nn::with_threads(threads, || match command {
+            Command::Eval(a) => eval::run(a),
+            Command::Fit(a) => fit::run(a),
+            Command::Score(a) => score::run(a),
+            Command::Demo(a) => demo::run(a),
+            Command::Bench(a) => bench::run(a, cli.threads),
+        }),
+    };
     match result {
         Ok(()) => 0,
         Err(e) => {

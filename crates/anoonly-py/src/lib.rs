@@ -11,9 +11,9 @@
 //! - The GIL is released ([`Python::detach`]) around every fit, scoring, file read and
 //!   split, so other Python threads run meanwhile. The caller must not modify an array
 //!   while a call that reads it runs.
-//! - Fits, scorings and evaluations take `threads`, the matrix products' thread count
-//!   ([`with_matmul_threads`] around the call; Python's `n_jobs`); scores do not depend on
-//!   it.
+//! - Fits, scorings and evaluations take `threads` (Python's `n_jobs`): they run in a pool
+//!   of that many threads ([`with_threads`]), as the command runs a fit; scores do not
+//!   depend on it.
 //! - Every call into the library runs inside `guarded`: a panic (a bug: the library
 //!   checks its inputs) becomes a `RuntimeError` saying so, never an abort or a
 //!   `PanicException`.
@@ -43,7 +43,7 @@ use anoonly::methods::{
 };
 use anoonly::metrics as core_metrics;
 use anoonly::model_file::{self, ModelFileError};
-use anoonly::nn::{available_threads as core_available_threads, with_matmul_threads};
+use anoonly::nn::{available_threads as core_available_threads, with_threads};
 use anoonly::preprocessing::Preprocessing;
 use anoonly::probability as core_probability;
 use anoonly::protocol::{self, SplitParams};
@@ -347,7 +347,7 @@ fn fit(
     let mut observer = PyObserver::new(verbose, params.method.kind().to_string());
     let model = py.detach(|| {
         guarded("fit", || {
-            with_matmul_threads(threads, || params.fit_observed(x, y, &mut observer))
+            with_threads(threads, || params.fit_observed(x, y, &mut observer))
                 .map_err(|e| observer.error_or(fit_error(e)))
         })
     })?;
@@ -429,7 +429,7 @@ impl PyModel {
         threads: usize,
     ) -> PyResult<Bound<'py, PyArray1<f32>>> {
         on_rows(py, "decision_function", &x, |x| {
-            with_matmul_threads(threads, || self.model.decision_function(x))
+            with_threads(threads, || self.model.decision_function(x))
         })
     }
 
@@ -446,7 +446,7 @@ impl PyModel {
         threads: usize,
     ) -> PyResult<Bound<'py, PyArray2<f32>>> {
         on_rows(py, "representation", &x, |x| {
-            with_matmul_threads(threads, || self.model.representation(x))
+            with_threads(threads, || self.model.representation(x))
         })
     }
 
@@ -730,7 +730,7 @@ fn evaluate(
     let mut observer = PyObserver::new(verbose, String::new());
     let records = py.detach(|| {
         guarded("evaluate", || {
-            with_matmul_threads(threads, || request.run(&mut observer))
+            with_threads(threads, || request.run(&mut observer))
                 .map_err(|e| eval_error(e, &mut observer))
         })
     })?;

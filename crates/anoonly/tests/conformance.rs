@@ -489,6 +489,37 @@ fn every_method_is_bit_deterministic_per_seed() {
     }
 }
 
+/// The thread count changes nothing: model bytes, training scores and scores are
+/// bit-identical at 1, 2 and 3 threads (`nn::with_threads`). The thresholds from which
+/// products and passes are split are set to 0 for the whole process first, so that on this
+/// small set every product and every pass that can be split is split (they only decide
+/// where splitting starts, and other tests running meanwhile cannot see a difference
+/// either: that is the property).
+#[test]
+fn every_method_is_bit_identical_at_any_thread_count() {
+    anoonly::nn::matmul::set_gemm_threaded_min_work(0);
+    anoonly::nn::par::set_min_work(0);
+    let ds = common::small_synthetic();
+    for (kind, ao) in variants() {
+        let p = quick(kind, ao, 3);
+        let run = |threads: usize| {
+            anoonly::nn::with_threads(threads, || {
+                let m = fit(&p, &ds);
+                let s = m.decision_function(ds.x.view()).unwrap();
+                let bytes = anoonly::model_file::to_bytes(&m).unwrap();
+                (bytes, common::bits(&m.train_scores), common::bits(&s))
+            })
+        };
+        let one = run(1);
+        for t in [2, 3] {
+            assert!(
+                run(t) == one,
+                "{kind} anoonly={ao}: {t} threads differ from 1"
+            );
+        }
+    }
+}
+
 #[test]
 fn every_method_refuses_bad_training_input() {
     let ds = common::small_synthetic();

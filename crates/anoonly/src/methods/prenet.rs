@@ -431,7 +431,8 @@ mod tests {
         let mut rng = component_rng(5, "toy");
         let mut net = PairNet::new(4, 6, norm, 1e-5, &mut rng);
         // Non-trivial running statistics.
-        let warm = Matrix::from_shape_simple_fn((32, 8), || rng.gen_range(0.0f32..1.0));
+        // 32 pairs: left rows over right rows.
+        let warm = Matrix::from_shape_simple_fn((64, 4), || rng.gen_range(0.0f32..1.0));
         net.forward(&warm, Mode::Train);
         net.clear_cache();
         let ra = Array2::from_shape_simple_fn((3, 4), || rng.gen_range(0.0f32..1.0));

@@ -1,6 +1,8 @@
 //! Element-wise activations as layers.
 
-use super::{pool, Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
+use ndarray::ArrayView2;
+
+use super::{is_plain, par, pool, Matrix, Mode, Module, NamedTensor, ParamMut, StateError};
 
 /// An element-wise nonlinearity.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -89,6 +91,36 @@ impl Activation {
     }
 }
 
+/// `kind` applied to every element of `x`, as a new standard-layout matrix. One closure
+/// per kind, so the element loop has no branch on the kind and vectorises (it is on the
+/// hot path of every step).
+fn map_kind(kind: Activation, x: ArrayView2<f32>) -> Matrix {
+    if let Some(flat) = x.as_slice() {
+        if par::blocks(flat.len(), flat.len()) > 1 {
+            // Large enough to split between threads (element-wise: the same values).
+            let mut y = pool::scratch(x.nrows(), x.ncols());
+            let out = y.as_slice_mut().unwrap_or(&mut []);
+            match kind {
+                Activation::Relu => par::map_into(out, flat, |v| v.max(0.0)),
+                Activation::LeakyRelu(a) => {
+                    par::map_into(out, flat, |v| if v > 0.0 { v } else { a * v })
+                }
+                Activation::Tanh => par::map_into(out, flat, f32::tanh),
+                Activation::Sigmoid => par::map_into(out, flat, |v| 1.0 / (1.0 + (-v).exp())),
+                Activation::Selu => par::map_into(out, flat, selu),
+            }
+            return y;
+        }
+    }
+    match kind {
+        Activation::Relu => pool::map(x, |v| v.max(0.0)),
+        Activation::LeakyRelu(a) => pool::map(x, |v| if v > 0.0 { v } else { a * v }),
+        Activation::Tanh => pool::map(x, f32::tanh),
+        Activation::Sigmoid => pool::map(x, |v| 1.0 / (1.0 + (-v).exp())),
+        Activation::Selu => pool::map(x, selu),
+    }
+}
+
 /// An [`Activation`] as a layer (no parameters, no state).
 #[derive(Debug)]
 pub struct ActivationLayer {
@@ -120,20 +152,25 @@ impl From<Activation> for ActivationLayer {
 impl Module for ActivationLayer {
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
         let k = self.kind;
-        // One closure per kind, so the element loop has no branch on the kind and
-        // vectorises (it is on the hot path of every step).
         let x = x.view();
-        let y = match k {
-            Activation::Relu => pool::map(x, |v| v.max(0.0)),
-            Activation::LeakyRelu(a) => pool::map(x, |v| if v > 0.0 { v } else { a * v }),
-            Activation::Tanh => pool::map(x, f32::tanh),
-            Activation::Sigmoid => pool::map(x, |v| 1.0 / (1.0 + (-v).exp())),
-            Activation::Selu => pool::map(x, selu),
-        };
+        let y = map_kind(k, x);
         if mode == Mode::Train {
             self.cache
                 .push(pool::copy(if k.caches_input() { x } else { y.view() }));
         }
+        y
+    }
+
+    /// Keeps `x` itself when the kind caches its input and `x` has the layout of the copy
+    /// [`Module::forward`] would keep.
+    fn forward_owned(&mut self, x: Matrix, mode: Mode) -> Matrix {
+        if mode == Mode::Train && self.kind.caches_input() && is_plain(&x) {
+            let y = map_kind(self.kind, x.view());
+            self.cache.push(x);
+            return y;
+        }
+        let y = self.forward(&x, mode);
+        pool::recycle(x);
         y
     }
 
@@ -157,6 +194,54 @@ impl Module for ActivationLayer {
         };
         pool::recycle(cached);
         Some(g)
+    }
+
+    /// Writes the input gradient over `grad_out` (the same expression per element as
+    /// [`Module::backward`]).
+    fn backward_owned(&mut self, mut grad_out: Matrix, need_input_grad: bool) -> Option<Matrix> {
+        if !need_input_grad || !is_plain(&grad_out) {
+            let g = self.backward(&grad_out, need_input_grad);
+            pool::recycle(grad_out);
+            return g;
+        }
+        let cached = self
+            .cache
+            .pop()
+            .expect("ActivationLayer::backward without a cached train-mode forward");
+        let k = self.kind;
+        match (grad_out.as_slice_mut(), cached.as_slice()) {
+            (Some(g), Some(c)) if is_plain(&cached) && g.len() == c.len() => {
+                let width = cached.ncols().max(1);
+                par::rows_mut(g, width, |first, g| {
+                    let c = &c[first * width..first * width + g.len()];
+                    match k {
+                        Activation::Relu => {
+                            for (g, &c) in g.iter_mut().zip(c) {
+                                *g = if c > 0.0 { *g } else { 0.0 };
+                            }
+                        }
+                        Activation::LeakyRelu(a) => {
+                            for (g, &c) in g.iter_mut().zip(c) {
+                                *g = if c > 0.0 { *g } else { a * *g };
+                            }
+                        }
+                        _ => {
+                            for (g, &c) in g.iter_mut().zip(c) {
+                                *g *= k.derivative(c);
+                            }
+                        }
+                    }
+                });
+                pool::recycle(cached);
+                Some(grad_out)
+            }
+            _ => {
+                self.cache.push(cached);
+                let g = self.backward(&grad_out, need_input_grad);
+                pool::recycle(grad_out);
+                g
+            }
+        }
     }
 
     fn visit_params(&mut self, _f: &mut dyn FnMut(ParamMut<'_>)) {}
@@ -209,5 +294,64 @@ mod tests {
         for (a, b) in g.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
+    }
+
+    fn bits(m: &Matrix) -> Vec<u32> {
+        m.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The owned passes (the input kept as the cache, the gradient written over
+    /// `grad_out`) and the forward split between threads give the bits of the borrowed
+    /// passes, for every kind, at 1 and 2 threads with every pass split, on a plain input
+    /// and on a column-major one (which takes the borrowed path). Inputs hit the kinks
+    /// (exact zeros) and both signs.
+    #[test]
+    fn owned_and_split_passes_match_the_borrowed_ones_bit_for_bit() {
+        super::par::set_min_work(0);
+        let x = Matrix::from_shape_fn((300, 70), |(i, j)| {
+            let v = ((i * 70 + j) % 23) as f32 / 4.0 - 2.75;
+            if (i + j) % 17 == 0 {
+                0.0
+            } else {
+                v
+            }
+        });
+        let g = Matrix::from_shape_fn((300, 70), |(i, j)| ((i * 7 + j * 3) % 19) as f32 - 9.5);
+        let x_cols = x.t().as_standard_layout().into_owned().reversed_axes();
+        let kinds = [
+            Activation::Relu,
+            Activation::LeakyRelu(0.01),
+            Activation::Tanh,
+            Activation::Sigmoid,
+            Activation::Selu,
+        ];
+        for threads in [1, 2] {
+            crate::nn::with_threads(threads, || {
+                for kind in kinds {
+                    for input in [&x, &x_cols] {
+                        let (mut a, mut b) =
+                            (ActivationLayer::new(kind), ActivationLayer::new(kind));
+                        let ya = a.forward(input, Mode::Train);
+                        let yb = b.forward_owned(input.clone(), Mode::Train);
+                        assert_eq!(bits(&ya), bits(&yb), "{kind:?} forward");
+                        assert!(ya
+                            .iter()
+                            .zip(input)
+                            .all(|(y, &v)| y.to_bits() == kind.apply(v).to_bits()));
+                        let ga = a.backward(&g, true).expect("dx");
+                        let gb = b.backward_owned(g.clone(), true).expect("dx");
+                        assert_eq!(bits(&ga), bits(&gb), "{kind:?} backward");
+                        let ye =
+                            ActivationLayer::new(kind).forward_owned(input.clone(), Mode::Eval);
+                        assert_eq!(bits(&ya), bits(&ye), "{kind:?} eval");
+                        // Without the input gradient: nothing, and the cache is consumed.
+                        b.forward_owned(input.clone(), Mode::Train);
+                        assert!(b.backward_owned(g.clone(), false).is_none());
+                        assert!(b.cache.is_empty());
+                    }
+                }
+            });
+        }
+        super::pool::clear();
     }
 }

@@ -5,11 +5,11 @@
 use ndarray::{Array1, Array2, Axis};
 
 use super::matmul::{gemm_into, rowwise_into};
-use super::pool;
 use super::{
-    init, load_mat, load_vec, make_standard1, make_standard2, mat_tensor, vec_tensor, Matrix, Mode,
-    Module, NamedTensor, ParamMut, StateError,
+    init, is_plain, load_mat, load_vec, make_standard1, make_standard2, mat_tensor, vec_tensor,
+    Matrix, Mode, Module, NamedTensor, ParamMut, StateError,
 };
+use super::{par, pool};
 use crate::rng::Rng;
 
 /// How a [`Linear`] layer is initialised.
@@ -142,19 +142,102 @@ impl Linear {
     }
 }
 
-impl Module for Linear {
-    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
-        let mut y = pool::zeros(x.nrows(), self.d_out());
+impl Linear {
+    /// A train-mode forward of `x` that keeps `cache` for the backward pass, where the
+    /// caller has `x` in two layouts: `cache` must hold `x`'s values in a fresh row-major
+    /// matrix, what [`Module::forward`] would copy `x` into (PReNet's score layer reads
+    /// ndarray's column-major concatenation and builds its row-major copy row by row,
+    /// cheaper than the element-by-element copy of a column-major matrix).
+    ///
+    /// # Panics
+    /// If `cache` does not have `x`'s shape (a programming error).
+    pub fn forward_cached(&mut self, x: &Matrix, cache: Matrix) -> Matrix {
+        assert_eq!(cache.dim(), x.dim(), "the cached input must be x");
+        let y = self.affine(x, Mode::Train);
+        if is_plain(&cache) {
+            self.cache.push(cache);
+        } else {
+            self.cache.push(pool::copy(cache.view()));
+            pool::recycle(cache);
+        }
+        y
+    }
+
+    /// `x·Wᵀ + b` into a fresh matrix (no zero fill: the product writes every element).
+    fn affine(&self, x: &Matrix, mode: Mode) -> Matrix {
+        let mut y = pool::scratch(x.nrows(), self.d_out());
         match mode {
             Mode::Train => gemm_into(x.view(), self.weight.t(), y.view_mut(), false),
             // Scores: a row's output must not depend on the rest of the batch.
             Mode::Eval => rowwise_into(x.view(), self.weight.t(), y.view_mut()),
         }
         if let Some(b) = &self.bias {
-            y += b;
+            add_row_vector(&mut y, b);
         }
+        y
+    }
+}
+
+/// `y[i, j] += b[j]` for every row (what `y += b` computes, in one pass over flat rows).
+fn add_row_vector(y: &mut Matrix, b: &Array1<f32>) {
+    let (width, b_flat) = (y.ncols(), b.as_slice());
+    match (y.as_slice_mut(), b_flat) {
+        (Some(flat), Some(b)) if width > 0 => par::rows_mut(flat, width, |_, rows| {
+            for row in rows.chunks_exact_mut(width) {
+                for (v, &bj) in row.iter_mut().zip(b) {
+                    *v += bj;
+                }
+            }
+        }),
+        _ => *y += b,
+    }
+}
+
+/// `acc[j] += Σ_i g[i, j]`, the column sums taken as `g.sum_axis(Axis(0))` takes them (a
+/// fresh row of zeros plus each row in turn, for a matrix in standard layout) and then
+/// added, so the bits are those of `*acc += &g.sum_axis(Axis(0))`, without its two
+/// temporaries; columns are split between threads on large matrices ([`par`]). Any other
+/// layout goes through `sum_axis` itself (it sums such a matrix in another order).
+pub(crate) fn add_column_sums(acc: &mut Array1<f32>, g: &Matrix) {
+    let (rows, width) = g.dim();
+    match (acc.as_slice_mut(), g.as_slice()) {
+        (Some(acc), Some(flat)) if is_plain(g) && width > 0 && acc.len() == width => {
+            par::columns_mut(acc, rows, |first, acc| {
+                let mut sums = vec![0.0f32; acc.len()];
+                for row in flat.chunks_exact(width) {
+                    for (s, &v) in sums.iter_mut().zip(&row[first..]) {
+                        *s += v;
+                    }
+                }
+                for (a, s) in acc.iter_mut().zip(sums) {
+                    *a += s;
+                }
+            })
+        }
+        _ => *acc += &g.sum_axis(Axis(0)),
+    }
+}
+
+impl Module for Linear {
+    fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
+        let y = self.affine(x, mode);
         if mode == Mode::Train {
             self.cache.push(pool::copy(x.view()));
+        }
+        y
+    }
+
+    /// Keeps `x` itself for the backward pass when it has the layout of the copy
+    /// [`Module::forward`] keeps (so the backward products see the same operands).
+    fn forward_owned(&mut self, x: Matrix, mode: Mode) -> Matrix {
+        let y = self.affine(&x, mode);
+        match mode {
+            Mode::Train if is_plain(&x) => self.cache.push(x),
+            Mode::Train => {
+                self.cache.push(pool::copy(x.view()));
+                pool::recycle(x);
+            }
+            Mode::Eval => pool::recycle(x),
         }
         y
     }
@@ -169,10 +252,10 @@ impl Module for Linear {
         gemm_into(grad_out.t(), x.view(), self.grad_weight.view_mut(), true);
         pool::recycle(x);
         if let Some(gb) = &mut self.grad_bias {
-            *gb += &grad_out.sum_axis(Axis(0));
+            add_column_sums(gb, grad_out);
         }
         need_input_grad.then(|| {
-            let mut g = pool::zeros(grad_out.nrows(), self.d_in());
+            let mut g = pool::scratch(grad_out.nrows(), self.d_in());
             gemm_into(grad_out.view(), self.weight.view(), g.view_mut(), false);
             g
         })
@@ -280,5 +363,91 @@ mod tests {
         let sd = (2.0f32 / 24.0).sqrt() / init::TRUNC_SD;
         assert!(l.weight.iter().all(|v| v.abs() <= 2.0 * sd + 1e-6));
         assert!(l.bias.is_none());
+    }
+
+    fn filled(r: usize, c: usize, seed: u64) -> Matrix {
+        let mut rng = Rng::seed_from_u64(seed);
+        Matrix::from_shape_simple_fn((r, c), || rand::Rng::gen_range(&mut rng, -1.0f32..1.0))
+    }
+
+    fn bits(m: &Matrix) -> Vec<u32> {
+        m.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The owned passes, the fused bias add and column sums and the unfilled buffers give
+    /// the bits of the passes they replace (`y += b`, `sum_axis`, zero-filled outputs), at
+    /// 1 and 2 threads with every product and pass split. The shapes are large enough for
+    /// the outputs to come from recycled buffers (full of NaN here: a product that read
+    /// its unfilled output would show them).
+    #[test]
+    fn fused_and_owned_passes_match_the_reference_bit_for_bit() {
+        super::par::set_min_work(0);
+        super::super::matmul::set_gemm_threaded_min_work(0);
+        for threads in [1, 2] {
+            crate::nn::with_threads(threads, || {
+                let mut rng = Rng::seed_from_u64(1);
+                let l = Linear::new(37, 40, true, Init::TorchDefault, &mut rng);
+                let x = filled(500, 37, 2);
+                let g = filled(500, 40, 3);
+                // Reference: zero-filled product, `y += b`, cached copy, `sum_axis`.
+                let mut y_ref = Matrix::zeros((500, 40));
+                gemm_into(x.view(), l.weight.t(), y_ref.view_mut(), false);
+                y_ref += l.bias.as_ref().unwrap();
+                let mut gw_ref = Matrix::zeros((40, 37));
+                gemm_into(g.t(), x.view(), gw_ref.view_mut(), true);
+                let gb_ref = g.sum_axis(Axis(0));
+                let mut dx_ref = Matrix::zeros((500, 37));
+                gemm_into(g.view(), l.weight.view(), dx_ref.view_mut(), false);
+                // Recycled buffers full of NaN (20,000 floats: what the 500×40 output and
+                // the 500×37 input gradient take) must not show through.
+                for _ in 0..4 {
+                    pool::recycle(Matrix::from_elem((100, 200), f32::NAN));
+                }
+                let (mut a, mut b) = (l.clone(), l.clone());
+                let ya = a.forward(&x, Mode::Train);
+                let yb = b.forward_owned(x.clone(), Mode::Train);
+                assert_eq!(bits(&ya), bits(&y_ref));
+                assert_eq!(bits(&yb), bits(&y_ref));
+                let da = a.backward(&g, true).unwrap();
+                let db = b.backward_owned(g.clone(), true).unwrap();
+                assert_eq!(bits(&da), bits(&dx_ref));
+                assert_eq!(bits(&db), bits(&dx_ref));
+                // A column-major input read by the product, its row-major copy kept as
+                // the cache: the bits of the forward that copies it itself.
+                let xc = x.t().as_standard_layout().into_owned().reversed_axes();
+                let (mut c, mut d) = (l.clone(), l.clone());
+                let yc = c.forward(&xc, Mode::Train);
+                let yd = d.forward_cached(&xc, pool::copy(xc.view()));
+                assert_eq!(bits(&yc), bits(&yd));
+                let (dc, dd) = (c.backward(&g, true).unwrap(), d.backward(&g, true).unwrap());
+                assert_eq!(bits(&dc), bits(&dd));
+                assert_eq!(bits(&c.grad_weight), bits(&d.grad_weight));
+                assert_eq!(bits(&c.grad_weight), bits(&gw_ref));
+                for m in [&a, &b] {
+                    assert_eq!(bits(&m.grad_weight), bits(&gw_ref));
+                    let gb = m.grad_bias.as_ref().unwrap();
+                    assert!(gb
+                        .iter()
+                        .zip(&gb_ref)
+                        .all(|(p, q)| p.to_bits() == q.to_bits()));
+                }
+                // Column sums in every layout `sum_axis` distinguishes: plain, one column,
+                // column-major (summed its own way), and on top of a non-zero accumulator.
+                for g in [filled(300, 900, 4), filled(64, 1, 5), filled(40, 7, 6)] {
+                    let f = g.t().as_standard_layout().into_owned();
+                    for m in [g.clone(), f.reversed_axes()] {
+                        let mut acc = Array1::from_elem(m.ncols(), 0.25f32);
+                        let mut want = acc.clone();
+                        want += &m.sum_axis(Axis(0));
+                        add_column_sums(&mut acc, &m);
+                        assert!(acc
+                            .iter()
+                            .zip(&want)
+                            .all(|(p, q)| p.to_bits() == q.to_bits()));
+                    }
+                }
+                pool::clear();
+            });
+        }
     }
 }

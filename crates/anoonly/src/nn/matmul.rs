@@ -27,6 +27,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis, LinalgScalar};
@@ -63,6 +64,63 @@ pub fn available_threads() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
+/// Runs `f` with up to `threads` threads (at least 1) for its products and passes, in a pool
+/// of its own: `f` runs on one of the pool's threads (the caller waits, asleep), and the
+/// products ([`gemm_into`], [`rowwise_into`]) and the large passes of a step
+/// ([`super::par`]) share their work with the pool's other threads. What the caller had
+/// set with [`with_matmul_threads`] and [`count_products`] carries over.
+///
+/// Why a pool per call, with the fit's thread inside it: a parallel region started by a
+/// thread outside a pool (rayon's global pool, as [`with_matmul_threads`] alone does) is
+/// handed to the pool's threads while the caller sleeps, two wake-ups per region, each
+/// waiting for a descheduled thread on a loaded machine; started by a worker, the region's
+/// first block runs at once on the worker and any block nobody has taken yet is run by the
+/// worker itself. Exactly `threads` threads, none of them spinning between regions (rayon's
+/// idle workers yield a few dozen times, then sleep), and the pool ends with the call, so
+/// nothing stays behind. Results do not depend on `threads` (docs/determinism.md).
+pub fn with_threads<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    let threads = threads.max(1);
+    if threads == 1 {
+        return with_matmul_threads(1, f);
+    }
+    if rayon::current_thread_index().is_some() && rayon::current_num_threads() == threads {
+        // Already on a worker of a pool of this size (a nested call).
+        return with_matmul_threads(threads, f);
+    }
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("anoonly-{i}"))
+        // The caller's work runs here: as much stack as a main thread has.
+        .stack_size(8 << 20)
+        .build()
+    {
+        Ok(p) => p,
+        // No threads to be had: the same results on this one.
+        Err(_) => return with_matmul_threads(1, f),
+    };
+    let recording = RECORD.with(|r| r.borrow().is_some());
+    let (out, seen) = pool.install(move || {
+        with_matmul_threads(threads, || {
+            if recording {
+                let (out, seen) = count_products(f);
+                (out, Some(seen))
+            } else {
+                (f(), None)
+            }
+        })
+    });
+    if let Some(seen) = seen {
+        RECORD.with(|r| {
+            if let Some(map) = r.borrow_mut().as_mut() {
+                for (p, n) in seen {
+                    *map.entry(p).or_insert(0) += n;
+                }
+            }
+        });
+    }
+    out
+}
+
 /// The element types the kernel multiplies (`f32` for the networks, `f64` for XGBOD's
 /// one-class SVM decision values).
 pub trait Scalar: LinalgScalar + Send + Sync {}
@@ -84,7 +142,7 @@ pub fn gemm_into<T: Scalar>(
     let (sa, sb) = (a.strides(), b.strides());
     let (sc0, sc1) = (c.strides()[0], c.strides()[1]);
     let parallelism = match matmul_threads() {
-        t if t > 1 && m * k * n >= GEMM_THREADED_MIN_WORK => gemm::Parallelism::Rayon(t),
+        t if t > 1 && m * k * n >= gemm_threaded_min_work() => gemm::Parallelism::Rayon(t),
         _ => gemm::Parallelism::None,
     };
     let (alpha, beta) = (if accumulate { T::one() } else { T::zero() }, T::one());
@@ -137,6 +195,19 @@ pub fn rowwise_into<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayV
         return;
     }
     let rows = m.div_ceil(threads);
+    if rayon::current_thread_index().is_some() {
+        // Inside a pool of `with_threads`: its threads, and this one takes any block
+        // nobody else has started.
+        rayon::scope(|s| {
+            for (a_rows, mut c_rows) in a
+                .axis_chunks_iter(Axis(0), rows)
+                .zip(c.axis_chunks_iter_mut(Axis(0), rows))
+            {
+                s.spawn(move |_| general_mat_mul(T::one(), &a_rows, &b, T::zero(), &mut c_rows));
+            }
+        });
+        return;
+    }
     std::thread::scope(|s| {
         for (a_rows, mut c_rows) in a
             .axis_chunks_iter(Axis(0), rows)
@@ -149,16 +220,44 @@ pub fn rowwise_into<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayV
 
 /// Multiply-adds below which [`gemm_into`] stays on one thread. gemm's own threshold
 /// (`48·48·256`, 0.6 M) threads DeepSAD's 128×512×100 and PReNet's 512×512×20 products,
-/// which then ran slower on 2 threads than on 1 (measured side by side on CIFAR10_0; the
-/// hand-off costs as much as the half product saves). FEAWAD's 512×512×128 and larger ones
-/// are threaded. The bits do not depend on it (see the module documentation).
-const GEMM_THREADED_MIN_WORK: usize = 1 << 23;
+/// which then ran slower on 2 threads than on 1 (measured side by side on CIFAR10_0, with
+/// the fit's thread outside the pool; the hand-off costs as much as the half product
+/// saves). FEAWAD's 512×512×128 and larger ones are threaded. The bits do not depend on it
+/// (see the module documentation).
+pub const GEMM_THREADED_MIN_WORK: usize = 1 << 23;
+
+/// gemm's own threshold of threaded work per depth block (`48·48·256`).
+const GEMM_OWN_MIN_WORK: usize = 48 * 48 * 256;
+
+static GEMM_MIN_WORK: AtomicUsize = AtomicUsize::new(usize::MAX);
+
+/// The multiply-adds from which [`gemm_into`] threads a product: [`GEMM_THREADED_MIN_WORK`],
+/// or `ANOONLY_GEMM_THREADS_FROM` when set (read once), or what
+/// [`set_gemm_threaded_min_work`] set. A knob for measuring where a second thread starts
+/// to pay on a machine (docs/roofline.md) and for tests that must see every product split;
+/// it cannot change a result.
+pub fn gemm_threaded_min_work() -> usize {
+    super::par::threshold(
+        &GEMM_MIN_WORK,
+        "ANOONLY_GEMM_THREADS_FROM",
+        GEMM_THREADED_MIN_WORK,
+        set_gemm_threaded_min_work,
+    )
+}
+
+/// Sets [`gemm_threaded_min_work`] for the whole process (below gemm's own threshold,
+/// gemm's too, so that such products really are split).
+pub fn set_gemm_threaded_min_work(multiply_adds: usize) {
+    let v = multiply_adds.min(usize::MAX - 1);
+    GEMM_MIN_WORK.store(v, Ordering::Relaxed);
+    gemm::set_threading_threshold(v.min(GEMM_OWN_MIN_WORK));
+}
 
 /// Rows of a block below which [`rowwise_into`] does not start another thread.
 const ROWS_PER_THREAD: usize = 64;
 /// Multiply-adds below which [`rowwise_into`] stays on the caller's thread (gemm's own
 /// threshold).
-const THREADED_MIN_WORK: usize = 48 * 48 * 256;
+const THREADED_MIN_WORK: usize = GEMM_OWN_MIN_WORK;
 
 /// `a·b` as a new standard-layout matrix ([`rowwise_into`]).
 pub fn matmul_rowwise<T: Scalar>(a: ArrayView2<T>, b: ArrayView2<T>) -> Array2<T> {
@@ -314,6 +413,14 @@ mod tests {
                         .all(|(x, y)| x.to_bits() == y.to_bits()),
                     "{m}x{k}x{n}: {t} threads differ from 1"
                 );
+                // The same product started by a worker of a pool of `t` threads.
+                let pooled = with_threads(t, || matmul(a.view(), w.t()));
+                assert!(
+                    one.iter()
+                        .zip(&pooled)
+                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                    "{m}x{k}x{n}: a pool of {t} threads differs from 1 thread"
+                );
             }
         }
     }
@@ -331,6 +438,12 @@ mod tests {
                 assert!(full
                     .iter()
                     .zip(&threaded)
+                    .all(|(x, y)| x.to_bits() == y.to_bits()));
+                // In a pool (`with_threads`), the blocks of rows are the pool's tasks.
+                let pooled = with_threads(t, || matmul_rowwise(a.view(), w.t()));
+                assert!(full
+                    .iter()
+                    .zip(&pooled)
                     .all(|(x, y)| x.to_bits() == y.to_bits()));
             }
             for (lo, hi) in [(0, 1), (3, 10), (m - 2, m)] {
@@ -363,6 +476,37 @@ mod tests {
         let caught = std::panic::catch_unwind(|| with_matmul_threads(2, || panic!("inside")));
         assert!(caught.is_err());
         assert_eq!(matmul_threads(), 1);
+    }
+
+    /// `with_threads(t, f)` runs `f` on a worker of a pool of `t` threads with the product
+    /// setting `t`, reuses the pool it is already in, runs `f` on the caller for 1 thread,
+    /// leaves the caller's setting alone, and the caller's product count sees what `f`
+    /// computed.
+    #[test]
+    fn with_threads_runs_f_in_a_pool_of_that_size() {
+        let caller = std::thread::current().id();
+        with_threads(1, || {
+            assert_eq!(std::thread::current().id(), caller);
+            assert_eq!(matmul_threads(), 1);
+        });
+        let a = filled(4, 3, 0);
+        let w = filled(5, 3, 1);
+        let (worker, seen) = count_products(|| {
+            with_threads(2, || {
+                assert_eq!(rayon::current_num_threads(), 2);
+                assert!(rayon::current_thread_index().is_some());
+                assert_eq!(matmul_threads(), 2);
+                matmul(a.view(), w.t());
+                let me = std::thread::current().id();
+                // Nested: the same pool, the same thread.
+                with_threads(2, || assert_eq!(std::thread::current().id(), me));
+                me
+            })
+        });
+        assert_ne!(worker, caller);
+        assert_eq!(matmul_threads(), 1);
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].1, 1);
     }
 
     #[test]

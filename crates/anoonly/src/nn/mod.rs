@@ -25,6 +25,7 @@ pub mod layernorm;
 pub mod linear;
 pub mod matmul;
 pub mod optim;
+pub mod par;
 pub mod pool;
 pub mod schedule;
 pub mod sequential;
@@ -34,7 +35,7 @@ pub use batchnorm::{BatchNorm1d, BnConvention};
 pub use bn_loss::BnLoss;
 pub use layernorm::LayerNorm;
 pub use linear::{Init, Linear};
-pub use matmul::{available_threads, matmul_threads, with_matmul_threads};
+pub use matmul::{available_threads, matmul_threads, with_matmul_threads, with_threads};
 pub use optim::{
     clip_grad_norm, Adadelta, Adam, AdamConvention, Optimizer, RmsProp, RmsPropConvention, Sgd,
 };
@@ -151,6 +152,25 @@ pub trait Module {
     /// which saves the largest matrix product of the step).
     fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix>;
 
+    /// [`Module::forward`] of an input the caller no longer needs: a layer that caches its
+    /// input keeps this one instead of a copy, an element-wise layer may write its output
+    /// over it. Same results as [`Module::forward`] bit for bit (what a layer keeps has the
+    /// layout its copy would have had). The default forwards and hands the buffer back to
+    /// [`pool`].
+    fn forward_owned(&mut self, x: Matrix, mode: Mode) -> Matrix {
+        let y = self.forward(&x, mode);
+        pool::recycle(x);
+        y
+    }
+
+    /// [`Module::backward`] of a gradient the caller no longer needs: an element-wise layer
+    /// writes the input gradient over it. Same results as [`Module::backward`] bit for bit.
+    fn backward_owned(&mut self, grad_out: Matrix, need_input_grad: bool) -> Option<Matrix> {
+        let g = self.backward(&grad_out, need_input_grad);
+        pool::recycle(grad_out);
+        g
+    }
+
     /// Visits trainable parameters in a fixed order.
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>));
 
@@ -181,6 +201,20 @@ pub fn sum_aux(parts: impl IntoIterator<Item = Option<f32>>) -> Option<f32> {
         (None, None) => None,
         (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
     })
+}
+
+/// Whether `a` is row-major and contiguous with exactly the strides a fresh `(rows, cols)`
+/// matrix has (`is_standard_layout` also accepts other strides on an axis of length 1).
+/// What a layer may keep in place of the standard-layout copy it would otherwise make, and
+/// the layout the flat-slice passes below assume.
+pub(crate) fn is_plain(a: &Matrix) -> bool {
+    let (r, c) = a.dim();
+    let want: [isize; 2] = if r == 0 || c == 0 {
+        [0, 0]
+    } else {
+        [c as isize, 1]
+    };
+    a.strides() == want && a.as_slice().is_some()
 }
 
 /// Makes `a` standard (row-major, contiguous) so that it can be handed out as a slice.

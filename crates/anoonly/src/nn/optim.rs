@@ -4,7 +4,7 @@
 //! the first step; if a parameter's length changes (a different net was passed), its state
 //! is reset. Every update is a plain element-wise loop, so results are deterministic.
 
-use super::{Module, ParamMut};
+use super::{par, Module, ParamMut};
 
 /// Updates a net's parameters from their accumulated gradients.
 pub trait Optimizer {
@@ -58,29 +58,28 @@ fn slot<T: Default>(state: &mut Vec<T>, i: usize) -> &mut T {
     &mut state[i]
 }
 
-/// Calls `$f(args)` compiled for AVX when the CPU has it (the update loops are element-wise
-/// with a division and a square root per weight: 8 lanes instead of SSE2's 4 nearly halve
-/// them, a tenth of a DeepSAD step). Rust never contracts `a * b + c` into an FMA, and
-/// division and square root are correctly rounded at any width, so both builds give the
-/// same bits (tests/nn_optim.rs compares against fixed values).
-macro_rules! wide {
-    ($f:ident($($arg:expr),*)) => {{
-        #[cfg(target_arch = "x86_64")]
-        {
-            #[target_feature(enable = "avx")]
-            unsafe fn avx(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: [f32; 6]) {
-                $f(w, g, m, v, c)
+/// Defines `$name`, which calls `$kernel` compiled for AVX when the CPU has it (the update
+/// loops are element-wise with a division and a square root per weight: 8 lanes instead of
+/// SSE2's 4 nearly halve them, a tenth of a DeepSAD step). Rust never contracts `a * b + c`
+/// into an FMA, and division and square root are correctly rounded at any width, so both
+/// builds give the same bits (tests/nn_optim.rs compares against fixed values).
+macro_rules! avx_dispatch {
+    ($name:ident, $kernel:ident, ($($p:ident: $t:ty),*)) => {
+        fn $name($($p: $t),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx")]
+                unsafe fn avx($($p: $t),*) {
+                    $kernel($($p),*)
+                }
+                if std::arch::is_x86_feature_detected!("avx") {
+                    // SAFETY: the CPU supports AVX (checked just above).
+                    return unsafe { avx($($p),*) };
+                }
             }
-            if std::arch::is_x86_feature_detected!("avx") {
-                // SAFETY: the CPU supports AVX (checked just above).
-                unsafe { avx($($arg),*) }
-            } else {
-                $f($($arg),*)
-            }
+            $kernel($($p),*)
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        $f($($arg),*)
-    }};
+    };
 }
 
 /// torch's Adam update; `c` = `[β1, β2, eps, weight decay, step size, √bias correction 2]`.
@@ -107,6 +106,43 @@ fn adam_keras(w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: [f32; 6
         *w -= lr_t * *m / (v.sqrt() + eps);
     }
 }
+
+avx_dispatch!(adam_torch_wide, adam_torch, (w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: [f32; 6]));
+avx_dispatch!(adam_keras_wide, adam_keras, (w: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], c: [f32; 6]));
+
+/// The RMSprop update of both conventions; `c` = `[ρ, eps, weight decay, lr]`.
+#[inline(always)]
+fn rmsprop(w: &mut [f32], g: &[f32], ms: &mut [f32], c: [f32; 4]) {
+    let [rho, eps, wd, lr] = c;
+    for ((w, &g), s) in w.iter_mut().zip(g).zip(ms.iter_mut()) {
+        let g = if wd != 0.0 { g + wd * *w } else { g };
+        *s = rho * *s + (1.0 - rho) * g * g;
+        *w -= lr * g / (s.sqrt() + eps);
+    }
+}
+avx_dispatch!(rmsprop_wide, rmsprop, (w: &mut [f32], g: &[f32], ms: &mut [f32], c: [f32; 4]));
+
+/// The Adadelta update in TF's order; `c` = `[ρ, ε, lr]`.
+#[inline(always)]
+fn adadelta(w: &mut [f32], g: &[f32], acc_g: &mut [f32], acc_u: &mut [f32], c: [f32; 3]) {
+    let [rho, eps, lr] = c;
+    for (((w, &g), ag), au) in w
+        .iter_mut()
+        .zip(g)
+        .zip(acc_g.iter_mut())
+        .zip(acc_u.iter_mut())
+    {
+        *ag = *ag * rho + g * g * (1.0 - rho);
+        let u = (*au + eps).sqrt() / (*ag + eps).sqrt() * g;
+        *w -= u * lr;
+        *au = *au * rho + u * u * (1.0 - rho);
+    }
+}
+avx_dispatch!(adadelta_wide, adadelta, (w: &mut [f32], g: &[f32], acc_g: &mut [f32], acc_u: &mut [f32], c: [f32; 3]));
+
+/// Elements of work per weight of an update, for [`par`]'s threshold (four arrays
+/// streamed, a square root and a division).
+const UPDATE_WORK: usize = 4;
 
 /// Adam.
 #[derive(Clone, Debug)]
@@ -169,7 +205,10 @@ impl Optimizer for Adam {
                     let step_size = (f64::from(lr) / bc1) as f32;
                     let bc2_sqrt = bc2.sqrt() as f32;
                     let c = [b1, b2, eps, wd, step_size, bc2_sqrt];
-                    wide!(adam_torch(p.value, p.grad, &mut s.m, &mut s.v, c));
+                    let work = UPDATE_WORK * p.value.len();
+                    par::zip4_mut(p.value, p.grad, &mut s.m, &mut s.v, work, |w, g, m, v| {
+                        adam_torch_wide(w, g, m, v, c)
+                    });
                 }
                 AdamConvention::Keras => {
                     // TF computes the powers and lr_t in the variable's dtype (f32).
@@ -177,7 +216,10 @@ impl Optimizer for Adam {
                     let b2p = b2.powi(t);
                     let lr_t = lr * (1.0 - b2p).sqrt() / (1.0 - b1p);
                     let c = [b1, b2, eps, wd, lr_t, 0.0];
-                    wide!(adam_keras(p.value, p.grad, &mut s.m, &mut s.v, c));
+                    let work = UPDATE_WORK * p.value.len();
+                    par::zip4_mut(p.value, p.grad, &mut s.m, &mut s.v, work, |w, g, m, v| {
+                        adam_keras_wide(w, g, m, v, c)
+                    });
                 }
             }
         });
@@ -262,11 +304,10 @@ impl Optimizer for RmsProp {
             if ms.len() != p.value.len() {
                 *ms = vec![0.0; p.value.len()];
             }
-            for ((w, &g), s) in p.value.iter_mut().zip(p.grad.iter()).zip(ms.iter_mut()) {
-                let g = if wd != 0.0 { g + wd * *w } else { g };
-                *s = rho * *s + (1.0 - rho) * g * g;
-                *w -= lr * g / (s.sqrt() + eps);
-            }
+            let work = UPDATE_WORK * p.value.len();
+            par::zip3_mut(p.value, p.grad, ms, work, |w, g, ms| {
+                rmsprop_wide(w, g, ms, [rho, eps, wd, lr])
+            });
         });
     }
 }
@@ -311,11 +352,14 @@ impl Optimizer for Sgd {
             if buf.len() != p.value.len() {
                 *buf = vec![0.0; p.value.len()];
             }
-            for ((w, &g), b) in p.value.iter_mut().zip(p.grad.iter()).zip(buf.iter_mut()) {
-                let g = if wd != 0.0 { g + wd * *w } else { g };
-                *b = m * *b + g;
-                *w -= lr * *b;
-            }
+            let work = UPDATE_WORK * p.value.len();
+            par::zip3_mut(p.value, p.grad, buf, work, |w, g, buf| {
+                for ((w, &g), b) in w.iter_mut().zip(g).zip(buf.iter_mut()) {
+                    let g = if wd != 0.0 { g + wd * *w } else { g };
+                    *b = m * *b + g;
+                    *w -= lr * *b;
+                }
+            });
         });
     }
 }
@@ -360,12 +404,195 @@ impl Optimizer for Adadelta {
                 s.grad = vec![0.0; p.value.len()];
                 s.update = vec![0.0; p.value.len()];
             }
-            for (((w, &g), ag), au) in p
-                .value
+            let work = UPDATE_WORK * p.value.len();
+            par::zip4_mut(
+                p.value,
+                p.grad,
+                &mut s.grad,
+                &mut s.update,
+                work,
+                |w, g, a, u| adadelta_wide(w, g, a, u, [rho, eps, lr]),
+            );
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{with_threads, Init, Linear, Sequential};
+    use crate::rng::Rng;
+    use rand::{Rng as _, SeedableRng};
+
+    fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
+        let mut rng = Rng::seed_from_u64(seed);
+        (0..n).map(|_| rng.gen_range(lo..hi)).collect()
+    }
+
+    fn bits(v: &[f32]) -> Vec<u32> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    /// The AVX builds of the update kernels give the bits of the plain ones (no FMA
+    /// contraction; division and square root correctly rounded at any width), over a
+    /// length with a tail past the last full vector, with and without weight decay.
+    #[test]
+    fn wide_kernels_match_the_plain_ones_bit_for_bit() {
+        let n = 1003;
+        let g = values(n, 1, -2.0, 2.0);
+        let fresh = || {
+            (
+                values(n, 2, -1.0, 1.0),
+                values(n, 3, -0.1, 0.1),
+                values(n, 4, 0.0, 0.5),
+            )
+        };
+        type Kernel4 = fn(&mut [f32], &[f32], &mut [f32], &mut [f32], [f32; 6]);
+        let adams: [(Kernel4, Kernel4); 2] =
+            [(adam_torch, adam_torch_wide), (adam_keras, adam_keras_wide)];
+        for wd in [0.0, 0.01] {
+            for (plain, wide) in adams {
+                let c = [0.9, 0.999, 1e-8, wd, 0.003, 0.7];
+                let (mut w1, mut m1, mut v1) = fresh();
+                let (mut w2, mut m2, mut v2) = fresh();
+                for _ in 0..3 {
+                    plain(&mut w1, &g, &mut m1, &mut v1, c);
+                    wide(&mut w2, &g, &mut m2, &mut v2, c);
+                }
+                assert_eq!(bits(&w1), bits(&w2));
+                assert_eq!((bits(&m1), bits(&v1)), (bits(&m2), bits(&v2)));
+            }
+            let (mut w1, _, mut s1) = fresh();
+            let (mut w2, _, mut s2) = fresh();
+            for _ in 0..3 {
+                rmsprop(&mut w1, &g, &mut s1, [0.99, 1e-8, wd, 0.01]);
+                rmsprop_wide(&mut w2, &g, &mut s2, [0.99, 1e-8, wd, 0.01]);
+            }
+            assert_eq!((bits(&w1), bits(&s1)), (bits(&w2), bits(&s2)));
+        }
+        let (mut w1, mut a1, mut u1) = fresh();
+        let (mut w2, mut a2, mut u2) = fresh();
+        for _ in 0..3 {
+            adadelta(&mut w1, &g, &mut a1, &mut u1, [0.95, 1e-7, 0.5]);
+            adadelta_wide(&mut w2, &g, &mut a2, &mut u2, [0.95, 1e-7, 0.5]);
+        }
+        assert_eq!(bits(&w1), bits(&w2));
+        assert_eq!((bits(&a1), bits(&u1)), (bits(&a2), bits(&u2)));
+    }
+
+    /// Builds a fresh optimiser.
+    type Make = Box<dyn Fn() -> Box<dyn Optimizer> + Sync>;
+    /// An update of one parameter from its gradient and two state vectors.
+    type Update<'a> = dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32]) + 'a;
+
+    fn net() -> Sequential {
+        let mut rng = Rng::seed_from_u64(9);
+        Sequential::new(vec![
+            Linear::new(300, 250, true, Init::TorchDefault, &mut rng).into(),
+            Linear::new(250, 1, true, Init::TorchDefault, &mut rng).into(),
+        ])
+    }
+
+    /// Gradients for step `k` (a different one each step).
+    fn set_grads(net: &mut Sequential, k: u64) {
+        let mut i = 0;
+        net.visit_params(&mut |p| {
+            let g = values(p.grad.len(), 100 * k + i, -1.0, 1.0);
+            p.grad.copy_from_slice(&g);
+            i += 1;
+        });
+    }
+
+    fn weights(net: &mut Sequential) -> Vec<u32> {
+        let mut out = Vec::new();
+        net.visit_params(&mut |p| out.extend(p.value.iter().map(|v| v.to_bits())));
+        out
+    }
+
+    /// Three steps of `opt` on a 75k-weight net, on this thread and in pools of 1 and 2
+    /// threads with every update split into blocks.
+    fn three_steps(opt: &(dyn Fn() -> Box<dyn Optimizer> + Sync), threads: usize) -> Vec<u32> {
+        let run = || {
+            let (mut n, mut o) = (net(), opt());
+            for k in 0..3 {
+                set_grads(&mut n, k);
+                o.step(&mut n, 0.01);
+            }
+            weights(&mut n)
+        };
+        match threads {
+            0 => run(),
+            t => with_threads(t, run),
+        }
+    }
+
+    /// Splitting an update between threads changes no bit, for every optimiser; and the
+    /// optimisers whose loops moved into AVX kernels (SGD, RMSprop, Adadelta) give the
+    /// bits of the loops they ran before, written out here.
+    #[test]
+    fn updates_are_bit_identical_split_or_not_and_match_the_plain_loops() {
+        par::set_min_work(0);
+        let makers: Vec<(&str, Make)> = vec![
+            ("adam torch", Box::new(|| Box::new(Adam::torch(0.0)))),
+            ("adam torch wd", Box::new(|| Box::new(Adam::torch(0.01)))),
+            ("adam keras", Box::new(|| Box::new(Adam::keras()))),
+            (
+                "rmsprop torch wd",
+                Box::new(|| Box::new(RmsProp::torch(0.1))),
+            ),
+            ("rmsprop keras", Box::new(|| Box::new(RmsProp::keras()))),
+            ("sgd", Box::new(|| Box::new(Sgd::torch(0.9)))),
+            ("adadelta", Box::new(|| Box::new(Adadelta::keras()))),
+        ];
+        for (name, make) in &makers {
+            let here = three_steps(make.as_ref(), 0);
+            for t in [1, 2] {
+                assert!(three_steps(make.as_ref(), t) == here, "{name}: {t} threads");
+            }
+        }
+        // The loops as they were (one pass over each parameter, in element order).
+        let lr = 0.01f32;
+        let reference = |update: &Update<'_>| {
+            let mut n = net();
+            let mut state: Vec<(Vec<f32>, Vec<f32>)> = Vec::new();
+            for k in 0..3 {
+                set_grads(&mut n, k);
+                let mut i = 0;
+                n.visit_params(&mut |p| {
+                    if state.len() == i {
+                        state.push((vec![0.0; p.value.len()], vec![0.0; p.value.len()]));
+                    }
+                    let (a, b) = &mut state[i];
+                    update(p.value, p.grad, a, b);
+                    i += 1;
+                });
+            }
+            weights(&mut n)
+        };
+        let (rho, eps, wd) = (0.99f32, 1e-8f32, 0.1f32);
+        let rms = reference(&|w, g, ms, _| {
+            for ((w, &g), s) in w.iter_mut().zip(g.iter()).zip(ms.iter_mut()) {
+                let g = if wd != 0.0 { g + wd * *w } else { g };
+                *s = rho * *s + (1.0 - rho) * g * g;
+                *w -= lr * g / (s.sqrt() + eps);
+            }
+        });
+        assert!(rms == three_steps(makers[3].1.as_ref(), 2), "rmsprop");
+        let m = 0.9f32;
+        let sgd = reference(&|w, g, buf, _| {
+            for ((w, &g), b) in w.iter_mut().zip(g.iter()).zip(buf.iter_mut()) {
+                *b = m * *b + g;
+                *w -= lr * *b;
+            }
+        });
+        assert!(sgd == three_steps(makers[5].1.as_ref(), 2), "sgd");
+        let (rho, eps) = (0.95f32, 1e-7f32);
+        let adadelta = reference(&|w, g, acc_g, acc_u| {
+            for (((w, &g), ag), au) in w
                 .iter_mut()
-                .zip(p.grad.iter())
-                .zip(s.grad.iter_mut())
-                .zip(s.update.iter_mut())
+                .zip(g.iter())
+                .zip(acc_g.iter_mut())
+                .zip(acc_u.iter_mut())
             {
                 *ag = *ag * rho + g * g * (1.0 - rho);
                 let u = (*au + eps).sqrt() / (*ag + eps).sqrt() * g;
@@ -373,5 +600,6 @@ impl Optimizer for Adadelta {
                 *au = *au * rho + u * u * (1.0 - rho);
             }
         });
+        assert!(adadelta == three_steps(makers[6].1.as_ref(), 2), "adadelta");
     }
 }

@@ -1,7 +1,7 @@
 //! A chain of layers, like `torch.nn.Sequential` (state names `"{i}.weight"`).
 
 use super::{
-    pool, sum_aux, ActivationLayer, BatchNorm1d, BnLoss, LayerNorm, Linear, Matrix, Mode, Module,
+    sum_aux, ActivationLayer, BatchNorm1d, BnLoss, LayerNorm, Linear, Matrix, Mode, Module,
     NamedTensor, ParamMut, StateError,
 };
 
@@ -81,6 +81,12 @@ impl Module for Layer {
     fn backward(&mut self, grad_out: &Matrix, need_input_grad: bool) -> Option<Matrix> {
         self.module().backward(grad_out, need_input_grad)
     }
+    fn forward_owned(&mut self, x: Matrix, mode: Mode) -> Matrix {
+        self.module().forward_owned(x, mode)
+    }
+    fn backward_owned(&mut self, grad_out: Matrix, need_input_grad: bool) -> Option<Matrix> {
+        self.module().backward_owned(grad_out, need_input_grad)
+    }
     fn visit_params(&mut self, f: &mut dyn FnMut(ParamMut<'_>)) {
         self.module().visit_params(f)
     }
@@ -135,6 +141,8 @@ impl Sequential {
 }
 
 impl Module for Sequential {
+    /// The first layer reads `x`; each later layer owns its input (it keeps it as its cache
+    /// or writes over it, [`Module::forward_owned`]).
     fn forward(&mut self, x: &Matrix, mode: Mode) -> Matrix {
         let mut it = self.layers.iter_mut();
         let mut h = match it.next() {
@@ -142,9 +150,15 @@ impl Module for Sequential {
             None => return x.clone(),
         };
         for l in it {
-            // The layer keeps its own copy of what it needs: h's buffer can serve again.
-            let next = l.forward(&h, mode);
-            pool::recycle(std::mem::replace(&mut h, next));
+            h = l.forward_owned(h, mode);
+        }
+        h
+    }
+
+    fn forward_owned(&mut self, x: Matrix, mode: Mode) -> Matrix {
+        let mut h = x;
+        for l in self.layers.iter_mut() {
+            h = l.forward_owned(h, mode);
         }
         h
     }
@@ -155,14 +169,21 @@ impl Module for Sequential {
         if n == 0 {
             return need_input_grad.then(|| grad_out.clone());
         }
-        let mut g: Option<Matrix> = None;
+        let mut it = self.layers.iter_mut().enumerate().rev();
+        let mut g = match it.next() {
+            Some((i, l)) => l.backward(grad_out, i > 0 || need_input_grad),
+            None => None,
+        };
+        for (i, l) in it {
+            g = l.backward_owned(g?, i > 0 || need_input_grad);
+        }
+        g
+    }
+
+    fn backward_owned(&mut self, grad_out: Matrix, need_input_grad: bool) -> Option<Matrix> {
+        let mut g = Some(grad_out);
         for (i, l) in self.layers.iter_mut().enumerate().rev() {
-            let need = i > 0 || need_input_grad;
-            let go = g.as_ref().unwrap_or(grad_out);
-            let next = l.backward(go, need);
-            if let Some(done) = std::mem::replace(&mut g, next) {
-                pool::recycle(done);
-            }
+            g = l.backward_owned(g?, i > 0 || need_input_grad);
         }
         g
     }
@@ -203,5 +224,99 @@ impl Module for Sequential {
 
     fn take_aux_loss(&mut self) -> Option<f32> {
         sum_aux(self.layers.iter_mut().map(Layer::take_aux_loss))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{matmul, par, pool, with_threads, Activation, Init};
+    use crate::rng::Rng;
+    use rand::{Rng as _, SeedableRng};
+
+    fn net(rng: &mut Rng) -> Sequential {
+        Sequential::new(vec![
+            Linear::new(37, 64, true, Init::TorchDefault, rng).into(),
+            BatchNorm1d::torch(64, 1e-5, true).into(),
+            Activation::Relu.into(),
+            Linear::new(64, 60, true, Init::TorchDefault, rng).into(),
+            BatchNorm1d::keras(60).into(),
+            Activation::LeakyRelu(0.01).into(),
+            Linear::new(60, 64, false, Init::TorchDefault, rng).into(),
+            Activation::Tanh.into(),
+            Linear::new(64, 3, true, Init::TorchDefault, rng).into(),
+            Activation::Sigmoid.into(),
+        ])
+    }
+
+    /// Parameters, their gradients and the state (running statistics), as bits.
+    fn bits_of(net: &mut Sequential) -> Vec<u32> {
+        let mut out = Vec::new();
+        net.visit_params(&mut |p| {
+            out.extend(p.value.iter().map(|v| v.to_bits()));
+            out.extend(p.grad.iter().map(|v| v.to_bits()));
+        });
+        let mut state = Vec::new();
+        net.state("", &mut state);
+        for t in state {
+            out.extend(t.data.iter().map(|v| v.to_bits()));
+        }
+        out
+    }
+
+    fn bits(m: &Matrix) -> Vec<u32> {
+        m.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// The chain's owned passes (each layer keeps its input or writes over it, the fused
+    /// BatchNorm and activation passes, the unfilled product buffers, at 1 and 2 threads
+    /// with every product and pass split) give the bits of the reference: each layer's
+    /// borrowed forward and backward in turn, what the chain ran before, on one thread.
+    /// Two steps, so the second runs on recycled buffers.
+    #[test]
+    fn owned_chain_matches_layer_by_layer_borrowed_passes_bit_for_bit() {
+        let mut rng = Rng::seed_from_u64(3);
+        let reference_net = net(&mut rng);
+        let x = Matrix::from_shape_simple_fn((300, 37), || rng.gen_range(-1.0f32..1.0));
+        let g = Matrix::from_shape_simple_fn((300, 3), || rng.gen_range(-1.0f32..1.0));
+        let mut r = reference_net.clone();
+        let mut want = Vec::new();
+        for _ in 0..2 {
+            r.zero_grad();
+            let mut h = x.clone();
+            for l in &mut r.layers {
+                h = l.forward(&h, Mode::Train);
+            }
+            let mut d = g.clone();
+            for l in r.layers.iter_mut().rev() {
+                d = l.backward(&d, true).expect("input gradient");
+            }
+            want.push((bits(&h), bits(&d), bits_of(&mut r)));
+        }
+        matmul::set_gemm_threaded_min_work(0);
+        par::set_min_work(0);
+        for threads in [1, 2] {
+            with_threads(threads, || {
+                let (mut a, mut b) = (reference_net.clone(), reference_net.clone());
+                for (y_want, d_want, p_want) in &want {
+                    a.zero_grad();
+                    b.zero_grad();
+                    let ya = a.forward(&x, Mode::Train);
+                    let yb = b.forward_owned(x.clone(), Mode::Train);
+                    assert_eq!(&bits(&ya), y_want, "{threads} threads: forward");
+                    assert_eq!(&bits(&yb), y_want, "{threads} threads: forward_owned");
+                    let da = a.backward(&g, true).expect("input gradient");
+                    let db = b.backward_owned(g.clone(), true).expect("input gradient");
+                    assert_eq!(&bits(&da), d_want, "{threads} threads: backward");
+                    assert_eq!(&bits(&db), d_want, "{threads} threads: backward_owned");
+                    assert_eq!(&bits_of(&mut a), p_want, "{threads} threads: parameters");
+                    assert_eq!(&bits_of(&mut b), p_want, "{threads} threads: parameters");
+                    for m in [ya, yb, da, db] {
+                        pool::recycle(m);
+                    }
+                }
+                pool::clear();
+            });
+        }
     }
 }

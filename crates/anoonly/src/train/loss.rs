@@ -6,6 +6,8 @@
 //! [`SsadLoss`]; [`combine`] does the rest. No method contains an AnoOnly branch of its own.
 
 use ndarray::{Array2, ArrayView1, ArrayViewMut1};
+
+use crate::nn::{par, pool};
 use serde::{Deserialize, Serialize};
 
 /// One training item of a batch as the loss sees it: its position in the batch, whether
@@ -83,7 +85,8 @@ pub fn combine(
 ) -> BatchLoss {
     debug_assert_eq!(out.nrows(), items.len());
     let lambda_n = weighting.lambda_n;
-    let mut grad = Array2::<f32>::zeros(out.raw_dim());
+    // A recycled buffer (nn::pool): the training core hands it back after the backward pass.
+    let mut grad = pool::zeros(out.nrows(), out.ncols());
     let mut total = 0.0f64;
     let n_anomaly = items.iter().filter(|it| it.anomaly).count();
     let denominator = match weighting.reduction {
@@ -112,7 +115,14 @@ pub fn combine(
         }
     }
     let scale = (1.0 / denominator) as f32;
-    grad.mapv_inplace(|x| x * scale);
+    match grad.as_slice_mut() {
+        Some(g) => par::rows_mut(g, 1, |_, g| {
+            for x in g {
+                *x *= scale;
+            }
+        }),
+        None => grad.mapv_inplace(|x| x * scale),
+    }
     BatchLoss {
         value: Some((total / denominator) as f32),
         grad,

@@ -499,14 +499,13 @@ pub fn fit<T: Task>(
         for batch in &batches {
             let (input, items) = task.input(batch);
             net.zero_grad();
-            let out = net.forward(&input, Mode::Train);
+            // The net owns the batch and the loss gradient (a layer keeps its input instead
+            // of a copy); their buffers serve the next step (nn::pool).
+            let out = net.forward_owned(input, Mode::Train);
             let aux = net.take_aux_loss();
             let bl = combine(task.loss(), &out, &items, &weighting);
-            net.backward(&bl.grad, false);
-            // The step's large matrices serve the next step (nn::pool).
-            pool::recycle(input);
+            net.backward_owned(bl.grad, false);
             pool::recycle(out);
-            pool::recycle(bl.grad);
             let penalty = task.penalty(net);
             let lr = schedule.lr_schedule.lr(schedule.base_lr, sched_t);
             match sum_aux([bl.value, aux]) {

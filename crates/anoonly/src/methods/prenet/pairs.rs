@@ -173,28 +173,33 @@ impl Task for PReNetTask<'_> {
     }
 }
 
-/// The pair net's input `[x_left | x_right]` for `pairs` and their loss items ((u,u) pairs
-/// carry `L_N`, the others `L_A`).
+/// The pair net's input for `pairs` (the left rows over the right rows, [`PairNet`]'s
+/// layout) and their loss items ((u,u) pairs carry `L_N`, the others `L_A`).
 pub fn pair_batch(x: ArrayView2<f32>, pairs: &[Pair]) -> (Matrix, Vec<Item>) {
     let d = x.ncols();
     // Written row by row into a reused buffer (no zero fill first: it is all overwritten).
     let mut values = pool::vec_with_capacity(pairs.len() * 2 * d);
-    let mut items = Vec::with_capacity(pairs.len());
-    for (i, p) in pairs.iter().enumerate() {
-        for r in [p.left, p.right] {
-            let row = x.row(r);
-            match row.as_slice() {
-                Some(s) => values.extend_from_slice(s),
-                None => values.extend(row.iter().copied()),
-            }
+    for r in pairs
+        .iter()
+        .map(|p| p.left)
+        .chain(pairs.iter().map(|p| p.right))
+    {
+        let row = x.row(r);
+        match row.as_slice() {
+            Some(s) => values.extend_from_slice(s),
+            None => values.extend(row.iter().copied()),
         }
-        items.push(Item {
+    }
+    let items = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Item {
             index: i,
             anomaly: p.kind != PairKind::UnlabeledUnlabeled,
             target: p.target,
-        });
-    }
-    let input = Matrix::from_shape_vec((pairs.len(), 2 * d), values).expect("2d values a pair");
+        })
+        .collect();
+    let input = Matrix::from_shape_vec((2 * pairs.len(), d), values).expect("2d values a pair");
     (input, items)
 }
 
@@ -338,13 +343,13 @@ mod tests {
         // Items follow the pairs.
         let x = Array2::from_shape_fn((400, 3), |(i, j)| (i * 3 + j) as f32);
         let (input, items) = pair_batch(x.view(), &pairs);
-        assert_eq!(input.dim(), (512, 6));
+        assert_eq!(input.dim(), (1024, 3));
         for (i, (p, it)) in pairs.iter().zip(&items).enumerate() {
             assert_eq!(it.index, i);
             assert_eq!(it.anomaly, p.kind != PairKind::UnlabeledUnlabeled);
             assert_eq!(it.target, p.target);
             assert_eq!(input[[i, 0]], (p.left * 3) as f32);
-            assert_eq!(input[[i, 3]], (p.right * 3) as f32);
+            assert_eq!(input[[512 + i, 0]], (p.right * 3) as f32);
         }
     }
 }
