@@ -14,7 +14,14 @@ constructor accepts them (on CPU). Prints fit seconds, AUCROC and AUCPR per dete
 the peer's fit time over anoonly's for the same method, as a Markdown table.
 
 Not a test: its own environment (scripts/peers/setup.sh). Fit times depend on the machine
-and its load; compare ratios from one run, not figures across runs.
+and its load; compare ratios from one run, not figures across runs. For a fair race every
+library gets the same `--threads` (torch's intra-op threads, numpy's BLAS through
+threadpoolctl, anoonly's `n_jobs`; printed in the header), each fit is repeated
+`--repeats` times (a fresh model each time) and the median taken, and the 1-minute load
+average before every fit is printed beside its row (`!` above `--max-load`: that row is not
+a quiet-machine figure). Torch's OpenMP threads collapse when the cores are shared (a
+two-thread torch fit with another process busy can take 10-20x its quiet time), which
+inflates exactly the peers' figures: run it on a quiet machine.
 
     scripts/peers/setup.sh
     .venv-peers/bin/python scripts/peers/compare.py \
@@ -29,6 +36,7 @@ import importlib
 import importlib.metadata
 import os
 import platform
+import statistics
 import sys
 import time
 import traceback
@@ -65,7 +73,7 @@ def has_module(name: str) -> bool:
         return False
 
 
-def anoonly_entries() -> list[Entry]:
+def anoonly_entries(threads: int) -> list[Entry]:
     out = []
     for name, cls in [
         ("DeepSAD", anoonly.DeepSAD),
@@ -75,7 +83,12 @@ def anoonly_entries() -> list[Entry]:
         ("XGBOD", anoonly.XGBOD),
     ]:
         out.append(
-            Entry(name, "anoonly", "authors (default)", lambda s, cls=cls: cls(random_state=s))
+            Entry(
+                name,
+                "anoonly",
+                "authors (default)",
+                lambda s, cls=cls: cls(random_state=s, n_jobs=threads),
+            )
         )
         if name != "XGBOD":
             out.append(
@@ -83,7 +96,7 @@ def anoonly_entries() -> list[Entry]:
                     name,
                     "anoonly",
                     "authors + AnoOnly",
-                    lambda s, cls=cls: cls(anoonly=True, random_state=s),
+                    lambda s, cls=cls: cls(anoonly=True, random_state=s, n_jobs=threads),
                 )
             )
     return out
@@ -193,19 +206,31 @@ def deepod_entries(notes: list[str]) -> list[Entry]:
     return out
 
 
-def run(entry: Entry, seed: int, data: tuple[np.ndarray, ...]) -> dict[str, Any]:
+def load1() -> float:
+    return os.getloadavg()[0]
+
+
+def run(entry: Entry, seed: int, data: tuple[np.ndarray, ...], repeats: int) -> dict[str, Any]:
+    """`repeats` fits of a fresh model (median fit time, load average before each); the
+    metrics of the first (a seeded fit gives the same scores each time)."""
     X_train, y_train, X_test, y_test = data
-    row: dict[str, Any] = {"entry": entry}
+    row: dict[str, Any] = {"entry": entry, "loads": [], "fits": []}
     try:
-        # The peers print progress on stdout: keep it out of the table.
-        with contextlib.redirect_stdout(sys.stderr):
-            model = entry.make(seed)
-            t0 = time.perf_counter()
-            entry.fit(model, X_train, y_train)
-            row["fit"] = time.perf_counter() - t0
-            scores = np.asarray(model.decision_function(X_test), dtype=np.float64).ravel()
-        row["aucroc"] = roc_auc_score(y_test, scores)
-        row["aucpr"] = average_precision_score(y_test, scores)
+        for i in range(repeats):
+            # The peers print progress on stdout: keep it out of the table.
+            with contextlib.redirect_stdout(sys.stderr):
+                model = entry.make(seed)
+                row["loads"].append(load1())
+                t0 = time.perf_counter()
+                entry.fit(model, X_train, y_train)
+                row["fits"].append(time.perf_counter() - t0)
+                if i == 0:
+                    scores = np.asarray(model.decision_function(X_test), dtype=np.float64)
+                    scores = scores.ravel()
+            if i == 0:
+                row["aucroc"] = roc_auc_score(y_test, scores)
+                row["aucpr"] = average_precision_score(y_test, scores)
+        row["fit"] = statistics.median(row["fits"])
     except Exception as e:  # a peer that fails on this data: say so, go on
         row["error"] = f"{type(e).__name__}: {e}".splitlines()[0][:120]
         traceback.print_exc(file=sys.stderr)
@@ -219,7 +244,18 @@ def main() -> None:
     ap.add_argument("--setting", default="clean", choices=["clean", "noisy"])
     ap.add_argument("--gamma-la", type=float, default=0.1)
     ap.add_argument("--only", default="", help="comma-separated libraries (anoonly,PyOD,DeepOD)")
+    ap.add_argument("--threads", type=int, default=2, help="threads of every library (default 2)")
+    ap.add_argument("--repeats", type=int, default=3, help="fits per detector, median (default 3)")
+    ap.add_argument("--max-load", type=float, default=0.5, help="flag fits started above it")
     args = ap.parse_args()
+    blas = "numpy BLAS: threadpoolctl not installed"
+    if has_module("threadpoolctl"):
+        from threadpoolctl import threadpool_info, threadpool_limits
+
+        threadpool_limits(args.threads)
+        blas = ", ".join(
+            f"{i['internal_api']} {i['num_threads']} threads" for i in threadpool_info()
+        )
 
     X, y = anoonly.load_data(args.data)
     X_train, y_train, X_test, y_test = anoonly.split(
@@ -228,7 +264,8 @@ def main() -> None:
     # Labels as a PyOD or DeepOD user holds them (DeepOD writes -1 into its copy of y).
     data = (X_train, y_train.astype(np.int64), X_test, y_test.astype(np.int64))
     notes: list[str] = []
-    entries = anoonly_entries() + pyod_entries(X.shape[1], notes) + deepod_entries(notes)
+    entries = anoonly_entries(args.threads)
+    entries += pyod_entries(X.shape[1], notes) + deepod_entries(notes)
     if args.only:
         keep = {s.strip().lower() for s in args.only.split(",")}
         entries = [e for e in entries if e.library.lower() in keep]
@@ -237,6 +274,7 @@ def main() -> None:
     if has_module("torch"):
         import torch
 
+        torch.set_num_threads(args.threads)
         threads = str(torch.get_num_threads())
     print(
         f"# {os.path.basename(args.data)}: {X.shape[0]} rows x {X.shape[1]} features; "
@@ -250,18 +288,29 @@ def main() -> None:
         f"torch {version('torch')} ({threads} threads), xgboost {version('xgboost')}, "
         f"numpy {np.__version__}, Python {platform.python_version()}, {os.cpu_count()} CPUs"
     )
+    print(
+        f"# threads: anoonly n_jobs={args.threads}, torch {threads}, {blas}; "
+        f"{args.repeats} fits per detector, median; load = 1-min load average before each "
+        f"fit ('!' above {args.max_load})"
+    )
     for n in notes:
         print(f"# note: {n}")
     print()
-    print("| method | library | settings | fit s | AUCROC | AUCPR | fit time / anoonly's |")
-    print("|---|---|---|---:|---:|---:|---:|")
+    print(
+        "| method | library | settings | fit s (median) | AUCROC | AUCPR "
+        "| fit time / anoonly's | load before each fit |"
+    )
+    print("|---|---|---|---:|---:|---:|---:|---|")
     base: dict[str, float] = {}
     for entry in entries:
-        row = run(entry, args.seed, data)
+        row = run(entry, args.seed, data, max(1, args.repeats))
+        loads = " ".join(
+            f"{v:.2f}{'!' if v > args.max_load else ''}" for v in row.get("loads", [])
+        )
         if "error" in row:
             print(
                 f"| {entry.method} | {entry.library} | {entry.settings} | failed: "
-                f"{row['error']} | | | |",
+                f"{row['error']} | | | | {loads} |",
                 flush=True,
             )
             continue
@@ -273,7 +322,8 @@ def main() -> None:
         print(
             f"| {entry.method} | {entry.library} | {entry.settings} | {row['fit']:.2f} | "
             f"{row['aucroc']:.3f} | {row['aucpr']:.3f} | "
-            f"{'' if ratio is None else f'{ratio:.2f}x' if ratio < 1 else f'{ratio:.1f}x'} |",
+            f"{'' if ratio is None else f'{ratio:.2f}x' if ratio < 1 else f'{ratio:.1f}x'} | "
+            f"{loads} |",
             flush=True,
         )
 
