@@ -24,6 +24,7 @@ use std::ops::ControlFlow;
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use ndarray::{Array1, ArrayView1, ArrayView2};
@@ -271,14 +272,17 @@ fn c_contiguous<'a, T: numpy::Element, D: ndarray::Dimension>(
     Ok(a.as_array())
 }
 
-/// Shows a fit's epochs (`verbose`) and stops it on Ctrl-C: after every epoch it takes the
-/// GIL for a moment, writes the library's progress line to `sys.stderr` (so notebooks show
-/// it) and runs Python's signal handlers (`check_signals`). A `KeyboardInterrupt` (or any
-/// exception a handler raises) is kept and the fit told to stop; the caller raises it.
+/// Shows a fit's epochs (`verbose`) and stops it on Ctrl-C: after every epoch it reads
+/// `stop` (set by [`run_interruptible`]'s calling thread when a signal handler raised) and,
+/// when verbose, takes the GIL for a moment to write the library's progress line to
+/// `sys.stderr` (so notebooks show it). An exception of that write is kept and the fit told
+/// to stop; the caller raises it.
 struct PyObserver {
     /// Progress label (`DeepSAD`, `CIFAR10_0 seed 1`); `None` when not verbose.
     label: Option<String>,
     error: Option<PyErr>,
+    /// Set by [`run_interruptible`]'s polling thread (shared with it).
+    stop: Arc<AtomicBool>,
 }
 
 impl PyObserver {
@@ -286,6 +290,7 @@ impl PyObserver {
         PyObserver {
             label: verbose.then_some(label),
             error: None,
+            stop: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -297,15 +302,19 @@ impl PyObserver {
 
 impl FitObserver for PyObserver {
     fn on_epoch(&mut self, report: &EpochReport) -> ControlFlow<()> {
-        let checked = Python::attach(|py| -> PyResult<()> {
-            if let Some(label) = &self.label {
-                let stderr = py.import("sys")?.getattr("stderr")?;
-                stderr.call_method1("write", (format!("anoonly: {label}: {report}\n"),))?;
-                stderr.call_method0("flush")?;
-            }
-            py.check_signals()
+        if self.stop.load(Ordering::SeqCst) {
+            return ControlFlow::Break(());
+        }
+        let Some(label) = &self.label else {
+            return ControlFlow::Continue(());
+        };
+        let written = Python::attach(|py| -> PyResult<()> {
+            let stderr = py.import("sys")?.getattr("stderr")?;
+            stderr.call_method1("write", (format!("anoonly: {label}: {report}\n"),))?;
+            stderr.call_method0("flush")?;
+            Ok(())
         });
-        match checked {
+        match written {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
                 self.error = Some(e);
@@ -313,6 +322,36 @@ impl FitObserver for PyObserver {
             }
         }
     }
+}
+
+/// Runs `f` in a pool of `threads` threads ([`with_threads`], as the command runs a fit) on
+/// a scoped thread, while this thread runs Python's signal handlers every 10 ms: Python
+/// runs them on its main thread only, and the fit's epochs end on a pool thread. An
+/// exception a handler raises (`KeyboardInterrupt` on Ctrl-C) sets `stop`, which the
+/// observer turns into a stop at the next epoch's end, and is returned beside `f`'s result
+/// (the caller raises it, even when the run finished first). Called with the GIL released.
+fn run_interruptible<R: Send>(
+    threads: usize,
+    stop: &AtomicBool,
+    f: impl FnOnce() -> R + Send,
+) -> (R, Option<PyErr>) {
+    let mut interrupt = None;
+    let out = std::thread::scope(|scope| {
+        let run = scope.spawn(|| with_threads(threads, f));
+        while !run.is_finished() {
+            std::thread::sleep(Duration::from_millis(10));
+            if interrupt.is_none() {
+                if let Err(e) = Python::attach(|py| py.check_signals()) {
+                    interrupt = Some(e);
+                    stop.store(true, Ordering::SeqCst);
+                }
+            }
+        }
+        run.join()
+    });
+    // A panic in `f` continues here, where the caller's `guarded` turns it into an error.
+    let out = out.unwrap_or_else(|payload| std::panic::resume_unwind(payload));
+    (out, interrupt)
 }
 
 impl SeedObserver for PyObserver {
@@ -345,13 +384,20 @@ fn fit(
     let (x, y): (ArrayView2<f32>, ArrayView1<u8>) =
         (c_contiguous("X", &x)?, c_contiguous("y", &y)?);
     let mut observer = PyObserver::new(verbose, params.method.kind().to_string());
-    let model = py.detach(|| {
-        guarded("fit", || {
-            with_threads(threads, || params.fit_observed(x, y, &mut observer))
-                .map_err(|e| observer.error_or(fit_error(e)))
+    let stop = Arc::clone(&observer.stop);
+    let (model, interrupt) = py.detach(|| {
+        run_interruptible(threads, &stop, || {
+            guarded("fit", || {
+                params
+                    .fit_observed(x, y, &mut observer)
+                    .map_err(|e| observer.error_or(fit_error(e)))
+            })
         })
-    })?;
-    Ok(PyModel { model })
+    });
+    if let Some(e) = interrupt {
+        return Err(e);
+    }
+    Ok(PyModel { model: model? })
 }
 
 /// The threads "all cores" means here (the command's default `--threads`): what the
@@ -728,12 +774,20 @@ fn evaluate(
     };
     // The label until the first seed starts (progress lines name the dataset and seed).
     let mut observer = PyObserver::new(verbose, String::new());
-    let records = py.detach(|| {
-        guarded("evaluate", || {
-            with_threads(threads, || request.run(&mut observer))
-                .map_err(|e| eval_error(e, &mut observer))
+    let stop = Arc::clone(&observer.stop);
+    let (records, interrupt) = py.detach(|| {
+        run_interruptible(threads, &stop, || {
+            guarded("evaluate", || {
+                request
+                    .run(&mut observer)
+                    .map_err(|e| eval_error(e, &mut observer))
+            })
         })
-    })?;
+    });
+    if let Some(e) = interrupt {
+        return Err(e);
+    }
+    let records = records?;
     records
         .iter()
         .map(|r| serde_json::to_string(r).map_err(value_error))
