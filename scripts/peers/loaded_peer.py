@@ -75,7 +75,10 @@ def main() -> None:
                 torch.set_num_threads(threads)
                 rows: list[tuple[str, Callable[[], Any]]] = [
                     ("DeepOD DeepSAD", lambda: DeepSAD(**authors)),
-                    ("anoonly DeepSAD", lambda t=threads: anoonly.DeepSAD(random_state=0, n_jobs=t)),
+                    (
+                        "anoonly DeepSAD",
+                        lambda t=threads: anoonly.DeepSAD(random_state=0, n_jobs=t),
+                    ),
                 ]
                 for name, make in rows:
                     fit, cpu, loads = timed(make, X_train, y_fit, a.repeats)
