@@ -47,7 +47,7 @@ use crate::nn::{
 };
 use crate::rng::{component_rng, Rng};
 use crate::train::{self, FitContext, TrainParams, TrainReport};
-use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::vocab::{count_in, hidden_widths, non_negative, positive, NormKind, ParamError};
 
 /// Which batches and intersection draws: fixed (default) or the authors' semantics.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -110,13 +110,7 @@ impl Default for AdsdParams {
 
 impl AdsdParams {
     pub fn validate(&self) -> Result<(), ParamError> {
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return Err(ParamError::new(
-                "hidden",
-                format!("{:?}", self.hidden),
-                "needs at least one layer, all widths > 0",
-            ));
-        }
+        hidden_widths("hidden", &self.hidden)?;
         positive("lr", self.lr)?;
         if !(self.momentum.is_finite() && (0.0..1.0).contains(&self.momentum)) {
             return Err(ParamError::new(

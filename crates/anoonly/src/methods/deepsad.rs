@@ -29,7 +29,7 @@ use crate::train::{
     Reduction, Schedule, ScheduleUnit, SsadLoss, Task, TrainParams, TrainReport,
 };
 use crate::vocab::tensor::{load_vec, vec_tensor};
-use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::vocab::{count_in, hidden_widths, non_negative, positive, NormKind, ParamError};
 
 /// DeepSAD hyperparameters; defaults are the authors' code (docs/protocol.md 2.1).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -87,13 +87,7 @@ impl Default for DeepSadParams {
 
 impl DeepSadParams {
     pub fn validate(&self) -> Result<(), ParamError> {
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return Err(ParamError::new(
-                "hidden",
-                format!("{:?}", self.hidden),
-                "needs at least one layer, all widths > 0",
-            ));
-        }
+        hidden_widths("hidden", &self.hidden)?;
         count_in("rep_dim", self.rep_dim, 1, usize::MAX)?;
         positive("lr", self.lr)?;
         non_negative("weight_decay", self.weight_decay)?;

@@ -48,7 +48,7 @@ use crate::train::{
     TrainParams, TrainReport,
 };
 use crate::vocab::tensor::{load_vec, vec_tensor};
-use crate::vocab::{count_in, non_negative, positive, NormKind, ParamError};
+use crate::vocab::{count_in, hidden_widths, non_negative, positive, NormKind, ParamError};
 use loss::{diversity, WsadDtLoss};
 use sampler::{partition, MemberSampler};
 
@@ -125,13 +125,7 @@ impl Default for WsadDtParams {
 
 impl WsadDtParams {
     pub fn validate(&self) -> Result<(), ParamError> {
-        if self.hidden.is_empty() || self.hidden.contains(&0) {
-            return Err(ParamError::new(
-                "hidden",
-                format!("{:?}", self.hidden),
-                "needs at least one layer, all widths > 0",
-            ));
-        }
+        hidden_widths("hidden", &self.hidden)?;
         count_in("rep_dim", self.rep_dim, 1, usize::MAX)?;
         count_in("n_ensemble", self.n_ensemble, 1, 1000)?;
         count_in("epochs", self.epochs, 1, 1_000_000)?;

@@ -13,5 +13,5 @@ pub mod params;
 pub mod tensor;
 
 pub use norm::NormKind;
-pub use params::{count_in, non_negative, positive, ParamError};
+pub use params::{count_in, hidden_widths, non_negative, positive, ParamError};
 pub use tensor::{NamedTensor, StateError};

@@ -46,6 +46,19 @@ pub fn non_negative(field: &'static str, v: f32) -> Result<(), ParamError> {
     }
 }
 
+/// Checks a list of hidden-layer widths: at least one layer, every width above 0 (the one
+/// rule of every method with a `hidden` list, and its one message).
+pub fn hidden_widths(field: &'static str, widths: &[usize]) -> Result<(), ParamError> {
+    if widths.is_empty() || widths.contains(&0) {
+        return Err(ParamError::new(
+            field,
+            format!("{widths:?}"),
+            "needs at least one layer, all widths > 0",
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that a count hyperparameter (epochs, widths, batch sizes) lies in `lo..=hi`.
 pub fn count_in(field: &'static str, v: usize, lo: usize, hi: usize) -> Result<(), ParamError> {
     if (lo..=hi).contains(&v) {

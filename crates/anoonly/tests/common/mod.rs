@@ -207,3 +207,21 @@ pub fn scaled_err(a: ndarray::ArrayViewD<f32>, b: ndarray::ArrayViewD<f32>) -> f
         .zip(b.iter())
         .fold(0.0f32, |m, (x, y)| m.max((x - y).abs() / scale))
 }
+
+/// AUCROC of `kind` at its defaults on the shared file `rel`, as `anoonly eval --seeds
+/// 0..seeds` splits and fits it: one value per seed (the fidelity tests' side of a comparison
+/// with a reference implementation).
+pub fn default_aucrocs(rel: &str, kind: anoonly::methods::MethodKind, seeds: u64) -> Vec<f64> {
+    let ds = shared_file(rel);
+    (0..seeds)
+        .map(|seed| {
+            let cfg = anoonly::experiment::EvalConfig {
+                fit: anoonly::methods::FitParams::new(kind).seed(seed),
+                split: anoonly::protocol::SplitParams::default(),
+            };
+            anoonly::experiment::evaluate_once(&ds, &cfg, seed, &mut anoonly::train::Silent)
+                .unwrap()
+                .aucroc
+        })
+        .collect()
+}
