@@ -326,7 +326,8 @@ impl FitObserver for PyObserver {
 
 /// Runs `f` in a pool of `threads` threads ([`with_threads`], as the command runs a fit) on
 /// a scoped thread, while this thread runs Python's signal handlers every 10 ms: Python
-/// runs them on its main thread only, and the fit's epochs end on a pool thread. An
+/// runs them on its main thread only, and a fit's epochs (or a bench's cells) end on other
+/// threads. An
 /// exception a handler raises (`KeyboardInterrupt` on Ctrl-C) sets `stop`, which the
 /// observer turns into a stop at the next epoch's end, and is returned beside `f`'s result
 /// (the caller raises it, even when the run finished first). Called with the GIL released.
@@ -929,40 +930,27 @@ fn run_bench<'py>(
         verbose,
         stop: AtomicBool::new(false),
     };
-    let mut interrupt: Option<PyErr> = None;
-    let result = py.detach(|| {
-        guarded("bench", || {
-            let grids =
-                anoonly_bench::build_grids(&source, &data_dir, &axes).map_err(value_error)?;
-            Ok(std::thread::scope(|scope| {
-                let run = scope.spawn(|| anoonly_bench::run_grids(&grids, &opts, &observer));
-                // Python runs signal handlers on the main thread only: this (calling)
-                // thread polls them while a scoped thread runs the grid.
-                while !run.is_finished() {
-                    std::thread::sleep(Duration::from_millis(50));
-                    if interrupt.is_none() {
-                        if let Err(e) = Python::attach(|py| py.check_signals()) {
-                            interrupt = Some(e);
-                            observer.stop.store(true, Ordering::SeqCst);
-                        }
-                    }
-                }
-                run.join()
-            }))
-        })
+    let (result, interrupt) = py.detach(|| -> PyResult<_> {
+        let grids = guarded("bench", || {
+            anoonly_bench::build_grids(&source, &data_dir, &axes).map_err(value_error)
+        })?;
+        // The grid's workers compute, each on its own core; this thread polls Python's
+        // signal handlers meanwhile, and Ctrl-C sets the observer's `stop`.
+        Ok(run_interruptible(1, &observer.stop, || {
+            guarded("bench", || {
+                Ok(anoonly_bench::run_grids(&grids, &opts, &observer))
+            })
+        }))
     })?;
-    let summary = match result {
-        Ok(Ok(summary)) => summary,
-        Ok(Err(e)) => {
+    let summary = match result? {
+        Ok(summary) => summary,
+        Err(e) => {
             return Err(match (e, interrupt) {
                 (BenchError::Interrupted { .. }, Some(stop)) => stop,
                 (BenchError::Data(e), _) => data_error(e),
                 (e, _) => value_error(e),
             })
         }
-        Err(_) => return Err(PyRuntimeError::new_err(
-            "anoonly: internal error in bench (a worker panicked); this is a bug, please report it",
-        )),
     };
     if let Some(stop) = interrupt {
         // Ctrl-C came after the last cell had started: the run finished and its report is
