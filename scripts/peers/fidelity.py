@@ -7,19 +7,32 @@ read from a pre-split .npz (keys X_train, y_train [1 = labeled anomaly], X_test,
 Every selected implementation then fits the same (X_train, y_train) and scores the same
 X_test:
 
-  method   implementation  what runs
-  wsad-dt  ours            anoonly's WSADDT
-           authors         PyPI wsad-dt 1.0.0 (the authors' code): set_seed, train(5 members),
-                           evaluate_ensemble, as its WSADDT.fit does; model seed 100 + SEED
-                           (100 is its default; seed 0 would give its 5 members one seed)
-  rosas    ours            anoonly's RoSAS
-           authors         RoSAS.py of github xuhongzuo/rosas (--rosas-src) at its
-                           configs.yaml settings, use_es off (no validation set here)
-           deepod          DeepOD 0.4.1's RoSAS at its constructor defaults
-  adsd     ours            anoonly's ADSD
-           authors         baseline/ADSD of github Minqi824/Overlap (--overlap-src), MLP, as
-                           its run.py calls it; its unused tensorflow / torchvision imports
-                           are stubbed
+  method   implementation  what runs                                         paired with
+  wsad-dt  ours            anoonly's WSADDT at its defaults
+           authors         PyPI wsad-dt 1.0.0 (the authors' code): set_seed,    ours
+                           train(5 members), evaluate_ensemble, as its
+                           WSADDT.fit does; model seed 100 + SEED (100 is its
+                           default; seed 0 would give its 5 members one seed)
+  rosas    ours            anoonly's RoSAS at its defaults (the authors')
+           ours-deepod     anoonly's RoSAS at DeepOD's settings
+                           (RosasParams::deepod)
+           authors         RoSAS.py of github xuhongzuo/rosas (--rosas-src) at  ours
+                           its configs.yaml settings, use_es off (no
+                           validation set here), as published
+           authors-safe    the same with one change: its adaptive loss         ours
+                           weights exp(z1)/(exp(z1)+exp(z2)) as a max-shifted
+                           softmax (equal in exact arithmetic; the published
+                           float32 exps overflow to inf/inf = NaN once a loss
+                           exceeds ~177x its previous epoch mean, and the whole
+                           network turns NaN: docs/protocol.md 2.6); ours is
+                           overflow-safe the same way
+           deepod          DeepOD 0.4.1's RoSAS at its constructor defaults     ours-deepod
+  adsd     ours            anoonly's ADSD at its defaults (fresh batches)
+           ours-official   anoonly's ADSD, compat=official (the authors'
+                           fixed batches)
+           authors         baseline/ADSD of github Minqi824/Overlap             ours-official
+                           (--overlap-src), MLP, as its run.py calls it; its
+                           unused tensorflow / torchvision imports are stubbed
 
 Ours runs through the installed Python package, or through an `anoonly` binary
 (--anoonly-bin: `anoonly fit` on the exported train arrays, `anoonly score` on the test
@@ -93,8 +106,21 @@ DEFAULT_FILES = [
     "Classical/46_WPBC.npz",
     "Classical/12_fault.npz",
 ]
-METHODS = {"wsad-dt": ["ours", "authors"], "rosas": ["ours", "authors", "deepod"],
-           "adsd": ["ours", "authors"]}  # fmt: skip
+METHODS = {"wsad-dt": ["ours", "authors"],
+           "rosas": ["ours", "ours-deepod", "authors", "authors-safe", "deepod"],
+           "adsd": ["ours", "ours-official", "authors"]}  # fmt: skip
+# Which of ours each reference is compared with: the same settings.
+PAIRED_WITH = {("wsad-dt", "authors"): "ours", ("rosas", "authors"): "ours",
+               ("rosas", "authors-safe"): "ours", ("rosas", "deepod"): "ours-deepod",
+               ("adsd", "authors"): "ours-official"}  # fmt: skip
+# Our variants' parameters (beside random_state / --seed).
+OURS_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
+    ("rosas", "ours-deepod"): dict(
+        epochs=100, batch_size=128, n_emb=32, hidden=32, steps_per_epoch=None, margin=5.0,
+        weighting="fixed", emb_norm_weight=0.0, weight_decay=1e-5,
+    ),
+    ("adsd", "ours-official"): dict(compat="official"),
+}  # fmt: skip
 # The authors' RoSAS settings: its repository's configs.yaml (main.py reads it).
 ROSAS_AUTHORS = dict(
     nbatch_per_epoch=16, epochs=200, batch_size=32, lr=0.005, n_emb=128, alpha=0.5, margin=1.0,
@@ -205,7 +231,9 @@ def load_split(path: Path, seed: int, args: argparse.Namespace) -> Split:
 # ----------------------------------------------------------------------------- ours
 
 
-def ours_python(method: str, split: Split, seed: int, args: argparse.Namespace) -> Fit:
+def ours_python(
+    method: str, params: dict[str, Any], split: Split, seed: int, args: argparse.Namespace
+) -> Fit:
     try:
         import anoonly
     except ImportError:
@@ -219,7 +247,7 @@ def ours_python(method: str, split: Split, seed: int, args: argparse.Namespace) 
             f"anoonly {anoonly.__version__} (installed package) has no method {method!r} "
             "yet (built on another branch?): pass --anoonly-bin PATH to a build that has it"
         ) from None
-    kw: dict[str, Any] = {"random_state": seed}
+    kw: dict[str, Any] = {**params, "random_state": seed}
     if args.epochs is not None:
         kw["epochs"] = args.epochs
     clf = cls(**kw)
@@ -231,7 +259,9 @@ def ours_python(method: str, split: Split, seed: int, args: argparse.Namespace) 
     return Fit(scores, seconds, settings)
 
 
-def ours_binary(method: str, split: Split, seed: int, args: argparse.Namespace) -> Fit:
+def ours_binary(
+    method: str, params: dict[str, Any], split: Split, seed: int, args: argparse.Namespace
+) -> Fit:
     binary = args.anoonly_bin
     threads = ["--threads", str(args.threads)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -242,6 +272,8 @@ def ours_binary(method: str, split: Split, seed: int, args: argparse.Namespace) 
         fit = [binary, "fit", *threads, "--data", str(t / "train.npy")]
         fit += ["--labels", str(t / "train_y.npy"), "--method", method]
         fit += ["--seed", str(seed), "--out", str(t / "model.safetensors")]
+        for name, value in params.items():
+            fit += ["--set", f"{name}={'null' if value is None else value}"]
         if args.epochs is not None:
             fit += ["--epochs", str(args.epochs)]
         t0 = time.perf_counter()
@@ -264,16 +296,18 @@ def ours_binary(method: str, split: Split, seed: int, args: argparse.Namespace) 
         "binary_version": version_line.stdout.strip(),
         "threads": args.threads,
         "seed": seed,
+        **params,
     }
     if args.epochs is not None:
         settings["epochs"] = args.epochs
     return Fit(scores, seconds, settings)
 
 
-def run_ours(method: str, split: Split, seed: int, args: argparse.Namespace) -> Fit:
+def run_ours(method: str, impl: str, split: Split, seed: int, args: argparse.Namespace) -> Fit:
+    params = OURS_PARAMS.get((method, impl), {})
     if args.anoonly_bin:
-        return ours_binary(method, split, seed, args)
-    return ours_python(method, split, seed, args)
+        return ours_binary(method, params, split, seed, args)
+    return ours_python(method, params, split, seed, args)
 
 
 # ----------------------------------------------------------------------------- references
@@ -326,13 +360,50 @@ def source_dir(path: str | None, marker: str, flag: str) -> str:
     return src
 
 
-def rosas_authors(split: Split, seed: int, args: argparse.Namespace) -> Fit:
-    src = source_dir(args.rosas_src, "RoSAS.py", "--rosas-src")
+# The line of RoSAS.py (5fefc376, Loss.forward) that combines the adaptive weights, and what
+# authors-safe runs in its place: the same weights as a max-shifted softmax when both come
+# from previous means (the published k1, k2 above it may be inf then, and are left unused).
+ROSAS_WEIGHTS = (
+    "        loss = (k1 / (k1 + k2)) * loss_emb + (k2 / (k1 + k2)) * loss_score"
+    " + self.l2_reg_weight * l2_reg\n"
+)
+ROSAS_WEIGHTS_SAFE = (
+    "        if pre_emb_loss != 0 and pre_score_loss != 0:  # anoonly fidelity.py: safe weights\n"
+    "            w = torch.softmax(torch.stack([(loss_emb / pre_emb_loss) / self.T,"
+    " (loss_score / pre_score_loss) / self.T]), 0)\n"
+    "            loss = w[0] * loss_emb + w[1] * loss_score + self.l2_reg_weight * l2_reg\n"
+    "        else:\n"
+    "    " + ROSAS_WEIGHTS
+)
+
+
+def rosas_module(src: str, safe: bool) -> Any:
+    """RoSAS.py from the checkout, as published or (safe) with the weights' line replaced in
+    memory; the checkout is not edited."""
     if src not in sys.path:
         sys.path.insert(0, src)
     if not hasattr(np, "Inf"):
         np.Inf = np.inf  # type: ignore[attr-defined]  # its utils.EarlyStopping (numpy < 2)
-    rosas = importlib.import_module("RoSAS").RoSAS
+    if not safe:
+        return importlib.import_module("RoSAS")
+    name = "RoSAS_overflow_safe"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = os.path.join(src, "RoSAS.py")
+    with open(path) as f:
+        text = f.read()
+    if text.count(ROSAS_WEIGHTS) != 1:
+        raise Skip(f"{path}: the adaptive weights' line of 5fefc376 is not there (other commit?)")
+    mod = types.ModuleType(name)
+    mod.__file__ = path
+    exec(compile(text.replace(ROSAS_WEIGHTS, ROSAS_WEIGHTS_SAFE), path, "exec"), mod.__dict__)
+    sys.modules[name] = mod
+    return mod
+
+
+def rosas_authors(split: Split, seed: int, args: argparse.Namespace, safe: bool = False) -> Fit:
+    src = source_dir(args.rosas_src, "RoSAS.py", "--rosas-src")
+    rosas = rosas_module(src, safe).RoSAS
     params = dict(ROSAS_AUTHORS)
     if args.epochs is not None:
         params["epochs"] = args.epochs
@@ -343,7 +414,8 @@ def rosas_authors(split: Split, seed: int, args: argparse.Namespace) -> Fit:
     model.fit(split.X_train, split.y_train.astype(int), split.X_train[:2], np.zeros(2, int))
     seconds = time.perf_counter() - t0
     scores = np.asarray(model.predict(split.X_test), dtype=np.float64)
-    return Fit(scores, seconds, dict(params, use_es=False, device="cpu", seed=seed))
+    settings = dict(params, use_es=False, device="cpu", seed=seed, overflow_safe=safe)
+    return Fit(scores, seconds, settings)
 
 
 def rosas_deepod(split: Split, seed: int, args: argparse.Namespace) -> Fit:
@@ -425,6 +497,7 @@ def adsd_authors(split: Split, seed: int, args: argparse.Namespace) -> Fit:
 RUNNERS: dict[tuple[str, str], Callable[[Split, int, argparse.Namespace], Fit]] = {
     ("wsad-dt", "authors"): wsad_dt_authors,
     ("rosas", "authors"): rosas_authors,
+    ("rosas", "authors-safe"): lambda split, seed, args: rosas_authors(split, seed, args, True),
     ("rosas", "deepod"): rosas_deepod,
     ("adsd", "authors"): adsd_authors,
 }
@@ -474,8 +547,8 @@ def run_one(
         with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(sys.stderr):
             os.chdir(tmp)
             try:
-                if impl == "ours":
-                    fit = run_ours(method, split, seed, args)
+                if impl.startswith("ours"):
+                    fit = run_ours(method, impl, split, seed, args)
                 else:
                     fit = RUNNERS[(method, impl)](split, seed, args)
             finally:
@@ -519,9 +592,11 @@ def mean(v: list[float]) -> float:
 def paired(
     recs: list[dict[str, Any]], method: str, impl: str, group: Callable[[dict[str, Any]], str]
 ) -> dict[str, list[tuple[dict[str, Any], dict[str, Any]]]]:
-    """(ours, reference) records of `method` on the same file, seed and split, by group."""
+    """(ours, reference) records of `method` on the same file, seed and split, by group: ours
+    at the settings the reference runs (PAIRED_WITH)."""
     ok = [r for r in recs if r["method"] == method and r.get("aucroc") is not None]
-    ours = {(r["file"], r["seed"], r["split"]): r for r in ok if r["impl"] == "ours"}
+    mine = PAIRED_WITH[(method, impl)]
+    ours = {(r["file"], r["seed"], r["split"]): r for r in ok if r["impl"] == mine}
     out: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
     for r in ok:
         k = (r["file"], r["seed"], r["split"])
@@ -535,22 +610,21 @@ def table(recs: list[dict[str, Any]], by: str) -> list[str]:
         (lambda r: r["family"]) if by == "family" else (lambda r: r["file"])
     )
     lines = [
-        f"| method | reference | {by} | pairs | AUCROC ours | AUCROC ref | ours - ref (points) "
-        "| fit s ours | fit s ref | ref / ours |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        f"| method | reference | ours | {by} | pairs | AUCROC ours | AUCROC ref "
+        "| ours - ref (points) | fit s ours | fit s ref | ref / ours |",
+        "|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for method, impls in METHODS.items():
-        for impl in impls[1:]:
-            for g, pairs in sorted(paired(recs, method, impl, group).items()):
-                a = mean([o["aucroc"] for o, _ in pairs])
-                b = mean([r["aucroc"] for _, r in pairs])
-                fa = mean([o["fit_seconds"] for o, _ in pairs])
-                fb = mean([r["fit_seconds"] for _, r in pairs])
-                ratio = f"{fb / fa:.1f}x" if fa > 0 else ""
-                lines.append(
-                    f"| {method} | {impl} | {g} | {len(pairs)} | {a:.4f} | {b:.4f} | "
-                    f"{100 * (a - b):+.2f} | {fa:.2f} | {fb:.2f} | {ratio} |"
-                )
+    for (method, impl), mine in PAIRED_WITH.items():
+        for g, pairs in sorted(paired(recs, method, impl, group).items()):
+            a = mean([o["aucroc"] for o, _ in pairs])
+            b = mean([r["aucroc"] for _, r in pairs])
+            fa = mean([o["fit_seconds"] for o, _ in pairs])
+            fb = mean([r["fit_seconds"] for _, r in pairs])
+            ratio = f"{fb / fa:.1f}x" if fa > 0 else ""
+            lines.append(
+                f"| {method} | {impl} | {mine} | {g} | {len(pairs)} | {a:.4f} | {b:.4f} | "
+                f"{100 * (a - b):+.2f} | {fa:.2f} | {fb:.2f} | {ratio} |"
+            )
     return lines
 
 
@@ -584,6 +658,9 @@ def report(recs: list[dict[str, Any]]) -> None:
     print("\n".join(table(recs, "family")))
     skipped = sorted({(r["method"], r["impl"], r["skipped"]) for r in recs if "skipped" in r})
     failed = [r for r in recs if "error" in r]
+    for r in recs:
+        if r.get("scores_finite") is False:
+            print(f"\n- non-finite scores: {r['method']} {r['impl']} {r['file']} seed {r['seed']}")
     for m, i, why in skipped:
         print(f"\n- skipped {m} {i}: {why}")
     for r in failed:
@@ -602,7 +679,10 @@ def main() -> None:
     ap.add_argument("--data-dir", default=str(DEFAULT_DATA), help="root of relative files")
     ap.add_argument("--methods", default=",".join(METHODS), help="comma-separated")
     ap.add_argument(
-        "--impls", default="ours,authors,deepod", help="comma-separated implementations"
+        "--impls",
+        default=",".join(sorted({i for v in METHODS.values() for i in v})),
+        help="comma-separated implementations, IMPL (every method's) or METHOD:IMPL "
+        "(default: all)",
     )
     ap.add_argument("--seeds", default="0,1,2", help="split and model seeds, comma-separated")
     ap.add_argument("--setting", default="clean", choices=["clean", "noisy"])
@@ -656,7 +736,7 @@ def main() -> None:
             )
             for method in methods:
                 for impl in METHODS[method]:
-                    if impl not in impls:
+                    if impl not in impls and f"{method}:{impl}" not in impls:
                         continue
                     k = (rel, method, impl, seed, split.how)
                     if k in done and not args.redo:
