@@ -11,6 +11,7 @@
 //! `trapz(f_u[x > c]) + trapz(f_a[x < c])`: it pushes the anomaly scores above the unlabeled
 //! ones. Without an intersection the loss is `(trapz(f_u) + trapz(f_a))/2`.
 
+use std::cell::RefCell;
 use std::f64::consts::PI;
 
 /// The constant the authors' KDE adds to every density (`GaussianKDE(lam=1e-4)`).
@@ -45,22 +46,123 @@ pub fn grid(s_u: &[f32], s_a: &[f32], points: usize) -> Vec<f32> {
     linspace(lo - dx, hi + dx, points)
 }
 
-fn phi(z: f64) -> f64 {
-    (-0.5 * z * z).exp() / (2.0 * PI).sqrt()
+/// The Gaussian kernel of every score at every grid point, `z = (s_j − x_k)/bw` and `φ(z)`,
+/// row-major by grid point. A step needs them twice (the densities, then the area and its
+/// gradient); computed once here, the exponentials (most of an ADSD step at 1 thread) are
+/// not repeated, and every later sum reads the same values in the same order as a
+/// recomputation would, so the results are the same bit for bit.
+struct Kernel {
+    n: usize,
+    g: usize,
+    bw: f64,
+    z: Vec<f64>,
+    phi: Vec<f64>,
+}
+
+thread_local! {
+    /// The buffers of this thread's dropped kernels, for the next step's: a step's kernels
+    /// hold megabytes (1000 grid points x 128 scores x 2 x 8 bytes each), and blocks that
+    /// large, allocated afresh every step, cost page faults (the allocator maps and unmaps
+    /// them).
+    static SPARE: RefCell<Vec<Vec<f64>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn spare() -> Vec<f64> {
+    SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            for mut v in [std::mem::take(&mut self.z), std::mem::take(&mut self.phi)] {
+                if s.len() < 4 {
+                    v.clear();
+                    s.push(v);
+                }
+            }
+        });
+    }
+}
+
+impl Kernel {
+    fn new(scores: &[f32], bw: f64, x: &[f32]) -> Kernel {
+        let n = scores.len();
+        let (mut z, mut p) = (spare(), spare());
+        let s64: Vec<f64> = scores.iter().map(|&s| f64::from(s)).collect();
+        // The standard normal density φ(z) = exp(-z²/2) / sqrt(2π) of z = (s - x)/bw in three
+        // passes per grid point (each element through the same operations in the same
+        // order): the divisions vectorise, the exponentials are libm's calls.
+        let sqrt_2pi = (2.0 * PI).sqrt();
+        for &xk in x {
+            let xk = f64::from(xk);
+            let at = z.len();
+            z.extend(s64.iter().map(|&sj| (sj - xk) / bw));
+            p.extend(z[at..].iter().map(|&zj| (-0.5 * zj * zj).exp()));
+            for pj in &mut p[at..] {
+                *pj /= sqrt_2pi;
+            }
+        }
+        Kernel {
+            n,
+            g: x.len(),
+            bw,
+            z,
+            phi: p,
+        }
+    }
+
+    /// The KDE at every grid point, the floor included.
+    fn density(&self) -> Vec<f64> {
+        let n = self.n.max(1) as f64;
+        if self.n == 0 {
+            return vec![KDE_FLOOR; self.g];
+        }
+        self.phi
+            .chunks(self.n)
+            .map(|row| row.iter().sum::<f64>() / (n * self.bw) + KDE_FLOOR)
+            .collect()
+    }
+
+    /// `Σ_k w_k f(x_k)` and its gradient with respect to the scores: per score `j`, the
+    /// terms of the grid points with `w_k ≠ 0` added in grid order.
+    fn weighted(&self, w: &[f64]) -> (f64, Vec<f32>) {
+        let nf = self.n.max(1) as f64;
+        let mut v = vec![0.0f64; self.n];
+        let mut d = vec![0.0f64; self.n];
+        if self.n > 0 {
+            for (k, &wk) in w.iter().enumerate() {
+                if wk == 0.0 {
+                    continue;
+                }
+                let row = k * self.n..(k + 1) * self.n;
+                for (((vj, dj), &z), &p) in v
+                    .iter_mut()
+                    .zip(d.iter_mut())
+                    .zip(&self.z[row.clone()])
+                    .zip(&self.phi[row])
+                {
+                    *vj += wk * p;
+                    *dj -= wk * z * p;
+                }
+            }
+        }
+        let mut value = 0.0f64;
+        for &vj in &v {
+            value += vj / (nf * self.bw);
+        }
+        let grad = d
+            .iter()
+            .map(|&dj| (dj / (nf * self.bw * self.bw)) as f32)
+            .collect();
+        let floor: f64 = w.iter().sum::<f64>() * KDE_FLOOR;
+        (value + floor, grad)
+    }
 }
 
 /// The KDE of `scores` with bandwidth `bw` at every grid point, the floor included.
 pub fn kde(scores: &[f32], bw: f64, x: &[f32]) -> Vec<f64> {
-    let n = scores.len().max(1) as f64;
-    x.iter()
-        .map(|&xk| {
-            let sum: f64 = scores
-                .iter()
-                .map(|&s| phi((f64::from(s) - f64::from(xk)) / bw))
-                .sum();
-            sum / (n * bw) + KDE_FLOOR
-        })
-        .collect()
+    Kernel::new(scores, bw, x).density()
 }
 
 /// The grid indices `k` where `sign(f_a − f_u)` differs between `x_k` and `x_{k+1}`
@@ -111,6 +213,11 @@ pub fn area_at(
     x: &[f32],
     cut: Option<usize>,
 ) -> (f64, Vec<f32>, Vec<f32>) {
+    let (ku, ka) = (Kernel::new(s_u, bw.0, x), Kernel::new(s_a, bw.1, x));
+    area(&ku, &ka, x, cut)
+}
+
+fn area(ku: &Kernel, ka: &Kernel, x: &[f32], cut: Option<usize>) -> (f64, Vec<f32>, Vec<f32>) {
     let g = x.len();
     let mut w_u = vec![0.0f64; g];
     let mut w_a = vec![0.0f64; g];
@@ -128,31 +235,9 @@ pub fn area_at(
             trapz_weights(x, 0, g, 0.5, &mut w_a);
         }
     }
-    let (value_u, grad_u) = weighted_kde(s_u, bw.0, x, &w_u);
-    let (value_a, grad_a) = weighted_kde(s_a, bw.1, x, &w_a);
+    let (value_u, grad_u) = ku.weighted(&w_u);
+    let (value_a, grad_a) = ka.weighted(&w_a);
     (value_u + value_a, grad_u, grad_a)
-}
-
-/// `Σ_k w_k f(x_k)` for the KDE `f` of `scores` and its gradient with respect to the scores.
-fn weighted_kde(scores: &[f32], bw: f64, x: &[f32], w: &[f64]) -> (f64, Vec<f32>) {
-    let n = scores.len().max(1) as f64;
-    let mut value = 0.0f64;
-    let mut grad = vec![0.0f32; scores.len()];
-    let active: Vec<usize> = (0..x.len()).filter(|&k| w[k] != 0.0).collect();
-    for (j, &s) in scores.iter().enumerate() {
-        let mut v = 0.0f64;
-        let mut d = 0.0f64;
-        for &k in &active {
-            let z = (f64::from(s) - f64::from(x[k])) / bw;
-            let p = phi(z);
-            v += w[k] * p;
-            d -= w[k] * z * p;
-        }
-        value += v / (n * bw);
-        grad[j] = (d / (n * bw * bw)) as f32;
-    }
-    let floor: f64 = w.iter().sum::<f64>() * KDE_FLOOR;
-    (value + floor, grad)
 }
 
 /// The loss of a batch: the grid, the densities, the intersections, the cut chosen by
@@ -165,11 +250,10 @@ pub fn overlap(
     choose: impl FnOnce(usize) -> usize,
 ) -> Overlap {
     let x = grid(s_u, s_a, points);
-    let f_u = kde(s_u, bw.0, &x);
-    let f_a = kde(s_a, bw.1, &x);
-    let cuts = intersections(&f_u, &f_a);
+    let (ku, ka) = (Kernel::new(s_u, bw.0, &x), Kernel::new(s_a, bw.1, &x));
+    let cuts = intersections(&ku.density(), &ka.density());
     let cut = (!cuts.is_empty()).then(|| cuts[choose(cuts.len()).min(cuts.len() - 1)]);
-    let (value, grad_u, grad_a) = area_at(s_u, s_a, bw, &x, cut);
+    let (value, grad_u, grad_a) = area(&ku, &ka, &x, cut);
     Overlap {
         value,
         grad_u,
