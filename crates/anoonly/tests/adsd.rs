@@ -243,7 +243,7 @@ fn adsd_representation_feeds_the_last_layer() {
 }
 
 /// The authors' ADSD (MLP) on the shared cardio file, clean, gamma_la 0.1, seeds 0-2, on the
-/// same split arrays (the commands are in the project notes, fidelity-rosas-adsd.md): AUCROC
+/// same split arrays (scripts/peers/fidelity.py; docs/fidelity.md): AUCROC
 /// 0.9752, 0.9820, 0.9595, mean 0.972 (ours at the time of writing: 0.9790, 0.9938, 0.9763,
 /// mean 0.983; `compat=official` 0.984). Tolerance 0.03: the seed-to-seed sd is about 0.01 to
 /// 0.02 here.

@@ -561,7 +561,7 @@ fn rosas_representation_is_the_last_layers_input() {
 }
 
 /// The authors' RoSAS on the shared cardio file, clean, gamma_la 0.1, seeds 0-2, on the same
-/// split arrays (the commands are in the project notes, fidelity-rosas-adsd.md). Their code
+/// split arrays (scripts/peers/fidelity.py; docs/fidelity.md). Their code
 /// as published ends seeds 0 and 1 with NaN scores (its float32 loss weights overflow,
 /// docs/protocol.md 2.6); with that one expression made overflow-safe it gives AUCROC 0.9956,
 /// 0.9694, 0.9508, mean 0.972 (ours at the time of writing: 0.9868, 0.9681, 0.9327, mean 0.963).

@@ -347,7 +347,7 @@ fn synthetic_fit_beats_chance_and_gives_the_members_hidden_features() {
 }
 
 /// The authors' WSAD-DT (PyPI wsad-dt 1.0.0, model seed 100 + seed) on 6_cardio's arrays of
-/// `anoonly eval --seeds 0,1,2` (scripts/peers/fidelity.py; /work/notes/fidelity-wsad.md):
+/// `anoonly eval --seeds 0,1,2` (scripts/peers/fidelity.py; docs/fidelity.md):
 /// AUCROC 0.9960, 0.9962, 0.9886, mean 0.9936 (ours measured 0.9951, 0.9968, 0.9871, mean
 /// 0.9930). The tolerance, 0.01 on the 3-seed mean, is about three standard deviations of the
 /// difference of two independent 3-seed means at the reference's own seed-to-seed spread
