@@ -247,7 +247,8 @@ def ours_python(
             f"anoonly {anoonly.__version__} (installed package) has no method {method!r} "
             "yet (built on another branch?): pass --anoonly-bin PATH to a build that has it"
         ) from None
-    kw: dict[str, Any] = {**params, "random_state": seed}
+    # n_jobs: the estimator's default (None) is every core; the comparison sets it.
+    kw: dict[str, Any] = {**params, "random_state": seed, "n_jobs": args.threads}
     if args.epochs is not None:
         kw["epochs"] = args.epochs
     clf = cls(**kw)
@@ -255,7 +256,7 @@ def ours_python(
     clf.fit(split.X_train, split.y_train)
     seconds = time.perf_counter() - t0
     scores = np.asarray(clf.decision_function(split.X_test), dtype=np.float64)
-    settings = {"via": f"python {cls.__name__}", "threads": 1, **kw}
+    settings = {"via": f"python {cls.__name__}", "threads": args.threads, **kw}
     return Fit(scores, seconds, settings)
 
 
