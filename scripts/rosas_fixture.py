@@ -26,13 +26,13 @@ Usage (in an environment with torch and numpy; scripts/peers/setup.sh makes one)
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
 from typing import Any
 
 import numpy as np
 import torch
+from fixture_arrays import f32
 
 D, N, N_EMB, B = 6, 24, 8, 4
 ANOMALIES = [2, 9, 17, 21]
@@ -49,11 +49,6 @@ WEIGHTS = [
     "out_layer.weight",
     "out_layer.bias",
 ]
-
-
-def f32(t: torch.Tensor) -> dict[str, Any]:
-    a = np.ascontiguousarray(t.detach().cpu().numpy().astype("<f4"))
-    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
 def main() -> None:

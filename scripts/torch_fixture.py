@@ -23,12 +23,12 @@ the gradients of step k+1 are computed at the weights after step k.
 Usage: python3 scripts/torch_fixture.py [out.json]
 """
 
-import base64
 import json
 import sys
 
 import numpy as np
 import torch
+from fixture_arrays import f32
 from torch import nn
 
 D, N, B = 32, 64, 16
@@ -41,11 +41,6 @@ BATCHES = [
 ]
 LINEARS = ["0.weight", "3.weight", "6.weight"]
 BNS = ["1", "4"]
-
-
-def f32(t):
-    a = np.ascontiguousarray(t.detach().cpu().numpy().astype("<f4"))
-    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
 def build_net():

@@ -25,13 +25,12 @@ Usage (in an environment with `pip install wsad-dt==1.0.0`):
 
 from __future__ import annotations
 
-import base64
 import json
 import sys
-from typing import Any
 
 import numpy as np
 import torch
+from fixture_arrays import f32
 from torch.utils.data import DataLoader, TensorDataset
 from wsad_dt._reference import NNetwork, TDistributionLoss, calculate_centers, evaluate_ensemble
 
@@ -43,11 +42,6 @@ BATCHES = [
     [3, 11, 11, 35, 27],  # anomalies only
 ]
 WEIGHTS = ["encoder_fc1.weight", "encoder_fc2.weight", "encoder_fc3.weight"]
-
-
-def f32(t: torch.Tensor) -> dict[str, Any]:
-    a = np.ascontiguousarray(t.detach().cpu().numpy().astype("<f4"))
-    return {"shape": list(a.shape), "b64": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
 def main() -> None:

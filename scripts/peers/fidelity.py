@@ -106,9 +106,6 @@ DEFAULT_FILES = [
     "Classical/46_WPBC.npz",
     "Classical/12_fault.npz",
 ]
-METHODS = {"wsad-dt": ["ours", "authors"],
-           "rosas": ["ours", "ours-deepod", "authors", "authors-safe", "deepod"],
-           "adsd": ["ours", "ours-official", "authors"]}  # fmt: skip
 # Which of ours each reference is compared with: the same settings.
 PAIRED_WITH = {("wsad-dt", "authors"): "ours", ("rosas", "authors"): "ours",
                ("rosas", "authors-safe"): "ours", ("rosas", "deepod"): "ours-deepod",
@@ -121,6 +118,14 @@ OURS_PARAMS: dict[tuple[str, str], dict[str, Any]] = {
     ),
     ("adsd", "ours-official"): dict(compat="official"),
 }  # fmt: skip
+# Every implementation of each method, in the order a (file, seed) runs them: ours at its
+# defaults, our variants, then the references.
+METHODS: dict[str, list[str]] = {
+    m: ["ours"]
+    + [i for (mm, i) in OURS_PARAMS if mm == m]
+    + [r for (mm, r) in PAIRED_WITH if mm == m]
+    for m in dict.fromkeys(m for m, _ in PAIRED_WITH)
+}
 # The authors' RoSAS settings: its repository's configs.yaml (main.py reads it).
 ROSAS_AUTHORS = dict(
     nbatch_per_epoch=16, epochs=200, batch_size=32, lr=0.005, n_emb=128, alpha=0.5, margin=1.0,

@@ -213,11 +213,8 @@ impl Scaler {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use ndarray::array;
-
-    fn bits(a: &Array2<f32>) -> Vec<u32> {
-        a.iter().map(|v| v.to_bits()).collect()
-    }
 
     #[test]
     fn auto_is_the_identity_on_unit_columns_bit_for_bit() {

@@ -262,6 +262,7 @@ impl Module for ActivationLayer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use ndarray::array;
 
     #[test]
@@ -294,10 +295,6 @@ mod tests {
         for (a, b) in g.iter().zip(want) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");
         }
-    }
-
-    fn bits(m: &Matrix) -> Vec<u32> {
-        m.iter().map(|v| v.to_bits()).collect()
     }
 
     /// The owned passes (the input kept as the cache, the gradient written over

@@ -584,6 +584,7 @@ fn slice_mut(a: &mut Array1<f32>) -> &mut [f32] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use ndarray::array;
 
     #[test]
@@ -630,10 +631,6 @@ mod tests {
         bn.forward(&array![[4.0]], Mode::Train);
         assert!((bn.running_mean[0] - 0.4).abs() < 1e-6);
         assert!((bn.running_var[0] - 0.9).abs() < 1e-6);
-    }
-
-    fn bits(m: &Matrix) -> Vec<u32> {
-        m.iter().map(|v| v.to_bits()).collect()
     }
 
     fn state_bits(bn: &BatchNorm1d) -> Vec<u32> {

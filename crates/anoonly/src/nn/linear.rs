@@ -318,6 +318,7 @@ impl Module for Linear {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use ndarray::array;
     use rand::SeedableRng;
 
@@ -368,10 +369,6 @@ mod tests {
     fn filled(r: usize, c: usize, seed: u64) -> Matrix {
         let mut rng = Rng::seed_from_u64(seed);
         Matrix::from_shape_simple_fn((r, c), || rand::Rng::gen_range(&mut rng, -1.0f32..1.0))
-    }
-
-    fn bits(m: &Matrix) -> Vec<u32> {
-        m.iter().map(|v| v.to_bits()).collect()
     }
 
     /// The owned passes, the fused bias add and column sums and the unfilled buffers give
@@ -426,10 +423,7 @@ mod tests {
                 for m in [&a, &b] {
                     assert_eq!(bits(&m.grad_weight), bits(&gw_ref));
                     let gb = m.grad_bias.as_ref().unwrap();
-                    assert!(gb
-                        .iter()
-                        .zip(&gb_ref)
-                        .all(|(p, q)| p.to_bits() == q.to_bits()));
+                    assert_eq!(bits(gb), bits(&gb_ref));
                 }
                 // Column sums in every layout `sum_axis` distinguishes: plain, one column,
                 // column-major (summed its own way), and on top of a non-zero accumulator.
@@ -440,10 +434,7 @@ mod tests {
                         let mut want = acc.clone();
                         want += &m.sum_axis(Axis(0));
                         add_column_sums(&mut acc, &m);
-                        assert!(acc
-                            .iter()
-                            .zip(&want)
-                            .all(|(p, q)| p.to_bits() == q.to_bits()));
+                        assert_eq!(bits(&acc), bits(&want));
                     }
                 }
                 pool::clear();

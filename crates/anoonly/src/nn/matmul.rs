@@ -342,6 +342,7 @@ pub fn count_products<R>(f: impl FnOnce() -> R) -> (R, Vec<(Product, u64)>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use ndarray::{array, Array2};
 
     /// Plain triple loop in f64, the reference.
@@ -407,18 +408,16 @@ mod tests {
             let one = matmul(a.view(), w.t());
             for t in [2, 3, 4] {
                 let many = with_matmul_threads(t, || matmul(a.view(), w.t()));
-                assert!(
-                    one.iter()
-                        .zip(&many)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                assert_eq!(
+                    bits(&one),
+                    bits(&many),
                     "{m}x{k}x{n}: {t} threads differ from 1"
                 );
                 // The same product started by a worker of a pool of `t` threads.
                 let pooled = with_threads(t, || matmul(a.view(), w.t()));
-                assert!(
-                    one.iter()
-                        .zip(&pooled)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                assert_eq!(
+                    bits(&one),
+                    bits(&pooled),
                     "{m}x{k}x{n}: a pool of {t} threads differs from 1 thread"
                 );
             }
@@ -435,24 +434,17 @@ mod tests {
             let full = matmul_rowwise(a.view(), w.t());
             for t in [1, 2, 3] {
                 let threaded = with_matmul_threads(t, || matmul_rowwise(a.view(), w.t()));
-                assert!(full
-                    .iter()
-                    .zip(&threaded)
-                    .all(|(x, y)| x.to_bits() == y.to_bits()));
+                assert_eq!(bits(&full), bits(&threaded));
                 // In a pool (`with_threads`), the blocks of rows are the pool's tasks.
                 let pooled = with_threads(t, || matmul_rowwise(a.view(), w.t()));
-                assert!(full
-                    .iter()
-                    .zip(&pooled)
-                    .all(|(x, y)| x.to_bits() == y.to_bits()));
+                assert_eq!(bits(&full), bits(&pooled));
             }
             for (lo, hi) in [(0, 1), (3, 10), (m - 2, m)] {
                 let part = matmul_rowwise(a.slice(ndarray::s![lo..hi, ..]), w.t());
                 let want = full.slice(ndarray::s![lo..hi, ..]);
-                assert!(
-                    part.iter()
-                        .zip(want)
-                        .all(|(x, y)| x.to_bits() == y.to_bits()),
+                assert_eq!(
+                    bits(&part),
+                    bits(want),
                     "{m}x{k}x{n}: rows {lo}..{hi} alone differ"
                 );
             }

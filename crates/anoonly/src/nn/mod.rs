@@ -52,6 +52,13 @@ use ndarray::{Array1, Array2};
 /// A batch of rows, or a weight matrix.
 pub type Matrix = Array2<f32>;
 
+/// The bit patterns of `values`: the crate's tests compare results bit for bit (thread
+/// counts, owned and borrowed passes, SIMD and plain kernels) through this one helper.
+#[cfg(test)]
+pub(crate) fn bits<'a>(values: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
+    values.into_iter().map(|v| v.to_bits()).collect()
+}
+
 /// A row number as index lists hold it: `usize`, or `u32` where lists of every row of a
 /// large file are kept (split indices, DeepSAD's permutation) and half the size matters.
 pub trait RowIndex: Copy {

@@ -420,6 +420,7 @@ impl Optimizer for Adadelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use crate::nn::{with_threads, Init, Linear, Sequential};
     use crate::rng::Rng;
     use rand::{Rng as _, SeedableRng};
@@ -427,10 +428,6 @@ mod tests {
     fn values(n: usize, seed: u64, lo: f32, hi: f32) -> Vec<f32> {
         let mut rng = Rng::seed_from_u64(seed);
         (0..n).map(|_| rng.gen_range(lo..hi)).collect()
-    }
-
-    fn bits(v: &[f32]) -> Vec<u32> {
-        v.iter().map(|x| x.to_bits()).collect()
     }
 
     /// The AVX builds of the update kernels give the bits of the plain ones (no FMA

@@ -230,6 +230,7 @@ impl Module for Sequential {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use crate::nn::{matmul, par, pool, with_threads, Activation, Init};
     use crate::rng::Rng;
     use rand::{Rng as _, SeedableRng};
@@ -262,10 +263,6 @@ mod tests {
             out.extend(t.data.iter().map(|v| v.to_bits()));
         }
         out
-    }
-
-    fn bits(m: &Matrix) -> Vec<u32> {
-        m.iter().map(|v| v.to_bits()).collect()
     }
 
     /// The chain's owned passes (each layer keeps its input or writes over it, the fused

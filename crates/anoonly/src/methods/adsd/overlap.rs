@@ -114,10 +114,10 @@ impl Kernel {
 
     /// The KDE at every grid point, the floor included.
     fn density(&self) -> Vec<f64> {
-        let n = self.n.max(1) as f64;
         if self.n == 0 {
             return vec![KDE_FLOOR; self.g];
         }
+        let n = self.n as f64;
         self.phi
             .chunks(self.n)
             .map(|row| row.iter().sum::<f64>() / (n * self.bw) + KDE_FLOOR)
@@ -130,21 +130,19 @@ impl Kernel {
         let nf = self.n.max(1) as f64;
         let mut v = vec![0.0f64; self.n];
         let mut d = vec![0.0f64; self.n];
-        if self.n > 0 {
-            for (k, &wk) in w.iter().enumerate() {
-                if wk == 0.0 {
-                    continue;
-                }
-                let row = k * self.n..(k + 1) * self.n;
-                for (((vj, dj), &z), &p) in v
-                    .iter_mut()
-                    .zip(d.iter_mut())
-                    .zip(&self.z[row.clone()])
-                    .zip(&self.phi[row])
-                {
-                    *vj += wk * p;
-                    *dj -= wk * z * p;
-                }
+        for (k, &wk) in w.iter().enumerate() {
+            if wk == 0.0 {
+                continue;
+            }
+            let row = k * self.n..(k + 1) * self.n;
+            for (((vj, dj), &z), &p) in v
+                .iter_mut()
+                .zip(d.iter_mut())
+                .zip(&self.z[row.clone()])
+                .zip(&self.phi[row])
+            {
+                *vj += wk * p;
+                *dj -= wk * z * p;
             }
         }
         let mut value = 0.0f64;

@@ -555,6 +555,7 @@ impl Module for FeawadNet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use crate::vocab::NormKind;
     use rand::{Rng as _, SeedableRng};
 
@@ -649,10 +650,6 @@ mod tests {
                 max_err / scale
             );
         }
-    }
-
-    fn bits<'a>(m: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
-        m.into_iter().map(|v| v.to_bits()).collect()
     }
 
     fn grads(net: &mut dyn Module) -> Vec<u32> {

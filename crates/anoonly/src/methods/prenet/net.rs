@@ -202,6 +202,7 @@ fn is_standard(x: &Matrix) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::bits;
     use crate::rng::component_rng;
     use crate::vocab::NormKind;
     use ndarray::s;
@@ -338,10 +339,6 @@ mod tests {
         let mut c = Vec::new();
         once.feature.state("", &mut c);
         assert_ne!(a, c);
-    }
-
-    fn bits<'a>(m: impl IntoIterator<Item = &'a f32>) -> Vec<u32> {
-        m.into_iter().map(|v| v.to_bits()).collect()
     }
 
     fn all_bits(net: &mut PairNet) -> Vec<u32> {
